@@ -1,0 +1,74 @@
+"""Every environment variable digitlab reads, in one place.
+
+Why one module: a reader can see the whole configuration surface at a glance, tests
+can change a variable and call `get_settings()` again, and nothing else in the code
+base touches `os.environ`. Values are read on each call (it is cheap) rather than
+cached at import, so that no module grabs configuration -- or a connection -- just by
+being imported.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| `DIGITLAB_HOME` | where local state lives (MNIST cache, SQLite file, outbox) | `<repo>/.data` |
+| `MNIST_DIR` | a folder with the four MNIST IDX files (gzip or raw) | download into the cache |
+| `DATABASE_URL` | SQLAlchemy URL of the feedback store | SQLite file under `DIGITLAB_HOME` |
+| `DIGITLAB_MODELS_DIR` | folder of `<name>.pt` + `<name>.json` pairs | `<repo>/saved_models` |
+| `DIGITLAB_RESULTS_DIR` | folder for the pictures of a training run | `<repo>/results` |
+| `DIGITLAB_DEFAULT_MODEL` | model the app and `predict` use unless told otherwise | the shipped default |
+| `DIGITLAB_DEVICE` | `auto`, `cpu`, `cuda`, `cuda:1`, `mps` | `auto` |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent
+
+# The architecture the app and the CLI use unless told otherwise; README's model
+# table says why it won.
+DEFAULT_ARCHITECTURE = "resnet"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A snapshot of the environment, with defaults filled in."""
+
+    home: Path
+    mnist_dir: Path | None
+    database_url: str
+    models_dir: Path
+    results_dir: Path
+    default_model: str
+    device: str
+
+    @property
+    def mnist_cache_dir(self) -> Path:
+        return self.home / "mnist"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "digitlab.sqlite"
+
+
+def _path(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def get_settings() -> Settings:
+    """Read the environment now and return the effective configuration."""
+    home = _path("DIGITLAB_HOME") or REPO_ROOT / ".data"
+    database_url = os.environ.get("DATABASE_URL", "").strip()
+    if not database_url:
+        database_url = f"sqlite:///{home / 'digitlab.sqlite'}"
+    return Settings(
+        home=home,
+        mnist_dir=_path("MNIST_DIR"),
+        database_url=database_url,
+        models_dir=_path("DIGITLAB_MODELS_DIR") or REPO_ROOT / "saved_models",
+        results_dir=_path("DIGITLAB_RESULTS_DIR") or REPO_ROOT / "results",
+        default_model=os.environ.get("DIGITLAB_DEFAULT_MODEL", "").strip()
+        or DEFAULT_ARCHITECTURE,
+        device=os.environ.get("DIGITLAB_DEVICE", "").strip() or "auto",
+    )
