@@ -1,0 +1,174 @@
+"""The architectures digitlab can train, and their registry by name.
+
+Every network takes a float batch of shape (N, 1, 28, 28) with ink in [0, 1] (white
+ink on black, as MNIST) and returns logits of shape (N, 10). The input
+normalisation is part of the network, so a checkpoint is self-contained: the
+predictor feeds raw [0, 1] pixels and never needs to know MNIST's mean and std.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
+
+class Normalize(nn.Module):
+    """Standardise pixels with MNIST's statistics (constants, not parameters)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - MNIST_MEAN) / MNIST_STD
+
+
+class SeedCNN(nn.Module):
+    """The seed architecture (the classic PyTorch MNIST example), kept as a baseline."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = Normalize()
+        self.conv1 = nn.Conv2d(1, 32, 3)
+        self.conv2 = nn.Conv2d(32, 64, 3)
+        self.dropout1 = nn.Dropout(0.25)
+        self.fc1 = nn.Linear(9216, 128)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(self.norm(x)))
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = self.dropout1(torch.flatten(x, 1))
+        x = self.dropout2(F.relu(self.fc1(x)))
+        return self.fc2(x)
+
+
+class MLP(nn.Module):
+    """784 -> 512 -> 512 -> 10 with dropout: the no-convolution reference point."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            Normalize(),
+            nn.Flatten(),
+            nn.Linear(784, 512),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            nn.Linear(512, 512),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            nn.Linear(512, 10),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 (LeCun et al. 1998) on 32x32 zero-padded input, with BatchNorm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            Normalize(),
+            nn.ZeroPad2d(2),  # 28x28 -> 32x32, as in the paper
+            nn.Conv2d(1, 6, 5),  # -> 6 x 28 x 28
+            nn.BatchNorm2d(6),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # -> 6 x 14 x 14
+            nn.Conv2d(6, 16, 5),  # -> 16 x 10 x 10
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # -> 16 x 5 x 5
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(400, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, 10),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 conv-BN layers with an identity shortcut (He et al. 2016)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + x, inplace=True)
+
+
+class SmallResNet(nn.Module):
+    """A small residual CNN: three stages (28, 14, 7 px), global pooling, dropout.
+
+    Sized for CPU training: most work happens at 14x14 and 7x7, where a 3x3
+    kernel already sees a large part of the digit, and global average pooling
+    keeps the classifier tiny, which makes it robust to where the digit sits.
+    """
+
+    def __init__(self, widths: tuple[int, int, int] = (32, 64, 128), dropout: float = 0.2) -> None:
+        super().__init__()
+        w1, w2, w3 = widths
+        self.body = nn.Sequential(
+            Normalize(),
+            conv_bn(1, w1),  # 28x28
+            conv_bn(w1, w2, stride=2),  # 14x14
+            ResidualBlock(w2),
+            conv_bn(w2, w3, stride=2),  # 7x7
+            ResidualBlock(w3),
+        )
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(w3, 10),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+# name -> (constructor, one-line description)
+ARCHITECTURES: dict[str, tuple[Callable[[], nn.Module], str]] = {
+    "cnn": (SeedCNN, "seed CNN: 2 conv, max-pool, dropout, 9216-128-10 dense"),
+    "mlp": (MLP, "multilayer perceptron 784-512-512-10"),
+    "lenet5": (LeNet5, "LeNet-5 with BatchNorm on 32x32 padded input"),
+    "resnet": (SmallResNet, "small residual CNN, BatchNorm, global pooling, dropout"),
+}
+
+
+def build(arch: str) -> nn.Module:
+    """A freshly initialised network for `arch`; unknown names list the known ones."""
+    try:
+        constructor, _ = ARCHITECTURES[arch]
+    except KeyError:
+        known = ", ".join(sorted(ARCHITECTURES))
+        raise ValueError(f"unknown architecture {arch!r}; choose one of: {known}") from None
+    return constructor()
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
