@@ -13,7 +13,7 @@ being imported.
 | `DATABASE_URL` | SQLAlchemy URL of the feedback store | SQLite file under `DIGITLAB_HOME` |
 | `DIGITLAB_MODELS_DIR` | folder of `<name>.pt` + `<name>.json` pairs | `<repo>/saved_models` |
 | `DIGITLAB_RESULTS_DIR` | folder for the pictures of a training run | `<repo>/results` |
-| `DIGITLAB_DEFAULT_MODEL` | model the app and `predict` use unless told otherwise | the shipped default |
+| `DIGITLAB_DEFAULT_MODEL` | model the app and `predict` use by default | `resnet` |
 | `DIGITLAB_DEVICE` | `auto`, `cpu`, `cuda`, `cuda:1`, `mps` | `auto` |
 """
 

@@ -62,7 +62,7 @@ def test_truncated_header_and_corrupt_gzip(tmp_path: Path) -> None:
     with pytest.raises(MnistFormatError, match="tiny: too short"):
         read_idx(tmp_path / "tiny")
     (tmp_path / "broken.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(5)))[:-8])
-    with pytest.raises(MnistFormatError, match="broken.gz: corrupt gzip"):
+    with pytest.raises(MnistFormatError, match=r"broken\.gz: corrupt gzip"):
         read_idx(tmp_path / "broken.gz")
 
 
