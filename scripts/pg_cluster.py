@@ -172,9 +172,25 @@ def _hand_to_server_user(folder: Path) -> None:
         os.chown(path, user.pw_uid, user.pw_gid)
 
 
+def _check_reachable(folder: Path) -> None:
+    """As root, the server user must be able to walk down to `folder`; say so early if not."""
+    if os.geteuid() != 0:
+        return
+    server_uid = pwd.getpwnam(SUPERUSER).pw_uid
+    for parent in reversed(folder.resolve().parents):
+        info = parent.stat()
+        if info.st_uid != server_uid and not info.st_mode & 0o001:
+            raise ValueError(
+                f"the {SUPERUSER} user cannot enter {parent} (mode {oct(info.st_mode & 0o777)}), "
+                f"so the server cannot use {folder}; pick a folder under /tmp instead"
+            )
+
+
 def start_cluster(base_dir: Path | None = None, attempts: int = 3) -> Cluster:
     """Start a fresh cluster on a free loopback port; the caller must `stop()` it."""
     bin_dir = find_bin_dir()
+    if base_dir is not None:
+        _check_reachable(Path(base_dir))
     last_error: Exception | None = None
     for _ in range(attempts):  # another process may grab the port between pick and bind
         folder = Path(base_dir) if base_dir else Path(tempfile.mkdtemp(prefix="digitlab-pg-"))
@@ -211,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = commands.add_parser("stop", help="stop the cluster in DIR and remove DIR")
     stop.add_argument("dir", type=Path)
     run = commands.add_parser("run", help="start, run a command with DATABASE_URL set, stop")
+    run.add_argument("--dir", type=Path, help="folder for the cluster (default: a temp dir)")
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- the command and its arguments")
     args = parser.parse_args(argv)
 
@@ -228,17 +245,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             Cluster.load(args.dir).stop(remove=True)
             return 0
         command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-        return _run_with_cluster(command)
-    except PostgresNotInstalledError as error:
+        return _run_with_cluster(command, args.dir)
+    except (PostgresNotInstalledError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
-def _run_with_cluster(command: list[str]) -> int:
+def _run_with_cluster(command: list[str], base_dir: Path | None) -> int:
     if not command:
         print("error: give the command to run after `--`", file=sys.stderr)
         return 2
-    with running_cluster() as cluster:
+    with running_cluster(base_dir) as cluster:
         print(f"PostgreSQL running: {cluster.libpq_url()}", file=sys.stderr)
         # The child gets this cluster, never a schema owner set for another database.
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_OWNER_URL"}
