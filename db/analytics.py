@@ -182,7 +182,7 @@ def accuracy_by_model(
     since: date | datetime | None = None,
     until: date | datetime | None = None,
 ) -> pd.DataFrame:
-    """Every model version: predictions, labelled n, correct, accuracy, mean confidence."""
+    """Every model version: MNIST test accuracy beside n, correct, accuracy on real drawings."""
     where = _filters(None, since, until)
     n_predictions = (
         sa.select(sa.func.count())
@@ -198,16 +198,23 @@ def accuracy_by_model(
             ModelVersion.id,
             ModelVersion.name,
             ModelVersion.architecture,
+            ModelVersion.test_accuracy,
             n_predictions,
             sa.func.count(lp.c.id),
             sa.func.coalesce(_CORRECT, 0),
             sa.func.avg(lp.c.confidence),
         )
         .select_from(joined)
-        .group_by(ModelVersion.id, ModelVersion.name, ModelVersion.architecture)
+        .group_by(
+            ModelVersion.id,
+            ModelVersion.name,
+            ModelVersion.architecture,
+            ModelVersion.test_accuracy,
+        )
         .order_by(ModelVersion.id)
     )
-    columns = ["model_version_id", "model_name", "architecture", "n_predictions", "n", "correct"]
+    columns = ["model_version_id", "model_name", "architecture", "test_accuracy"]
+    columns += ["n_predictions", "n", "correct"]
     frame = _read(session, query, [*columns, "mean_confidence"])
     frame["mean_confidence"] = frame["mean_confidence"].astype(float)
     return _with_accuracy(frame)[[*columns, "accuracy", "mean_confidence"]]

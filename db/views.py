@@ -52,6 +52,7 @@ accuracy_by_model = sa.table(
     sa.column("model_version_id", sa.Integer),
     sa.column("model_name", sa.String),
     sa.column("architecture", sa.String),
+    sa.column("test_accuracy", sa.Float),
     sa.column("n_predictions", sa.Integer),
     sa.column("n", sa.Integer),
     sa.column("correct", sa.Integer),

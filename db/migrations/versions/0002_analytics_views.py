@@ -48,8 +48,9 @@ GROUP BY true_label, predicted_digit
 """
 
 # Every model appears, labelled or not: n = 0 and accuracy NULL say "no labels yet".
+# test_accuracy (on MNIST's test set) sits beside accuracy on real drawings.
 ACCURACY_BY_MODEL = """
-SELECT m.id AS model_version_id, m.name AS model_name, m.architecture,
+SELECT m.id AS model_version_id, m.name AS model_name, m.architecture, m.test_accuracy,
        (SELECT COUNT(*) FROM predictions AS p WHERE p.model_version_id = m.id)
            AS n_predictions,
        COUNT(lp.id) AS n,
@@ -59,7 +60,7 @@ SELECT m.id AS model_version_id, m.name AS model_name, m.architecture,
        AVG(lp.confidence) AS mean_confidence
 FROM model_versions AS m
 LEFT JOIN labeled_predictions AS lp ON lp.model_version_id = m.id
-GROUP BY m.id, m.name, m.architecture
+GROUP BY m.id, m.name, m.architecture, m.test_accuracy
 """
 
 # The day a drawing was made, in UTC, whatever the session's time zone.
