@@ -29,6 +29,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -252,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_with_cluster(command: list[str], base_dir: Path | None) -> int:
+    """Run `command` against a fresh cluster; Ctrl-C or SIGTERM end it, then the cluster."""
     if not command:
         print("error: give the command to run after `--`", file=sys.stderr)
         return 2
@@ -260,10 +262,19 @@ def _run_with_cluster(command: list[str], base_dir: Path | None) -> int:
         # The child gets this cluster, never a schema owner set for another database.
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_OWNER_URL"}
         env["DATABASE_URL"] = cluster.url()
+        child = subprocess.Popen(command, env=env)
+
+        def forward(signum: int, _frame: object) -> None:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
+
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            return subprocess.run(command, env=env, check=False).returncode
-        except KeyboardInterrupt:  # Ctrl-C reached the child too; stop the cluster quietly
-            return 130
+            code = child.wait()
+            return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as shells do
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
