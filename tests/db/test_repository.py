@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -178,3 +179,25 @@ def test_list_predictions_explains_bad_filters(db_url: str, arguments: dict, mes
     with session_scope(db_url) as session, pytest.raises(ValueError) as caught:
         repository.list_predictions(session, **arguments)
     assert message in str(caught.value)
+
+
+def test_racing_duplicate_submissions_make_one_row(db_url: str, model_version_id: int) -> None:
+    """Four requests with one client_request_id at the same moment: one row, one id."""
+    kwargs = prediction_kwargs(model_version_id, client_request_id="raced")
+    barrier = threading.Barrier(4)
+    ids: list[int] = []
+
+    def submit() -> None:
+        with session_scope(db_url) as session:
+            barrier.wait()
+            ids.append(repository.log_prediction(session, **kwargs))
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    with session_scope(db_url) as session:
+        stored = repository.list_predictions(session, limit=None)
+    assert len(ids) == 4 and len(set(ids)) == 1
+    assert list(stored["id"]) == ids[:1]
