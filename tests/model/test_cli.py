@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,14 @@ from settings import REPO_ROOT
 
 
 def run_cli(*args: str, mnist_dir: Path) -> subprocess.CompletedProcess:
+    """Run with a minimal environment, as a user's shell would (HOME: a scratch folder)."""
+    home = Path(tempfile.mkdtemp(prefix="digitlab-home-"))
     return subprocess.run(
         [sys.executable, str(REPO_ROOT / "run_model.py"), *args],
         capture_output=True,
         text=True,
         timeout=300,
-        env={"MNIST_DIR": str(mnist_dir), "PATH": "/usr/bin:/bin", "HOME": str(REPO_ROOT)},
+        env={"MNIST_DIR": str(mnist_dir), "PATH": "/usr/bin:/bin", "HOME": str(home)},
         cwd=REPO_ROOT,
     )
 
