@@ -68,11 +68,12 @@ def mnist_to_canvas(
     - `scale`: longer side of the digit as a share of the canvas (0.3 - 0.95);
     - `shift`: (x, y) in [-1, 1]; 0 centres the digit, +-1 makes it touch an edge;
     - `thickness`: change of stroke width in pixels at MNIST scale (a 20 px box; MNIST's
-      median stroke is 2.5 px): +1.5 is a heavy marker, -1.0 a fine pen; thinning
+      median stroke is 2.7 px): +1.5 is a heavy marker, -1.0 a fine pen; thinning
       stops at 40 % of the digit's own width so that no stroke disappears;
     - `polarity`: "light" (light ink on black) or "dark" (dark ink on white);
     - `rgba`: H x W x 4 with a transparent background and the ink in alpha.
     Unset options are drawn from `rng`. Edges are anti-aliased like a canvas brush.
+    Ink that grows past the canvas (scale near 1 and a large thickness) is cut.
     """
     scale = float(rng.uniform(0.3, 0.95)) if scale is None else scale
     shift = tuple(rng.uniform(-1, 1, 2)) if shift is None else shift
@@ -80,23 +81,27 @@ def mnist_to_canvas(
     polarity = str(rng.choice(["light", "dark"])) if polarity is None else polarity
     rgba = bool(rng.integers(2)) if rgba is None else rgba
     digit = np.asarray(digit28, dtype=np.float32) / 255.0
+    if digit.ndim != 2 or not digit.any():
+        raise ValueError(f"expected a 28 x 28 digit with some ink, got shape {digit.shape}")
     rows, cols = np.flatnonzero(digit.any(1)), np.flatnonzero(digit.any(0))
     crop = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     factor = scale * size / max(crop.shape)
     height, width = (max(1, round(side * factor)) for side in crop.shape)
     big = Image.fromarray(crop).resize((width, height), Image.Resampling.BICUBIC)
-    mask = np.pad(np.asarray(big) > 0.5, 2)
+    own_width = stroke_width(digit28)
+    offset = max(thickness, -0.6 * own_width) * scale * size / 20 / 2
+    mask = np.pad(np.asarray(big) > 0.5, 2 + max(0, int(np.ceil(offset))))  # room to grow
     signed = np.where(
         mask,
         0.5 - ndimage.distance_transform_edt(mask),
         ndimage.distance_transform_edt(~mask) - 0.5,
     )
-    width = stroke_width(digit28)
-    offset = max(thickness, -0.6 * width) * scale * size / 20 / 2
     coverage = np.clip(offset - signed + 0.5, 0, 1)
+    if not coverage.any():
+        raise ValueError("the digit has no stroke above half intensity to redraw")
+    rows, cols = np.flatnonzero(coverage.any(1)), np.flatnonzero(coverage.any(0))
+    coverage = coverage[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     canvas = np.zeros((size, size), dtype=np.float32)
-    grow = max(0, int(np.ceil(offset)))
-    coverage = np.pad(coverage, grow)  # room for strokes that grew
     top = round((size - coverage.shape[0]) / 2 * (1 + shift[1]))
     left = round((size - coverage.shape[1]) / 2 * (1 + shift[0]))
     _paste(canvas, coverage, top, left)
@@ -156,7 +161,7 @@ def _variant(kind: str, rng: np.random.Generator) -> CanvasVariant:
     elif kind == "transparent":
         polarity, rgba = str(rng.choice(["light", "dark"])), True
     elif kind == "mixed":
-        scale, shift = float(rng.uniform(0.3, 0.95)), tuple(rng.uniform(-1, 1, 2))
+        scale, shift = float(rng.uniform(0.3, 0.85)), tuple(rng.uniform(-1, 1, 2))
         thickness = float(rng.uniform(-1.0, 1.5))
         polarity, rgba = str(rng.choice(["light", "dark"])), bool(rng.integers(2))
     shift = (float(shift[0]), float(shift[1]))

@@ -187,6 +187,15 @@ def test_mnist_to_canvas_and_back_gives_the_digit_again(mnist_test_digits) -> No
     assert np.median(scores) > 0.95 and min(scores) > 0.7
 
 
+def test_mnist_to_canvas_refuses_a_digit_without_ink() -> None:
+    with pytest.raises(ValueError, match="with some ink"):
+        mnist_to_canvas(np.zeros((28, 28), np.uint8), np.random.default_rng(0))
+    faint = np.zeros((28, 28), np.uint8)
+    faint[10:20, 12:15] = 100
+    with pytest.raises(ValueError, match="no stroke above half intensity"):
+        mnist_to_canvas(faint, np.random.default_rng(0), thickness=0.0)
+
+
 def test_mnist_to_canvas_draws_unset_options_from_the_generator(digit) -> None:
     first = mnist_to_canvas(digit, np.random.default_rng(5))
     assert np.array_equal(first, mnist_to_canvas(digit, np.random.default_rng(5)))
