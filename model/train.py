@@ -186,8 +186,9 @@ def train(
             loss = F.cross_entropy(digits, y, label_smoothing=config.label_smoothing)
             if n_outliers:
                 scribbles = aug.random_scribbles(n_outliers, gen, device)
-                with frozen_batchnorm(net), torch.autocast(
-                    device.type, dtype=torch.bfloat16, enabled=use_bf16
+                with (
+                    frozen_batchnorm(net),
+                    torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16),
                 ):
                     outlier_logits = net(_layout(scribbles, channels_last)).float()
                 # Outlier exposure: cross-entropy to the uniform distribution.
