@@ -22,6 +22,7 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model.preprocess import STROKE_WIDTH_RANGE, canvas_to_mnist, stroke_width
+from model.synthetic import shifted_correlation
 from settings import REPO_ROOT, get_settings
 
 
@@ -35,15 +36,6 @@ def read_images(name: str) -> np.ndarray:
 def box_side(image: np.ndarray) -> int:
     rows, cols = np.flatnonzero(image.any(1)), np.flatnonzero(image.any(0))
     return int(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
-
-
-def shifted_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    padded = np.pad(b.astype(float), 1)
-    return max(
-        float(np.corrcoef(a.ravel(), padded[1 + dy : 29 + dy, 1 + dx : 29 + dx].ravel())[0, 1])
-        for dy in (-1, 0, 1)
-        for dx in (-1, 0, 1)
-    )
 
 
 def main() -> None:

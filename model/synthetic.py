@@ -49,6 +49,7 @@ __all__ = [
     "non_digit_shapes",
     "photo_of",
     "render_strokes",
+    "shifted_correlation",
 ]
 
 
@@ -407,3 +408,17 @@ def _finish(coverage: np.ndarray, polarity: str, rgba: bool) -> np.ndarray:
         out[..., 3] = ink
         return out
     return ink if polarity == "light" else 255 - ink
+
+
+def shifted_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two 28 x 28 images, forgiving `b` a shift of one pixel.
+
+    Centring by centre of mass can legitimately land a pixel away from where MNIST
+    put a digit; comparing without that slack would call identical digits different.
+    """
+    padded = np.pad(b.astype(float), 1)
+    return max(
+        float(np.corrcoef(a.ravel(), padded[1 + dy : 29 + dy, 1 + dx : 29 + dx].ravel())[0, 1])
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+    )

@@ -19,7 +19,7 @@ from model.preprocess import (
     stroke_width,
 )
 from model.strokes import digit_paths, render_strokes
-from model.synthetic import photo_of
+from model.synthetic import photo_of, shifted_correlation
 
 
 def drawn(digit: int, seed: int = 0, *, brush: float = 18, size: int = 280, **where) -> np.ndarray:
@@ -33,16 +33,6 @@ def ink_box(image28: np.ndarray) -> tuple[int, int]:
     rows = np.flatnonzero(image28.any(axis=1))
     cols = np.flatnonzero(image28.any(axis=0))
     return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
-
-
-def best_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Correlation of two 28 x 28 images, allowing b to be off by one pixel."""
-    padded = np.pad(b.astype(float), 1)
-    return max(
-        float(np.corrcoef(a.ravel(), padded[1 + dy : 29 + dy, 1 + dx : 29 + dx].ravel())[0, 1])
-        for dy in (-1, 0, 1)
-        for dx in (-1, 0, 1)
-    )
 
 
 # --- MNIST's form ------------------------------------------------------------------
@@ -65,7 +55,7 @@ def test_a_drawn_digit_comes_out_in_mnist_form(digit: int) -> None:
 def test_size_and_position_on_the_canvas_do_not_matter(height, centre) -> None:
     reference = canvas_to_mnist(drawn(4, seed=1, brush=12, height=0.6, centre=(0.5, 0.5)))
     moved = canvas_to_mnist(drawn(4, seed=1, brush=12 * height / 0.6, height=height, centre=centre))
-    assert best_correlation(reference, moved) > 0.9
+    assert shifted_correlation(reference, moved) > 0.9
 
 
 def test_aspect_ratio_is_kept() -> None:
@@ -79,7 +69,7 @@ def test_any_canvas_size_and_aspect_ratio() -> None:
     canvas = np.zeros((120, 900), dtype=np.uint8)
     canvas[:, 600:720] = wide
     out = canvas_to_mnist(canvas)
-    assert best_correlation(out, canvas_to_mnist(wide)) > 0.9  # analysed at 1/3 scale
+    assert shifted_correlation(out, canvas_to_mnist(wide)) > 0.9  # analysed at 1/3 scale
 
 
 # --- polarity and transparency -----------------------------------------------------
@@ -113,7 +103,7 @@ def test_coloured_ink_on_coloured_paper() -> None:
     grey = drawn(6, seed=4).astype(np.float32) / 255
     paper, pen = np.array([0.9, 0.85, 0.6]), np.array([0.8, 0.1, 0.1])  # red on yellow
     rgb = paper + grey[..., None] * (pen - paper)
-    assert best_correlation(canvas_to_mnist(rgb), canvas_to_mnist(grey)) > 0.95
+    assert shifted_correlation(canvas_to_mnist(rgb), canvas_to_mnist(grey)) > 0.95
 
 
 def test_pil_images_and_float_arrays_give_the_same_result() -> None:
@@ -184,7 +174,7 @@ def test_an_mnist_digit_stays_what_it_was(mnist_test_digits) -> None:
         out = canvas_to_mnist(image)
         assert out is not None
         diffs.append(np.abs(out.astype(float) - image).mean())
-        correlations.append(best_correlation(image, out))
+        correlations.append(shifted_correlation(image, out))
         inside.append(low <= stroke_width(image) <= high)
     diffs, inside = np.array(diffs), np.array(inside)
     assert diffs.mean() < 5.5
@@ -206,7 +196,7 @@ def test_a_tiny_drawing_is_scaled_up_like_a_large_one() -> None:
     tiny = canvas_to_mnist(drawn(2, seed=7, brush=2.5, height=0.1, centre=(0.3, 0.3)))
     large = canvas_to_mnist(drawn(2, seed=7, brush=18, height=0.75, centre=(0.5, 0.5)))
     assert max(ink_box(tiny)) == 20
-    assert best_correlation(tiny, large) > 0.85
+    assert shifted_correlation(tiny, large) > 0.85
 
 
 @pytest.mark.parametrize("corner", [(0, 0), (1, 0), (0, 1), (1, 1)])
@@ -252,7 +242,7 @@ def test_a_photo_of_a_digit_on_paper_comes_out_clean(digit: int) -> None:
     grey = photo.mean(axis=2)
     assert grey.max() - grey.min() > 150 and np.ptp(grey[grey > 100]) > 80, "uneven, noisy"
     clean, out = canvas_to_mnist(clean_canvas), canvas_to_mnist(photo)
-    assert best_correlation(clean, out) > 0.9
+    assert shifted_correlation(clean, out) > 0.9
     # No specks or background left: nothing bright away from the clean digit's ink.
     near_ink = ndimage.binary_dilation(clean > 0, iterations=2)
     assert out[~near_ink].max(initial=0) < 40
@@ -261,7 +251,7 @@ def test_a_photo_of_a_digit_on_paper_comes_out_clean(digit: int) -> None:
 def test_a_photo_with_faint_pencil_and_strong_noise_still_reads() -> None:
     clean_canvas = drawn(4, seed=12, brush=10)
     photo = photo_of(clean_canvas // 2, np.random.default_rng(12), size=500, noise=0.06)
-    assert best_correlation(canvas_to_mnist(clean_canvas), canvas_to_mnist(photo)) > 0.85
+    assert shifted_correlation(canvas_to_mnist(clean_canvas), canvas_to_mnist(photo)) > 0.85
 
 
 # --- nothing to predict ------------------------------------------------------------

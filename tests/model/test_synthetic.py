@@ -16,6 +16,7 @@ from model.synthetic import (
     naive_resize,
     non_digit_shapes,
     photo_of,
+    shifted_correlation,
 )
 
 
@@ -29,16 +30,6 @@ def ink_of(canvas: np.ndarray) -> np.ndarray:
 def box_of(ink: np.ndarray, level: int = 128) -> tuple[slice, slice]:
     rows, cols = np.nonzero(ink >= level)
     return slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
-
-
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Correlation of two 28 x 28 images, allowing b to be off by one pixel."""
-    padded = np.pad(b.astype(float), 1)
-    return max(
-        float(np.corrcoef(a.ravel(), padded[1 + dy : 29 + dy, 1 + dx : 29 + dx].ravel())[0, 1])
-        for dy in (-1, 0, 1)
-        for dx in (-1, 0, 1)
-    )
 
 
 # --- render_strokes ----------------------------------------------------------------
@@ -181,7 +172,7 @@ def test_mnist_to_canvas_and_back_gives_the_digit_again(mnist_test_digits) -> No
     images, _ = mnist_test_digits
     rng = np.random.default_rng(3)
     scores = [
-        correlation(canvas_to_mnist(mnist_to_canvas(image, rng, thickness=0.0)), image)
+        shifted_correlation(canvas_to_mnist(mnist_to_canvas(image, rng, thickness=0.0)), image)
         for image in images[:40]
     ]
     assert np.median(scores) > 0.95 and min(scores) > 0.7
@@ -243,7 +234,9 @@ def test_canvas_to_mnist_reads_the_canvas_set_back(mnist_test_digits) -> None:
     """Every variant comes back close to its MNIST digit (thick and thin ones less so)."""
     images, labels = mnist_test_digits
     dataset = canvas_test_set(images[:90], labels[:90], np.random.default_rng(1))
-    scores = np.array([correlation(canvas_to_mnist(c), images[i]) for i, c in enumerate(dataset)])
+    scores = np.array(
+        [shifted_correlation(canvas_to_mnist(c), images[i]) for i, c in enumerate(dataset)]
+    )
     assert np.median(scores) > 0.95 and scores.min() > 0.7
 
 
