@@ -1,0 +1,112 @@
+"""Drawing digits on the dashboard's canvas the way a person does: mouse or finger.
+
+Why a module of its own: the canvas (streamlit-drawable-canvas 0.13, Fabric.js) only
+hands pixels back to Streamlit after real pointer input ending in a pointer-up, so a
+test cannot inject an image; it has to move a pointer along a path. Paths are given
+in canvas pixels (0..280), scaled to the canvas's on-screen box, so they stay right
+if the canvas is displayed at another size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from playwright.sync_api import CDPSession, Locator, Page
+
+Point = tuple[float, float]
+Stroke = Sequence[Point]
+
+CANVAS_SIZE = 280
+
+
+def _line(start: Point, end: Point, steps: int) -> list[Point]:
+    (x0, y0), (x1, y1) = start, end
+    return [(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps) for i in range(steps + 1)]
+
+
+def one_strokes() -> list[Stroke]:
+    """A handwritten 1: a short lead-in flick, then one slightly slanted downstroke."""
+    return [_line((128, 70), (152, 48), 6) + _line((152, 48), (140, 232), 24)]
+
+
+def zero_strokes() -> list[Stroke]:
+    """A handwritten 0: one closed, slightly tilted oval drawn counter-clockwise."""
+    centre_x, centre_y, rx, ry, tilt = 140.0, 140.0, 58.0, 92.0, math.radians(8)
+    points = []
+    for i in range(49):
+        a = -math.pi / 2 - 2 * math.pi * i / 48
+        x, y = rx * math.cos(a), ry * math.sin(a)
+        points.append(
+            (
+                centre_x + x * math.cos(tilt) - y * math.sin(tilt),
+                centre_y + x * math.sin(tilt) + y * math.cos(tilt),
+            )
+        )
+    return [points]
+
+
+DIGIT_STROKES = {1: one_strokes, 0: zero_strokes}
+
+
+def drawing_surface(page: Page) -> Locator:
+    """The canvas that receives pointer input (Fabric.js stacks two; the upper one)."""
+    return page.locator(".upper-canvas").first
+
+
+def _to_screen(surface: Locator, stroke: Stroke) -> list[Point]:
+    box = surface.bounding_box()
+    assert box is not None, "the drawing canvas is not visible"
+    sx, sy = box["width"] / CANVAS_SIZE, box["height"] / CANVAS_SIZE
+    return [(box["x"] + x * sx, box["y"] + y * sy) for x, y in stroke]
+
+
+def draw_with_mouse(page: Page, strokes: Sequence[Stroke]) -> None:
+    """Press, drag along each stroke, release: one canvas update per stroke."""
+    surface = drawing_surface(page)
+    for stroke in strokes:
+        points = _to_screen(surface, stroke)
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(x, y, steps=2)
+        page.mouse.up()
+
+
+def draw_with_touch(page: Page, cdp: CDPSession, strokes: Sequence[Stroke]) -> None:
+    """The same strokes as one finger would make them, through Chromium's touch input.
+
+    Playwright's `touchscreen` only taps; CDP `Input.dispatchTouchEvent` produces the
+    touchstart / touchmove / touchend sequence a phone sends (the context needs
+    `has_touch=True`).
+    """
+    surface = drawing_surface(page)
+    for stroke in strokes:
+        points = _to_screen(surface, stroke)
+
+        def touch(kind: str, point: Point | None) -> None:
+            touch_points = (
+                [] if point is None else [{"x": point[0], "y": point[1], "id": 1, "force": 1}]
+            )
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touch_points})
+
+        touch("touchStart", points[0])
+        for point in points[1:]:
+            touch("touchMove", point)
+        touch("touchEnd", None)
+
+
+def ink_pixels(page: Page) -> int:
+    """How many pixels of the visible drawing are ink: 0 means the canvas is clear.
+
+    Reads the lower (rendered) Fabric canvas inside the component's shadow root.
+    """
+    return page.locator(".lower-canvas").first.evaluate(
+        """canvas => {
+            const ctx = canvas.getContext('2d');
+            const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+            let ink = 0;
+            for (let i = 0; i < data.length; i += 4) if (data[i] > 128) ink++;
+            return ink;
+        }"""
+    )
