@@ -68,7 +68,6 @@ def get_settings() -> Settings:
         database_url=database_url,
         models_dir=_path("DIGITLAB_MODELS_DIR") or REPO_ROOT / "saved_models",
         results_dir=_path("DIGITLAB_RESULTS_DIR") or REPO_ROOT / "results",
-        default_model=os.environ.get("DIGITLAB_DEFAULT_MODEL", "").strip()
-        or DEFAULT_ARCHITECTURE,
+        default_model=os.environ.get("DIGITLAB_DEFAULT_MODEL", "").strip() or DEFAULT_ARCHITECTURE,
         device=os.environ.get("DIGITLAB_DEVICE", "").strip() or "auto",
     )

@@ -1,0 +1,73 @@
+"""Saving and loading a trained network together with its card.
+
+A checkpoint is two files: `<name>.pt` (the state dict only, so it loads with
+`torch.load(weights_only=True)` and no pickled code ever runs) and `<name>.json`
+(the card). Loading verifies the weights' SHA-256 against the card before torch
+reads a byte, so a truncated, swapped or tampered file fails with a message that
+says which file and what to run, not with a stack trace from deep inside torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from model.card import CardError, read_card, sha256_file, write_card
+from model.nets import build
+
+
+class ModelLoadError(RuntimeError):
+    """A saved model cannot be used; the message names the file and the fix."""
+
+
+def weights_path(models_dir: Path, name: str) -> Path:
+    return Path(models_dir) / f"{name}.pt"
+
+
+def card_path(weights: Path) -> Path:
+    return Path(weights).with_suffix(".json")
+
+
+def save_checkpoint(net: nn.Module, card: dict, weights: Path) -> dict:
+    """Write the weights, then the card completed with their SHA-256; return the card."""
+    weights = Path(weights)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    torch.save(state, weights)
+    card = {**card, "weights_file": weights.name, "weights_sha256": sha256_file(weights)}
+    write_card(card_path(weights), card)
+    return card
+
+
+def load_checkpoint(weights: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+    """The network in eval mode on `device`, and its card."""
+    weights = Path(weights)
+    retrain = f"retrain it with: python run_model.py --arch <arch> --out {weights.parent}"
+    if not weights.is_file():
+        raise ModelLoadError(f"model weights {weights} not found; {retrain}")
+    try:
+        card = read_card(card_path(weights))
+    except CardError as err:
+        raise ModelLoadError(f"{err}; {retrain}") from err
+    actual = sha256_file(weights)
+    if actual != card["weights_sha256"]:
+        raise ModelLoadError(
+            f"model weights {weights} do not match their card (SHA-256 {actual[:12]}..., "
+            f"card says {str(card['weights_sha256'])[:12]}...): the file is corrupt or was "
+            f"replaced; restore it from git or {retrain}"
+        )
+    try:
+        net = build(card["architecture"])
+    except ValueError as err:
+        raise ModelLoadError(f"{card_path(weights)}: {err}") from err
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    except Exception as err:  # torch raises many types for bad files; all mean the same
+        raise ModelLoadError(
+            f"model weights {weights} cannot be loaded as a {card['architecture']!r} network "
+            f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); {retrain}"
+        ) from err
+    return net.to(device).eval(), card

@@ -1,0 +1,124 @@
+"""Train, calibrate, evaluate, save, draw: what `python run_model.py` does, end to end.
+
+The order matters for honesty: the temperature and the unsure threshold are fitted
+on the validation split, and the test set is touched once, at the end, to report.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model import plots
+from model.calibration import choose_unsure_threshold, fit_temperature, softmax
+from model.card import git_commit
+from model.checkpoint import load_checkpoint, save_checkpoint
+from model.data import Mnist, load_mnist, resolve_data_dir
+from model.evaluate import evaluate_logits
+from model.nets import ARCHITECTURES, count_parameters
+from model.train import TrainConfig, predict_logits, train
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_data(data_dir: Path | None, cache_dir: Path) -> Mnist:
+    return load_mnist(resolve_data_dir(data_dir, cache_dir))
+
+
+def train_and_save(
+    config: TrainConfig,
+    mnist: Mnist,
+    out_dir: Path,
+    results_dir: Path,
+    command: str,
+    name: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Run the whole recipe for `config`; return the card that was written."""
+    name = name or config.arch
+    train_x, train_y, val_x, val_y = mnist.split()
+    result = train(config, train_x, train_y, val_x, val_y, progress=progress)
+
+    val_logits = predict_logits(result.net, val_x)
+    temperature = fit_temperature(val_logits, torch.from_numpy(val_y.astype(np.int64)))
+    threshold = choose_unsure_threshold(softmax(val_logits.numpy(), temperature))
+    validation = evaluate_logits(val_logits.numpy(), val_y, temperature, threshold)
+
+    test_logits = predict_logits(result.net, mnist.test_images).numpy()
+    test = evaluate_logits(test_logits, mnist.test_labels, temperature, threshold)
+
+    card = {
+        "card_format": 1,
+        "name": name,
+        "architecture": config.arch,
+        "description": ARCHITECTURES[config.arch][1],
+        "parameters": count_parameters(result.net),
+        "epochs": config.epochs,
+        "seed": config.seed,
+        "config": config.as_dict(),
+        "device": str(result.device),
+        "device_name": _device_name(result.device),
+        "training_seconds": round(result.seconds, 1),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "train_images": len(train_y) if config.limit is None else min(config.limit, len(train_y)),
+        "val_accuracy": validation["accuracy"],
+        "test_accuracy": test["accuracy"],
+        "per_digit_test_accuracy": test["per_digit_accuracy"],
+        "calibration": {
+            "method": "temperature scaling fitted on the validation split",
+            "temperature": temperature,
+            "ece_bins": 15,
+            "ece_before": test["ece_before"],
+            "ece_after": test["ece_after"],
+        },
+        "unsure_threshold": threshold,
+        "unsure_report": {
+            "rule": "unsure when the calibrated confidence is below unsure_threshold",
+            "threshold_chosen_on": "validation split",
+            "mnist_test_flagged": test["unsure_share"],
+            "mnist_test_accuracy_when_sure": test["accuracy_when_sure"],
+            "mnist_test_errors_flagged": test["errors_flagged_unsure"],
+        },
+        "test_confusion_matrix": test["confusion_matrix"],
+        "history": result.history,
+        "data_checksums": mnist.checksums,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "git_commit": git_commit(REPO_ROOT),
+        "command": command,
+    }
+    card = save_checkpoint(result.net, card, Path(out_dir) / f"{name}.pt")
+    draw_results(card, mnist, softmax(test_logits, temperature), Path(results_dir))
+    return card
+
+
+def draw_results(card: dict, mnist: Mnist, test_probs: np.ndarray, results_dir: Path) -> None:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    label = f"{card['name']} ({card['architecture']}): test accuracy {card['test_accuracy']:.2%}"
+    plots.plot_test_predictions(
+        mnist.test_images, mnist.test_labels, test_probs, results_dir / "test_predictions.png"
+    )
+    plots.plot_confusion_matrix(
+        np.array(card["test_confusion_matrix"]), results_dir / "confusion_matrix.png", label
+    )
+    plots.plot_training_curves(card["history"], results_dir / "training_curves.png", label)
+
+
+def evaluate_saved(weights: Path, mnist: Mnist) -> tuple[dict, dict]:
+    """Re-measure a saved model on the test set: (metrics, its card)."""
+    net, card = load_checkpoint(weights)
+    logits = predict_logits(net, mnist.test_images).numpy()
+    metrics = evaluate_logits(
+        logits, mnist.test_labels, card["calibration"]["temperature"], card["unsure_threshold"]
+    )
+    return metrics, card
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()

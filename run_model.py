@@ -1,0 +1,173 @@
+"""digitlab's command line: train a model, evaluate a saved one, predict image files.
+
+    python run_model.py                       # train the default architecture
+    python run_model.py --arch cnn --epochs 5
+    python run_model.py evaluate [--model saved_models/resnet.pt]
+    python run_model.py predict [--model PATH] [--json] FILE...
+
+This file parses arguments and calls `model.*`; it holds no logic of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from settings import get_settings
+
+SUBCOMMANDS = ("train", "evaluate", "predict")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder with the four MNIST IDX files (gzip or raw); default: $MNIST_DIR, "
+        "else downloaded once into the cache with checksum verification",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from model.nets import ARCHITECTURES
+
+    settings = get_settings()
+    parser = argparse.ArgumentParser(
+        prog="run_model.py",
+        description="Train, evaluate and use digitlab's MNIST models.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict}")
+
+    train = sub.add_parser(
+        "train",
+        help="train a model (the default command)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    train.add_argument(
+        "--arch",
+        default=settings.default_model,
+        choices=sorted(ARCHITECTURES),
+        help="network architecture",
+    )
+    train.add_argument(
+        "--epochs", type=int, help="passes over the training set (default: per architecture)"
+    )
+    train.add_argument("--batch-size", type=int, help="images per step (default: per architecture)")
+    train.add_argument("--lr", type=float, help="peak learning rate of the one-cycle schedule")
+    train.add_argument(
+        "--device",
+        default=settings.device,
+        help="auto (CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps",
+    )
+    train.add_argument(
+        "--seed", type=int, default=0, help="seed for initialisation, shuffling and augmentation"
+    )
+    train.add_argument(
+        "--limit", type=int, help="train on the first N training images only (smoke runs, tests)"
+    )
+    train.add_argument(
+        "--out", type=Path, default=settings.models_dir, help="folder for <name>.pt and <name>.json"
+    )
+    train.add_argument(
+        "--results-dir", type=Path, default=settings.results_dir, help="folder for the pictures"
+    )
+    train.add_argument("--name", help="file name of the saved model (default: the architecture)")
+    train.add_argument("--no-augment", action="store_true", help="train without data augmentation")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    _common(train)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="test accuracy, per-digit accuracy and calibration of a saved model",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    evaluate.add_argument(
+        "--model",
+        type=Path,
+        default=settings.models_dir / f"{settings.default_model}.pt",
+        help="weights file (its card <name>.json sits beside it)",
+    )
+    _common(evaluate)
+    return parser
+
+
+def run_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from model.pipeline import load_data, train_and_save
+    from model.train import TrainConfig
+
+    config = TrainConfig.for_arch(
+        args.arch,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        limit=args.limit,
+        augment=not args.no_augment,
+    )
+    mnist = load_data(args.data_dir or get_settings().mnist_dir, get_settings().mnist_cache_dir)
+    command = "python run_model.py " + shlex.join(argv) if argv else "python run_model.py"
+    card = train_and_save(
+        config, mnist, args.out, args.results_dir, command, name=args.name, progress=not args.quiet
+    )
+    calibration = card["calibration"]
+    print(
+        f"{card['name']}: test accuracy {card['test_accuracy']:.2%} "
+        f"(validation {card['val_accuracy']:.2%}), ECE {calibration['ece_before']:.2%} -> "
+        f"{calibration['ece_after']:.2%} at T={calibration['temperature']:.2f}, "
+        f"{card['unsure_report']['mnist_test_flagged']:.2%} of test flagged unsure, "
+        f"{card['training_seconds']:.0f}s on {card['device']}; "
+        f"saved {Path(args.out) / card['weights_file']}"
+    )
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from model.pipeline import evaluate_saved, load_data
+
+    mnist = load_data(args.data_dir or get_settings().mnist_dir, get_settings().mnist_cache_dir)
+    metrics, card = evaluate_saved(args.model, mnist)
+    print(
+        f"model            {card['name']} ({card['architecture']}, {card['parameters']:,} parameters)"
+    )
+    print(f"test accuracy    {metrics['accuracy']:.2%}  (card: {card['test_accuracy']:.2%})")
+    print(
+        f"ECE (15 bins)    {metrics['ece_before']:.2%} raw -> {metrics['ece_after']:.2%} calibrated"
+    )
+    print(
+        f"unsure           {metrics['unsure_share']:.2%} of test flagged; "
+        f"accuracy on the rest {metrics['accuracy_when_sure']:.2%}"
+    )
+    print(
+        "per digit        "
+        + "  ".join(f"{d}:{acc:.1%}" for d, acc in enumerate(metrics["per_digit_accuracy"]))
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*SUBCOMMANDS, "-h", "--help"):
+        argv_for_parser = ["train", *argv]
+    else:
+        argv_for_parser = argv
+    args = build_parser().parse_args(argv_for_parser)
+    from model.card import CardError
+    from model.checkpoint import ModelLoadError
+    from model.data import MnistFormatError, MnistUnavailableError
+
+    # Errors caused by the user's files or machine: one clear line, no traceback.
+    user_errors = (CardError, ModelLoadError, MnistFormatError, MnistUnavailableError, ValueError)
+    try:
+        if args.command == "evaluate":
+            return run_evaluate(args)
+        return run_train(args, argv)
+    except user_errors as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
