@@ -4,54 +4,22 @@ Why a module of its own: the canvas (streamlit-drawable-canvas 0.13, Fabric.js) 
 hands pixels back to Streamlit after real pointer input ending in a pointer-up, so a
 test cannot inject an image; it has to move a pointer along a path. Paths are given
 in canvas pixels (0..280), scaled to the canvas's on-screen box, so they stay right
-if the canvas is displayed at another size.
+if the canvas is displayed at another size; the paths themselves are in
+`tests/digit_paths.py`, shared with the AppTest suite.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from playwright.sync_api import CDPSession, Locator, Page
 
-Point = tuple[float, float]
-Stroke = Sequence[Point]
-
-CANVAS_SIZE = 280
-
-
-def _line(start: Point, end: Point, steps: int) -> list[Point]:
-    (x0, y0), (x1, y1) = start, end
-    return [(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps) for i in range(steps + 1)]
-
-
-def one_strokes() -> list[Stroke]:
-    """A handwritten 1: a short lead-in flick, then one slightly slanted downstroke."""
-    return [_line((128, 70), (152, 48), 6) + _line((152, 48), (140, 232), 24)]
-
-
-def zero_strokes() -> list[Stroke]:
-    """A handwritten 0: one closed, slightly tilted oval drawn counter-clockwise."""
-    centre_x, centre_y, rx, ry, tilt = 140.0, 140.0, 58.0, 92.0, math.radians(8)
-    points = []
-    for i in range(49):
-        a = -math.pi / 2 - 2 * math.pi * i / 48
-        x, y = rx * math.cos(a), ry * math.sin(a)
-        points.append(
-            (
-                centre_x + x * math.cos(tilt) - y * math.sin(tilt),
-                centre_y + x * math.sin(tilt) + y * math.cos(tilt),
-            )
-        )
-    return [points]
-
-
-DIGIT_STROKES = {1: one_strokes, 0: zero_strokes}
+from tests.digit_paths import CANVAS_SIZE, Point, Stroke
 
 
 def drawing_surface(page: Page) -> Locator:
-    """The canvas that receives pointer input (Fabric.js stacks two; the upper one)."""
-    return page.locator(".upper-canvas").first
+    """The canvas that receives pointer input (Fabric.js's upper canvas)."""
+    return page.locator(".dc-canvas.upper-canvas").first
 
 
 def _to_screen(surface: Locator, stroke: Stroke) -> list[Point]:
@@ -99,9 +67,10 @@ def draw_with_touch(page: Page, cdp: CDPSession, strokes: Sequence[Stroke]) -> N
 def ink_pixels(page: Page) -> int:
     """How many pixels of the visible drawing are ink: 0 means the canvas is clear.
 
-    Reads the lower (rendered) Fabric canvas inside the component's shadow root.
+    Reads Fabric's rendered drawing layer (not the separate background layer) inside
+    the component's shadow root.
     """
-    return page.locator(".lower-canvas").first.evaluate(
+    return page.locator(".dc-canvas.lower-canvas").first.evaluate(
         """canvas => {
             const ctx = canvas.getContext('2d');
             const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
