@@ -90,6 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="weights file (its card <name>.json sits beside it)",
     )
     _common(evaluate)
+
+    predict = sub.add_parser(
+        "predict",
+        help="predict the digit in image files (PNG, JPEG)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    predict.add_argument(
+        "--model", help="weights file or model name in saved_models/ (default: the default model)"
+    )
+    predict.add_argument(
+        "--json", action="store_true", help="one JSON object per line, with all probabilities"
+    )
+    predict.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files")
     return parser
 
 
@@ -129,9 +142,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     mnist = load_data(args.data_dir or get_settings().mnist_dir, get_settings().mnist_cache_dir)
     metrics, card = evaluate_saved(args.model, mnist)
-    print(
-        f"model            {card['name']} ({card['architecture']}, {card['parameters']:,} parameters)"
-    )
+    size = f"{card['architecture']}, {card['parameters']:,} parameters"
+    print(f"model            {card['name']} ({size})")
     print(f"test accuracy    {metrics['accuracy']:.2%}  (card: {card['test_accuracy']:.2%})")
     print(
         f"ECE (15 bins)    {metrics['ece_before']:.2%} raw -> {metrics['ece_after']:.2%} calibrated"
@@ -145,6 +157,36 @@ def run_evaluate(args: argparse.Namespace) -> int:
         + "  ".join(f"{d}:{acc:.1%}" for d, acc in enumerate(metrics["per_digit_accuracy"]))
     )
     return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """One line per file; unreadable files get an error line and exit status 1."""
+    import json
+
+    from model.image_io import ImageReadError, read_image
+    from model.predictor import Predictor
+
+    predictor = Predictor.load(args.model)
+    failed = 0
+    for path in args.files:
+        try:
+            prediction = predictor.predict(read_image(path))
+            if prediction is None:
+                raise ImageReadError(f"{path}: no digit found (the image is blank)")
+        except ValueError as err:  # ImageReadError, or canvas_to_mnist refusing the pixels
+            failed += 1
+            message = str(err) if str(path) in str(err) else f"{path}: {err}"
+            if args.json:
+                print(json.dumps({"file": str(path), "error": message}))
+            else:
+                print(f"error: {message}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({"file": str(path), **prediction.as_dict()}))
+        else:
+            verdict = "unsure" if prediction.unsure else "sure"
+            print(f"{path}\t{prediction.digit}\t{prediction.confidence:.3f}\t{verdict}")
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "evaluate":
             return run_evaluate(args)
+        if args.command == "predict":
+            return run_predict(args)
         return run_train(args, argv)
     except user_errors as err:
         print(f"error: {err}", file=sys.stderr)

@@ -11,16 +11,20 @@ being imported.
 | `DIGITLAB_HOME` | where local state lives (MNIST cache, SQLite file, outbox) | `<repo>/.data` |
 | `MNIST_DIR` | a folder with the four MNIST IDX files (gzip or raw) | download into the cache |
 | `DATABASE_URL` | SQLAlchemy URL of the feedback store | SQLite file under `DIGITLAB_HOME` |
+| `DATABASE_OWNER_URL` | schema owner's URL: migrations and grants use it | `DATABASE_URL` |
+| `DIGITLAB_DB_CONNECT_TIMEOUT` | seconds to wait for a database before a clear error | `5` |
+| `DIGITLAB_APP_DB_PASSWORD` | password `python -m db.roles` gives `digitlab_app` | unset |
+| `DIGITLAB_ANALYST_DB_PASSWORD` | password `python -m db.roles` gives `digitlab_analyst` | unset |
 | `DIGITLAB_MODELS_DIR` | folder of `<name>.pt` + `<name>.json` pairs | `<repo>/saved_models` |
 | `DIGITLAB_RESULTS_DIR` | folder for the pictures of a training run | `<repo>/results` |
-| `DIGITLAB_DEFAULT_MODEL` | model the app and `predict` use unless told otherwise | the shipped default |
+| `DIGITLAB_DEFAULT_MODEL` | model the app and `predict` use by default | `resnet` |
 | `DIGITLAB_DEVICE` | `auto`, `cpu`, `cuda`, `cuda:1`, `mps` | `auto` |
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -41,6 +45,17 @@ class Settings:
     results_dir: Path
     default_model: str
     device: str
+    # Defaults keep `Settings(...)` calls written before these fields valid.
+    database_owner_url: str = ""
+    db_connect_timeout: int = 5
+    # repr=False: a settings snapshot printed in a log must not leak passwords.
+    app_db_password: str | None = field(default=None, repr=False)
+    analyst_db_password: str | None = field(default=None, repr=False)
+
+    @property
+    def migration_url(self) -> str:
+        """The URL migrations run with: the schema owner when given, else the app's URL."""
+        return self.database_owner_url or self.database_url
 
     @property
     def mnist_cache_dir(self) -> Path:
@@ -54,6 +69,19 @@ class Settings:
 def _path(name: str) -> Path | None:
     value = os.environ.get(name, "").strip()
     return Path(value).expanduser() if value else None
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ValueError(f"{name} must be a positive whole number of seconds, got {value!r}")
+    return number
 
 
 def get_settings() -> Settings:
@@ -70,4 +98,8 @@ def get_settings() -> Settings:
         results_dir=_path("DIGITLAB_RESULTS_DIR") or REPO_ROOT / "results",
         default_model=os.environ.get("DIGITLAB_DEFAULT_MODEL", "").strip() or DEFAULT_ARCHITECTURE,
         device=os.environ.get("DIGITLAB_DEVICE", "").strip() or "auto",
+        database_owner_url=os.environ.get("DATABASE_OWNER_URL", "").strip(),
+        db_connect_timeout=_positive_int("DIGITLAB_DB_CONNECT_TIMEOUT", 5),
+        app_db_password=os.environ.get("DIGITLAB_APP_DB_PASSWORD") or None,
+        analyst_db_password=os.environ.get("DIGITLAB_ANALYST_DB_PASSWORD") or None,
     )

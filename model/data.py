@@ -148,11 +148,13 @@ def _download(folder: Path) -> None:
                 errors.append(f"{mirror}: {err}")
         else:
             raise MnistUnavailableError(
-                f"MNIST is not available locally and could not be downloaded ({'; '.join(errors)}).\n"
+                "MNIST is not available locally and could not be downloaded "
+                f"({'; '.join(errors)}).\n"
                 "Point digitlab at a local copy of the four IDX files "
                 "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
                 "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz):\n"
-                "  python run_model.py --data-dir /path/to/mnist    or    export MNIST_DIR=/path/to/mnist"
+                "  python run_model.py --data-dir /path/to/mnist\n"
+                "  or: export MNIST_DIR=/path/to/mnist"
             )
 
 

@@ -1,0 +1,18 @@
+"""The feedback store: every prediction the app makes, with the label a person gave it.
+
+Modules, in the order data flows through them:
+
+- `db.engine`     -- engines and `session_scope()`; nothing connects at import time.
+- `db.schema`     -- the two tables (`model_versions`, `predictions`), SQLAlchemy 2 typed.
+- `db.migrate`    -- Alembic to head (`upgrade_to_head`), with readable errors.
+- `db.repository` -- what the app writes and reads, as plain functions taking a Session.
+- `db.views`      -- the SQL analytics views (public API) as selectable constructs.
+- `db.analytics`  -- the dashboard's statistics, read from the views as DataFrames.
+- `db.roles`      -- the PostgreSQL app and analyst roles.
+
+The package never imports torch: images arrive as 784 bytes (or a uint8 array).
+"""
+
+from db.errors import DatabaseUnavailableError, FeedbackStoreError, UnknownRevisionError
+
+__all__ = ["DatabaseUnavailableError", "FeedbackStoreError", "UnknownRevisionError"]

@@ -1,0 +1,75 @@
+"""Saving and loading: identical logits, SHA-256 checks, clear failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.card import sha256_file
+from model.checkpoint import ModelLoadError, card_path, load_checkpoint, save_checkpoint
+from model.nets import build
+
+MINIMAL_CARD = {
+    "name": "tiny",
+    "architecture": "lenet5",
+    "calibration": {"temperature": 1.0},
+    "unsure_threshold": 0.5,
+}
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[torch.nn.Module, Path]:
+    torch.manual_seed(0)
+    net = build("lenet5").eval()
+    # Non-trivial BatchNorm statistics, so the round trip must carry buffers too.
+    net.features[3].running_mean.uniform_(-1, 1)
+    weights = tmp_path / "tiny.pt"
+    save_checkpoint(net, MINIMAL_CARD, weights)
+    return net, weights
+
+
+def test_round_trip_gives_identical_logits(saved) -> None:
+    net, weights = saved
+    loaded, card = load_checkpoint(weights)
+    x = torch.rand(16, 1, 28, 28)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(x), net(x), rtol=0, atol=0)
+    assert card["weights_sha256"] == sha256_file(weights)
+    assert json.loads(card_path(weights).read_text())["weights_file"] == "tiny.pt"
+
+
+def test_weights_load_without_pickle(saved) -> None:
+    _, weights = saved
+    state = torch.load(weights, weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_missing_weights(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match=r"nothing\.pt not found; retrain it with"):
+        load_checkpoint(tmp_path / "nothing.pt")
+
+
+def test_truncated_weights_fail_the_checksum(saved) -> None:
+    _, weights = saved
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ModelLoadError, match="do not match their card"):
+        load_checkpoint(weights)
+
+
+def test_weights_of_another_architecture(saved) -> None:
+    _, weights = saved
+    card = json.loads(card_path(weights).read_text())
+    card["architecture"] = "mlp"
+    card_path(weights).write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError, match=r"cannot be loaded as a 'mlp' network"):
+        load_checkpoint(weights)
+
+
+def test_corrupt_card(saved) -> None:
+    _, weights = saved
+    card_path(weights).write_text("{not json")
+    with pytest.raises(ModelLoadError, match=r"tiny\.json is not valid JSON"):
+        load_checkpoint(weights)

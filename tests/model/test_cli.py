@@ -1,0 +1,87 @@
+"""run_model.py as a user runs it: a subprocess, real files, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from settings import REPO_ROOT
+
+
+def run_cli(*args: str, mnist_dir: Path) -> subprocess.CompletedProcess:
+    """Run with a minimal environment, as a user's shell would (HOME: a scratch folder)."""
+    home = Path(tempfile.mkdtemp(prefix="digitlab-home-"))
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "run_model.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"MNIST_DIR": str(mnist_dir), "PATH": "/usr/bin:/bin", "HOME": str(home)},
+        cwd=REPO_ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, mnist_dir: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("models")
+    results = tmp_path_factory.mktemp("results")
+    done = run_cli(
+        "--arch", "lenet5", "--limit", "1000", "--epochs", "1", "--quiet",
+        "--out", str(out), "--results-dir", str(results), mnist_dir=mnist_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out, results, done
+
+
+def test_smoke_run_writes_weights_card_and_pictures(smoke_run) -> None:
+    out, results, done = smoke_run
+    assert (out / "lenet5.pt").stat().st_size > 10_000
+    card = json.loads((out / "lenet5.json").read_text())
+    for key in (
+        "architecture", "parameters", "epochs", "seed", "device", "training_seconds",
+        "val_accuracy", "test_accuracy", "per_digit_test_accuracy", "calibration",
+        "weights_sha256", "data_checksums", "torch_version", "git_commit", "command",
+    ):  # fmt: skip
+        assert key in card, key
+    assert card["train_images"] == 1000 and len(card["per_digit_test_accuracy"]) == 10
+    assert card["command"].startswith("python run_model.py --arch lenet5 --limit 1000")
+    for picture in ("test_predictions.png", "confusion_matrix.png", "training_curves.png"):
+        assert (results / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "lenet5: test accuracy" in done.stdout
+
+
+def test_evaluate_reproduces_the_card(smoke_run, mnist_dir: Path) -> None:
+    out, _, _ = smoke_run
+    card = json.loads((out / "lenet5.json").read_text())
+    done = run_cli("evaluate", "--model", str(out / "lenet5.pt"), mnist_dir=mnist_dir)
+    assert done.returncode == 0, done.stderr
+    assert f"test accuracy    {card['test_accuracy']:.2%}" in done.stdout
+    assert "per digit        0:" in done.stdout and "ECE (15 bins)" in done.stdout
+
+
+def test_corrupt_weights_give_one_line_and_exit_2(smoke_run, tmp_path: Path, mnist_dir) -> None:
+    out, _, _ = smoke_run
+    bad = tmp_path / "lenet5.pt"
+    bad.write_bytes(b"garbage")
+    (tmp_path / "lenet5.json").write_text((out / "lenet5.json").read_text())
+    done = run_cli("evaluate", "--model", str(bad), mnist_dir=mnist_dir)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: model weights") and "Traceback" not in done.stderr
+
+
+def test_missing_data_dir_says_how_to_fix(tmp_path: Path, mnist_dir: Path) -> None:
+    done = run_cli("--limit", "10", "--data-dir", str(tmp_path), mnist_dir=mnist_dir)
+    assert done.returncode == 2
+    assert "does not hold the MNIST files" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_help_explains_every_option(mnist_dir: Path) -> None:
+    done = run_cli("train", "--help", mnist_dir=mnist_dir)
+    for option in ("--arch", "--epochs", "--batch-size", "--lr", "--device", "--seed",
+                   "--data-dir", "--out", "--limit"):  # fmt: skip
+        assert option in done.stdout
