@@ -9,6 +9,8 @@ picture needs.
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Sequence
 
 import numpy as np
@@ -68,23 +70,27 @@ def per_digit_accuracy_figure(
         go.Bar(
             x=list(digits),
             y=list(accuracy),
-            marker={"color": list(accuracy), "colorscale": "RdYlGn", "cmin": 0.5, "cmax": 1},
-            text=[f"{a:.0%}" for a in accuracy],
+            marker={
+                "color": np.nan_to_num(np.asarray(accuracy, float)).tolist(),
+                "colorscale": "RdYlGn",
+                "cmin": 0.5,
+                "cmax": 1,
+            },
+            text=["" if np.isnan(a) else f"{a:.0%}" for a in np.asarray(accuracy, float)],
             textposition="outside",
             hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
         )
     )
     fig.update_xaxes(tickmode="array", tickvals=DIGITS, range=[-0.5, 9.5])
-    low = max(0.0, np.floor(min(accuracy, default=0) * 100 - 1) / 100) if zoom else 0.0
+    worst = np.nanmin(np.asarray(accuracy, float)) if zoom and len(accuracy) else 0.0
+    low = max(0.0, np.floor(worst * 100 - 1) / 100) if zoom else 0.0
     fig.update_yaxes(range=[low, 1 + (1 - low) * 0.12], tickformat=".0%" if not zoom else ".1%")
     return _layout(fig, height=300, x_title="true digit", y_title="accuracy")
 
 
-def confusion_figure(true_label: Sequence[int], predicted: Sequence[int], n: Sequence[int]):
+def confusion_figure(counts: np.ndarray | pd.DataFrame) -> go.Figure:
     """A 10x10 heatmap of counts: rows are what was drawn, columns what the model said."""
-    counts = np.zeros((10, 10), dtype=int)
-    for t, p, c in zip(true_label, predicted, n, strict=True):
-        counts[int(t), int(p)] += int(c)
+    counts = np.asarray(counts, dtype=int)
     fig = go.Figure(
         go.Heatmap(
             z=counts,
@@ -159,10 +165,28 @@ def accuracy_over_time_figure(frame: pd.DataFrame, *, x: str, y: str, series: st
     """One line per model version: did a new model do better on real drawings?"""
     fig = go.Figure()
     for name, rows in frame.sort_values(x).groupby(series, sort=True):
-        fig.add_trace(go.Scatter(x=rows[x], y=rows[y], mode="lines+markers", name=str(name)))
+        fig.add_trace(
+            go.Scatter(
+                x=rows[x], y=rows[y], mode="lines+markers", marker={"size": 9}, name=str(name)
+            )
+        )
     fig.update_layout(showlegend=True, legend={"orientation": "h", "y": 1.15})
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    days = pd.to_datetime(frame[x])
+    if not days.empty:
+        # Whole days on the axis, with a day of margin so a single day is not a sliver.
+        margin = pd.Timedelta(days=1)
+        fig.update_xaxes(
+            tickformat="%b %d", dtick=86_400_000, range=[days.min() - margin, days.max() + margin]
+        )
     return _layout(fig, height=300, y_title="accuracy")
+
+
+def digit_data_url(image28: np.ndarray) -> str:
+    """A 28x28 image as a PNG data URL, for thumbnails in a table's image column."""
+    buffer = io.BytesIO()
+    enlarged_digit(image28, size=56).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def enlarged_digit(image28: np.ndarray, size: int = 168) -> Image.Image:
