@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from model.data import Mnist, load_mnist
@@ -22,3 +23,9 @@ def mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist(mnist_dir: Path) -> Mnist:
     return load_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def mnist_test_digits(mnist: Mnist) -> tuple[np.ndarray, np.ndarray]:
+    """(10000 x 28 x 28 uint8 images, 10000 labels) of the MNIST test set."""
+    return mnist.test_images, mnist.test_labels

@@ -1,0 +1,76 @@
+"""How long `canvas_to_mnist` takes: it runs after every stroke in the app.
+
+Prints a table of median and 95th-percentile milliseconds per call for the inputs
+the app and the CLI see. Single-threaded, after a warm-up; the pictures come from
+`model.synthetic`, so the script needs no data.
+
+    python benchmarks/preprocess_latency.py [--repeats 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from model.preprocess import canvas_to_mnist
+from model.strokes import digit_paths, render_strokes
+from model.synthetic import photo_of
+
+
+def cases() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    paths = digit_paths(5, rng, style="two-stroke", height=0.7)
+    canvas = render_strokes(paths, 280, 18, polarity="dark", rgba=True)
+    opaque = render_strokes(paths, 280, 18, rgba=True)
+    opaque[..., 3] = 255
+    thick = render_strokes(digit_paths(8, rng, height=0.5), 280, 40)
+    return {
+        "280x280 RGBA canvas, transparent, brush 18": canvas,
+        "280x280 RGBA canvas, opaque black": opaque,
+        "280x280 grey canvas, brush 40 (thinned)": thick,
+        "28x28 digit already in MNIST form": canvas_to_mnist(canvas),
+        "1000x1000 RGB photo of paper": photo_of(render_strokes(paths, 280, 14), rng),
+        "3000x4000 RGB phone photo": np.tile(
+            photo_of(render_strokes(paths, 280, 14), rng, size=2000), (2, 2, 1)
+        )[:3000],
+    }
+
+
+def timings_ms(run: Callable[[], object], repeats: int) -> np.ndarray:
+    for _ in range(5):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return np.array(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=200)
+    args = parser.parse_args()
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}\n"
+    )
+    print("| input | median ms | p95 ms |")
+    print("| --- | ---: | ---: |")
+    for name, image in cases().items():
+        repeats = args.repeats if image.size < 5_000_000 else max(10, args.repeats // 10)
+        ms = timings_ms(lambda image=image: canvas_to_mnist(image), repeats)
+        print(f"| {name} | {np.median(ms):.2f} | {np.percentile(ms, 95):.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
