@@ -112,7 +112,16 @@ def draw_tab(predictor) -> None:
             return_image_data=True,
             key=f"canvas-{generation}",
         )
-        st.caption("Draw one digit, large. The toolbar above the canvas undoes or clears.")
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.caption("Draw one digit, large. Hover the canvas for undo and redo.")
+            st.button(
+                "Clear",
+                icon=":material/ink_eraser:",
+                key="clear-canvas",
+                on_click=_next,
+                args=(CANVAS_GENERATION,),
+                help="Start again on a blank canvas (nothing is stored).",
+            )
     prediction = None
     if canvas.image_data is not None:
         prediction = predict_or_explain(predictor, canvas.image_data)
@@ -158,9 +167,11 @@ title, selector = st.columns([3, 1], vertical_alignment="bottom")
 title.title("Draw a digit")
 with selector:
     predictor = resources.choose_model(key="draw-model")
-if not resources.store_available():
+store_problem = resources.store_problem()
+if store_problem is not None:
     st.warning(
-        "The database is unreachable: predictions still work, but labels are **not being saved**.",
+        "**Labels are not being saved**: the database is unreachable. Predictions still "
+        f"work.\n\n{store_problem}",
         icon=":material/cloud_off:",
     )
 if predictor is not None:

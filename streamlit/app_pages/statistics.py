@@ -41,13 +41,15 @@ until = dates[1] + timedelta(days=1) if len(dates) == 2 else None
 filters = {"model_version_id": version, "since": since, "until": until}
 
 headline = resources.read(analytics.kpis, **filters)
-if headline is not None and headline.predictions == 0:
+if headline is not None and headline.predictions == 0 and not any(filters.values()):
     st.info(
         "**Nothing to show yet.** Statistics appear once drawings have been labelled: "
         "draw a few digits and press the right digit under each.",
         icon=":material/insights:",
     )
     st.page_link("app_pages/draw.py", label="Draw a digit", icon=":material/draw:")
+elif headline is not None and headline.predictions == 0:
+    st.info("No predictions match these filters.", icon=":material/filter_alt_off:")
 elif headline is not None:
     with st.container(horizontal=True):
         st.metric("Predictions", f"{headline.predictions:,}", border=True)
