@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
@@ -34,8 +35,6 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = REPO_ROOT / "results" / "screenshots"
 SERVER_START_TIMEOUT_S = 60.0
-
-pytestmark = pytest.mark.e2e
 
 
 def _free_loopback_port() -> int:
@@ -57,6 +56,28 @@ def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
             pass
         time.sleep(0.25)
     raise RuntimeError(f"streamlit not healthy after {SERVER_START_TIMEOUT_S}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def e2e_database_url(pg_cluster: Any) -> Iterator[str]:
+    """A PostgreSQL database of the browser suite's own, at head, dropped afterwards."""
+    import sqlalchemy as sa
+
+    from db.engine import dispose_engines
+    from db.migrate import upgrade_to_head
+
+    admin = sa.create_engine(pg_cluster.url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql("CREATE DATABASE digitlab_e2e")
+    url = pg_cluster.url("digitlab_e2e")
+    upgrade_to_head(url)
+    try:
+        yield url
+    finally:
+        dispose_engines(url)
+        with admin.connect() as connection:
+            connection.exec_driver_sql("DROP DATABASE IF EXISTS digitlab_e2e WITH (FORCE)")
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
