@@ -14,6 +14,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+
+from db import repository
+from db.engine import check_connection, session_scope
+from db.errors import FeedbackStoreError
+from db.migrate import upgrade_to_head
 from model.predictor import (
     ModelLoadError,
     Prediction,
@@ -21,12 +27,6 @@ from model.predictor import (
     available_models,
     default_model_name,
 )
-from sqlalchemy.exc import SQLAlchemyError
-
-from db import repository
-from db.engine import check_connection, session_scope
-from db.errors import FeedbackStoreError
-from db.migrate import upgrade_to_head
 from settings import get_settings
 
 SELECTED_MODEL = "selected_model"
@@ -110,6 +110,17 @@ def _store_problem(database_url: str, migration_url: str) -> str | None:
 def store_problem() -> str | None:
     settings = get_settings()
     return _store_problem(settings.database_url, settings.migration_url)
+
+
+def stop_unless_store_reachable() -> None:
+    """For pages that only show stored data: one clear message instead of empty charts."""
+    problem = store_problem()
+    if problem is not None:
+        st.error(
+            f"**The database cannot be reached**, so there is nothing to show.\n\n{problem}",
+            icon=":material/cloud_off:",
+        )
+        st.stop()
 
 
 def _forget_store_status() -> None:

@@ -56,6 +56,7 @@ def _describe(row: pd.Series) -> str:
 
 
 st.title("History")
+resources.stop_unless_store_reachable()
 
 status_column, version_column, limit_column = st.columns([2, 2, 1])
 with status_column:

@@ -25,6 +25,7 @@ def _percent(value: float | None) -> str:
 
 
 st.title("Statistics")
+resources.stop_unless_store_reachable()
 
 version_column, dates_column = st.columns([1, 1])
 with version_column:

@@ -8,6 +8,7 @@ test database the way a user would configure the app: through DATABASE_URL.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,16 @@ def app_db(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     monkeypatch.delenv("DATABASE_OWNER_URL", raising=False)
     monkeypatch.setenv("DIGITLAB_HOME", str(tmp_path / "home"))
     return db_url
+
+
+@pytest.fixture
+def unreachable_database_url(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A PostgreSQL URL on a loopback port nobody listens on (fails fast)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("DIGITLAB_DB_CONNECT_TIMEOUT", "2")
+    return f"postgresql+psycopg2://digitlab@127.0.0.1:{port}/digitlab"
 
 
 @pytest.fixture

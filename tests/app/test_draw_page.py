@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Callable
 
 import numpy as np
@@ -109,19 +108,12 @@ def test_an_unreadable_upload_gets_a_clear_message(open_page: Callable[..., AppT
     assert any("not a readable PNG or JPEG" in error.value for error in at.error)
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_without_a_database_prediction_works_and_a_banner_says_labels_are_not_saved(
-    open_page: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch
+    open_page: Callable[..., AppTest],
+    monkeypatch: pytest.MonkeyPatch,
+    unreachable_database_url: str,
 ):
-    monkeypatch.setenv(
-        "DATABASE_URL", f"postgresql+psycopg2://digitlab@127.0.0.1:{_closed_port()}/digitlab"
-    )
-    monkeypatch.setenv("DIGITLAB_DB_CONNECT_TIMEOUT", "2")
+    monkeypatch.setenv("DATABASE_URL", unreachable_database_url)
     at = open_page("draw")
     assert any("not being saved" in warning.value for warning in at.warning)
     at = put_drawing(at, stroke_image(DIGIT_STROKES[0]()))

@@ -57,3 +57,13 @@ def test_date_range_filters_the_numbers(
     at.date_input(key="statistics-dates").set_value((later, later + timedelta(days=7))).run()
     assert not at.metric
     assert any("No predictions match" in info.value for info in at.info)
+
+
+def test_unreachable_database_gives_one_clear_message(
+    open_page: Callable[..., AppTest], monkeypatch, unreachable_database_url: str
+):
+    monkeypatch.setenv("DATABASE_URL", unreachable_database_url)
+    for page in ("statistics", "history"):
+        at = open_page(page)
+        assert len(at.error) == 1
+        assert "cannot be reached" in at.error[0].value
