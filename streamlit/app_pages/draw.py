@@ -8,11 +8,16 @@ The upload tab is the same flow for a photo of a digit on paper.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import charts
 import resources
 import streamlit as st
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from streamlit_drawable_canvas import st_canvas
+
+if TYPE_CHECKING:
+    from model.predictor import Prediction, Predictor
 
 CANVAS_PX = 280
 # MNIST strokes are ~2-3 px in a 20 px digit box: ~1/8 of the digit's height. A
@@ -30,7 +35,9 @@ def _next(generation_key: str) -> None:
     st.session_state[generation_key] = st.session_state.get(generation_key, 0) + 1
 
 
-def _store(predictor, prediction, label: int, source: str, generation_key: str) -> None:
+def _store(
+    predictor: Predictor, prediction: Prediction, label: int, source: str, generation_key: str
+) -> None:
     """Button callback: store this prediction with its true label, then start afresh."""
     generation = st.session_state.get(generation_key, 0)
     request_id = f"{resources.browser_session_id()}:{source}:{generation}"
@@ -48,8 +55,14 @@ def _store(predictor, prediction, label: int, source: str, generation_key: str) 
     _next(generation_key)
 
 
-def show_prediction(prediction, source: str) -> None:
-    """The answer, how sure, the ten probabilities, and the 28x28 image the model saw."""
+def show_prediction(
+    predictor: Predictor, prediction: Prediction, source: str, generation_key: str
+) -> None:
+    """The answer and how sure, the label buttons right under it, then the details.
+
+    Buttons sit directly below the answer so that on a phone, where the columns
+    stack, labelling is one short scroll from the canvas.
+    """
     answer, seen = st.columns([3, 2], vertical_alignment="center")
     with answer:
         st.metric("Prediction", str(prediction.digit), border=True)
@@ -66,6 +79,7 @@ def show_prediction(prediction, source: str) -> None:
             "If it is one, say which below; that is the most useful label of all.",
             icon=":material/help:",
         )
+    label_buttons(predictor, prediction, source, generation_key)
     st.plotly_chart(
         charts.probabilities_figure(prediction.probabilities, prediction.digit),
         config=charts.PLOTLY_CONFIG,
@@ -74,7 +88,9 @@ def show_prediction(prediction, source: str) -> None:
     st.caption(f"{prediction.model_name} · {prediction.latency_ms:.1f} ms")
 
 
-def label_buttons(predictor, prediction, source: str, generation_key: str) -> None:
+def label_buttons(
+    predictor: Predictor, prediction: Prediction, source: str, generation_key: str
+) -> None:
     """Ten buttons `0`…`9`; the model's answer is the highlighted one."""
     st.markdown("**Which digit is it?** One click stores it with that label.")
     with st.container(horizontal=True, gap="small"):
@@ -88,7 +104,7 @@ def label_buttons(predictor, prediction, source: str, generation_key: str) -> No
             )
 
 
-def predict_or_explain(predictor, image):
+def predict_or_explain(predictor: Predictor, image: Any) -> Prediction | None:
     """The prediction for an image, or None after telling the user why there is none."""
     try:
         return predictor.predict(image)
@@ -97,7 +113,7 @@ def predict_or_explain(predictor, image):
         return None
 
 
-def draw_tab(predictor) -> None:
+def draw_tab(predictor: Predictor) -> None:
     generation = st.session_state.get(CANVAS_GENERATION, 0)
     canvas_column, result_column = st.columns([2, 3], gap="large")
     with canvas_column:
@@ -129,12 +145,10 @@ def draw_tab(predictor) -> None:
         if prediction is None:
             st.info("Draw a digit on the canvas: the prediction appears as you draw.")
         else:
-            show_prediction(prediction, "canvas")
-    if prediction is not None:
-        label_buttons(predictor, prediction, "canvas", CANVAS_GENERATION)
+            show_prediction(predictor, prediction, "canvas", CANVAS_GENERATION)
 
 
-def upload_tab(predictor) -> None:
+def upload_tab(predictor: Predictor) -> None:
     generation = st.session_state.get(UPLOAD_GENERATION, 0)
     upload = st.file_uploader(
         "A photo or scan of one handwritten digit",
@@ -145,9 +159,10 @@ def upload_tab(predictor) -> None:
         st.caption("Dark ink on light paper works best; the picture is cropped to the digit.")
         return
     try:
-        image = Image.open(upload)
-        image.load()
-    except (UnidentifiedImageError, OSError) as error:
+        # Phone photos are often stored sideways with an EXIF note to turn them.
+        image = ImageOps.exif_transpose(Image.open(upload))
+        image.load()  # a truncated file fails here, not halfway through the prediction
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
         st.error(f"`{upload.name}` is not a readable PNG or JPEG ({error}).")
         return
     photo_column, result_column = st.columns([2, 3], gap="large")
@@ -158,9 +173,7 @@ def upload_tab(predictor) -> None:
         if prediction is None:
             st.info("No digit found in this picture.")
         else:
-            show_prediction(prediction, "upload")
-    if prediction is not None:
-        label_buttons(predictor, prediction, "upload", UPLOAD_GENERATION)
+            show_prediction(predictor, prediction, "upload", UPLOAD_GENERATION)
 
 
 title, selector = st.columns([3, 1], vertical_alignment="bottom")
