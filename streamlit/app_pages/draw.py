@@ -117,6 +117,7 @@ def draw_tab(predictor: Predictor) -> None:
     generation = st.session_state.get(CANVAS_GENERATION, 0)
     canvas_column, result_column = st.columns([2, 3], gap="large")
     with canvas_column:
+        st.space("small")  # room for the canvas toolbar, which pops up above it on hover
         canvas = st_canvas(
             stroke_width=BRUSH_PX,
             stroke_color=INK,

@@ -79,7 +79,8 @@ if predictor is not None:
     results_dir = get_settings().results_dir
     pictures = [(results_dir / f, caption) for f, caption in RESULT_PICTURES.items()]
     pictures = [(path, caption) for path, caption in pictures if path.is_file()]
-    st.subheader("Training run")
+    st.subheader("Latest training run")
+    st.caption(f"The pictures `run_model.py` last drew into `{results_dir.name}/`.")
     if pictures:
         for path, caption in pictures:
             st.image(str(path), caption=caption)
