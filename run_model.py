@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=settings.models_dir / f"{settings.default_model}.pt",
         help="weights file (its card <name>.json sits beside it)",
     )
+    evaluate.add_argument(
+        "--update-card",
+        action="store_true",
+        help="also measure drawings and non-digits and record them in the card "
+        "(training does this itself; use it for models trained before it did)",
+    )
     _common(evaluate)
 
     predict = sub.add_parser(
@@ -138,10 +144,12 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from model.pipeline import evaluate_saved, load_data
+    from model.pipeline import add_robustness_report, evaluate_saved, load_data
 
     mnist = load_data(args.data_dir or get_settings().mnist_dir, get_settings().mnist_cache_dir)
     metrics, card = evaluate_saved(args.model, mnist)
+    if args.update_card:
+        card = add_robustness_report(args.model, mnist)
     size = f"{card['architecture']}, {card['parameters']:,} parameters"
     print(f"model            {card['name']} ({size})")
     print(f"test accuracy    {metrics['accuracy']:.2%}  (card: {card['test_accuracy']:.2%})")

@@ -37,8 +37,17 @@ def main() -> None:
             ]
         )
     print_table(
-        ["model", "parameters", "weights", "epochs", "training", "validation", "test",
-         "ECE raw -> calibrated", "test flagged unsure"],  # fmt: skip
+        [
+            "model",
+            "parameters",
+            "weights",
+            "epochs",
+            "training",
+            "validation",
+            "test",
+            "ECE raw -> calibrated",
+            "test flagged unsure",
+        ],
         rows,
     )
 

@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model import plots
+from model import plots, robustness
 from model.calibration import choose_unsure_threshold, fit_temperature, softmax
-from model.card import git_commit
-from model.checkpoint import load_checkpoint, save_checkpoint
+from model.card import git_commit, write_card
+from model.checkpoint import card_path, load_checkpoint, save_checkpoint
 from model.data import Mnist, load_mnist, resolve_data_dir
 from model.evaluate import evaluate_logits
 from model.nets import ARCHITECTURES, count_parameters
+from model.predictor import Predictor
 from model.train import TrainConfig, predict_logits, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -91,8 +92,39 @@ def train_and_save(
         "git_commit": git_commit(REPO_ROOT),
         "command": command,
     }
-    card = save_checkpoint(result.net, card, Path(out_dir) / f"{name}.pt")
+    weights = Path(out_dir) / f"{name}.pt"
+    card = save_checkpoint(result.net, card, weights)
+    card = add_robustness_report(weights, mnist)
     draw_results(card, mnist, softmax(test_logits, temperature), Path(results_dir))
+    return card
+
+
+def add_robustness_report(weights: Path, mnist: Mnist, n_canvases: int = 2000) -> dict:
+    """Measure the saved model on drawings and non-digits; record it in its card.
+
+    The weights are untouched (their SHA-256 stays valid); only the card gains the
+    figures README quotes, measured by the same functions the tests and benchmarks use.
+    """
+    predictor = Predictor.load(weights)
+    canvas = robustness.canvas_accuracy(
+        predictor, mnist.test_images[:n_canvases], mnist.test_labels[:n_canvases]
+    )
+    shapes = robustness.non_digit_flagged(predictor, n=1300)
+    drawn = robustness.drawn_digit_accuracy(predictor, per_digit=30)
+    card = dict(predictor.card)
+    card["unsure_report"] = {**card["unsure_report"], "non_digits_flagged": shapes["flagged"]}
+    card["robustness"] = {
+        "synthetic_canvases": canvas["n"],
+        "synthetic_canvas_accuracy": canvas["accuracy"],
+        "naive_resize_accuracy": canvas["naive_resize_accuracy"],
+        "synthetic_canvas_accuracy_by_kind": canvas["by_kind"],
+        "drawn_digits": drawn["n"],
+        "drawn_digit_accuracy": drawn["accuracy"],
+        "non_digits": shapes["n"],
+        "non_digits_flagged_by_kind": shapes["by_kind"],
+        "mnist_unchanged_by_preprocessing": robustness.idempotence(predictor, mnist.test_images),
+    }
+    write_card(card_path(weights), card)
     return card
 
 

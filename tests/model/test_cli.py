@@ -8,7 +8,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from settings import REPO_ROOT
 
@@ -85,3 +87,62 @@ def test_help_explains_every_option(mnist_dir: Path) -> None:
     for option in ("--arch", "--epochs", "--batch-size", "--lr", "--device", "--seed",
                    "--data-dir", "--out", "--limit"):  # fmt: skip
         assert option in done.stdout
+
+
+@pytest.fixture(scope="module")
+def image_files(tmp_path_factory, mnist_dir: Path) -> dict[str, Path]:
+    """Good and bad image files, as a user's folder might hold them."""
+    from model.data import load_mnist
+
+    folder = tmp_path_factory.mktemp("images")
+    mnist = load_mnist(mnist_dir)
+    files = {}
+    for i, fmt in ((0, "png"), (1, "jpeg")):
+        big = np.kron(mnist.test_images[i], np.ones((8, 8), dtype=np.uint8))
+        files[f"digit{i}"] = folder / f"digit{i}.{fmt}"
+        Image.fromarray(255 - big).save(files[f"digit{i}"])  # dark ink on paper
+    files["text"] = folder / "notes.png"
+    files["text"].write_text("not an image")
+    files["truncated"] = folder / "truncated.png"
+    files["truncated"].write_bytes(files["digit0"].read_bytes()[:300])
+    files["blank"] = folder / "blank.png"
+    Image.new("L", (200, 200), 255).save(files["blank"])
+    files["missing"] = folder / "missing.png"
+    return files
+
+
+def test_predict_mixed_good_and_unreadable_files(smoke_run, image_files, mnist_dir) -> None:
+    out, _, _ = smoke_run
+    order = ["digit0", "text", "digit1", "truncated", "blank", "missing"]
+    done = run_cli(
+        "predict", "--model", str(out / "lenet5.pt"), *(str(image_files[k]) for k in order),
+        mnist_dir=mnist_dir,
+    )  # fmt: skip
+    assert done.returncode == 1
+    good = [line.split("\t") for line in done.stdout.splitlines()]
+    assert [Path(row[0]).name for row in good] == ["digit0.png", "digit1.jpeg"]
+    for row in good:
+        assert row[1] in "0123456789" and 0 <= float(row[2]) <= 1 and row[3] in {"sure", "unsure"}
+    errors = done.stderr.splitlines()
+    assert len(errors) == 4 and "Traceback" not in done.stderr
+    for key, reason in (
+        ("text", "not an image"),
+        ("truncated", "corrupt or truncated"),
+        ("blank", "no digit found"),
+        ("missing", "cannot read file"),
+    ):
+        assert any(str(image_files[key]) in e and reason in e for e in errors), (key, errors)
+
+
+def test_predict_json_lines(smoke_run, image_files, mnist_dir) -> None:
+    out, _, _ = smoke_run
+    done = run_cli(
+        "predict", "--json", "--model", str(out / "lenet5.pt"),
+        str(image_files["digit0"]), str(image_files["text"]), mnist_dir=mnist_dir,
+    )  # fmt: skip
+    assert done.returncode == 1
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert first["file"].endswith("digit0.png") and len(first["probabilities"]) == 10
+    assert abs(sum(first["probabilities"]) - 1) < 1e-4
+    assert first["digit"] == max(range(10), key=lambda d: first["probabilities"][d])
+    assert second["file"].endswith("notes.png") and "not an image" in second["error"]

@@ -1,0 +1,101 @@
+"""How a saved model fares beyond MNIST's own test images.
+
+One function per question, each deterministic by seed and shared by the tests, the
+benchmarks and the model card, so that the three always report the same figure:
+
+- `canvas_accuracy`: MNIST test digits redrawn as canvases (upscaled, thick, thin,
+  small, at the edge, either polarity, transparent), predicted through
+  `canvas_to_mnist` and, for comparison, through naive resizing;
+- `drawn_digit_accuracy`: digits painted from stroke templates with a round brush;
+- `non_digit_flagged`: how many scribbles, letters and figures are called "unsure";
+- `idempotence`: how many MNIST digits keep their prediction through `canvas_to_mnist`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from model.predictor import Predictor
+from model.preprocess import canvas_to_mnist
+from model.synthetic import (
+    canvas_test_set,
+    digit_paths,
+    naive_resize,
+    non_digit_shapes,
+    render_strokes,
+)
+
+
+def _mnist_form(images) -> tuple[np.ndarray, np.ndarray]:
+    """Preprocess each image; (N' x 28 x 28 stack, indices of the non-empty ones)."""
+    forms = [canvas_to_mnist(image) for image in images]
+    kept = np.array([i for i, form in enumerate(forms) if form is not None], dtype=int)
+    stack = np.stack([forms[i] for i in kept]) if len(kept) else np.zeros((0, 28, 28), np.uint8)
+    return stack, kept
+
+
+def canvas_accuracy(
+    predictor: Predictor, images28: np.ndarray, labels: np.ndarray, seed: int = 0
+) -> dict:
+    """Accuracy on the synthetic canvas set: faithful pipeline vs naive resizing."""
+    canvases = canvas_test_set(images28, labels, np.random.default_rng(seed))
+    pictures = list(canvases)
+    forms, kept = _mnist_form(pictures)
+    predicted = np.full(len(labels), -1)
+    predicted[kept] = predictor.predict_batch(forms).argmax(1)
+    naive = predictor.predict_batch(np.stack([naive_resize(p) for p in pictures])).argmax(1)
+    correct = predicted == labels
+    kinds = canvases.kinds
+    return {
+        "n": len(labels),
+        "accuracy": float(correct.mean()),
+        "naive_resize_accuracy": float((naive == labels).mean()),
+        "by_kind": {str(k): float(correct[kinds == k].mean()) for k in dict.fromkeys(kinds)},
+        "failures": [canvases.variants[i].describe() for i in np.flatnonzero(~correct)[:20]],
+    }
+
+
+def drawn_digit_accuracy(predictor: Predictor, per_digit: int = 30, seed: int = 0) -> dict:
+    """Accuracy on digits painted from stroke templates with brushes of 8 to 36 px."""
+    rng = np.random.default_rng(seed)
+    pictures, labels = [], []
+    for digit in range(10):
+        for _ in range(per_digit):
+            paths = digit_paths(digit, rng)
+            pictures.append(render_strokes(paths, 280, float(rng.uniform(8, 36))))
+            labels.append(digit)
+    forms, kept = _mnist_form(pictures)
+    labels_arr = np.array(labels)
+    predicted = np.full(len(labels), -1)
+    predicted[kept] = predictor.predict_batch(forms).argmax(1)
+    correct = predicted == labels_arr
+    return {
+        "n": len(labels),
+        "accuracy": float(correct.mean()),
+        "by_digit": [float(correct[labels_arr == d].mean()) for d in range(10)],
+    }
+
+
+def non_digit_flagged(predictor: Predictor, n: int = 600, seed: int = 0) -> dict:
+    """Share of non-digit drawings that the model calls unsure (or that preprocess drops)."""
+    shapes, kinds = non_digit_shapes(n, np.random.default_rng(seed))
+    forms, kept = _mnist_form(shapes)
+    flagged = np.ones(n, dtype=bool)  # nothing to predict counts as not answered
+    flagged[kept] = predictor.predict_batch(forms).max(1) < predictor.unsure_threshold
+    totals, hits = Counter(kinds), Counter(k for k, f in zip(kinds, flagged, strict=True) if f)
+    return {
+        "n": n,
+        "flagged": float(flagged.mean()),
+        "by_kind": {kind: hits[kind] / totals[kind] for kind in totals},
+    }
+
+
+def idempotence(predictor: Predictor, images28: np.ndarray) -> float:
+    """Share of MNIST digits whose prediction is unchanged by `canvas_to_mnist`."""
+    direct = predictor.predict_batch(images28).argmax(1)
+    forms, kept = _mnist_form(images28)
+    through = np.full(len(images28), -1)
+    through[kept] = predictor.predict_batch(forms).argmax(1)
+    return float((direct == through).mean())
