@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import charts
 import resources
 import streamlit as st
-from PIL import Image, ImageOps, UnidentifiedImageError
 from streamlit_drawable_canvas import st_canvas
+
+from model.image_io import ImageReadError, read_image
 
 if TYPE_CHECKING:
     from model.predictor import Prediction, Predictor
@@ -160,11 +161,9 @@ def upload_tab(predictor: Predictor) -> None:
         st.caption("Dark ink on light paper works best; the picture is cropped to the digit.")
         return
     try:
-        # Phone photos are often stored sideways with an EXIF note to turn them.
-        image = ImageOps.exif_transpose(Image.open(upload))
-        image.load()  # a truncated file fails here, not halfway through the prediction
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
-        st.error(f"`{upload.name}` is not a readable PNG or JPEG ({error}).")
+        image = read_image(upload.getvalue(), upload.name)
+    except ImageReadError as error:
+        st.error(str(error), icon=":material/broken_image:")
         return
     photo_column, result_column = st.columns([2, 3], gap="large")
     with photo_column:

@@ -19,6 +19,13 @@ RESULT_PICTURES = {
     "test_predictions.png": "Sample test predictions",
 }
 
+# The unsure report's figures worth a line, in reading order.
+UNSURE_REPORT = {
+    "mnist_test_flagged": "MNIST test flagged unsure",
+    "mnist_test_accuracy_when_sure": "accuracy on the rest",
+    "non_digits_flagged": "non-digit scribbles flagged",
+}
+
 
 def _percent(value) -> str:
     return "–" if value is None else f"{float(value):.2%}"
@@ -67,14 +74,18 @@ if predictor is not None:
     with calibration:
         st.markdown("**Calibration and the unsure threshold**")
         fit = card.get("calibration") or {}
-        st.markdown(
-            f"- temperature **{fit.get('temperature', '–')}**\n"
-            f"- expected calibration error {_percent(fit.get('ece_before'))} before, "
-            f"**{_percent(fit.get('ece_after'))}** after\n"
-            f"- *unsure* below confidence **{card.get('unsure_threshold', '–')}**"
-        )
-        if card.get("unsure_report"):
-            st.json(card["unsure_report"], expanded=False)
+        report = card.get("unsure_report") or {}
+        temperature = fit.get("temperature")
+        lines = [
+            f"- temperature **{temperature:.3f}**" if temperature is not None else "",
+            f"- expected calibration error **{_percent(fit.get('ece_before'))}** before, "
+            f"**{_percent(fit.get('ece_after'))}** after",
+            f"- *unsure* below a confidence of **{_percent(card.get('unsure_threshold'))}**",
+        ]
+        for key, text in UNSURE_REPORT.items():
+            if key in report:
+                lines.append(f"- {text}: **{_percent(report[key])}**")
+        st.markdown("\n".join(line for line in lines if line))
 
     results_dir = get_settings().results_dir
     pictures = [(results_dir / f, caption) for f, caption in RESULT_PICTURES.items()]
@@ -82,8 +93,9 @@ if predictor is not None:
     st.subheader("Latest training run")
     st.caption(f"The pictures `run_model.py` last drew into `{results_dir.name}/`.")
     if pictures:
-        for path, caption in pictures:
-            st.image(str(path), caption=caption)
+        for row in (pictures[:2], pictures[2:]):
+            for column, (path, caption) in zip(st.columns(len(row) or 1), row, strict=False):
+                column.image(str(path), caption=caption)
     else:
         st.info(f"No pictures in `{results_dir}` yet: `python run_model.py` draws them.")
 
