@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: venv db-upgrade
-	$(PY) run_model.py evaluate
+	$(PY) -m streamlit run streamlit/app.py --server.port 8501
 
 # The feedback store to the newest schema (DATABASE_OWNER_URL / DATABASE_URL, else SQLite).
 db-upgrade: venv

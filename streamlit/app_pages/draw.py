@@ -1,0 +1,195 @@
+"""Draw: sketch a digit, watch the prediction follow every stroke, label it in one click.
+
+Layout only. The flow a user sees: draw -> the answer updates on pen-up (no button)
+-> press the digit they meant -> it is stored with that label, a toast confirms,
+and the canvas is blank for the next one. Nothing is stored while only drawing.
+The upload tab is the same flow for a photo of a digit on paper.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import charts
+import resources
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from model.image_io import ImageReadError, read_image
+
+if TYPE_CHECKING:
+    from model.predictor import Prediction, Predictor
+
+CANVAS_PX = 280
+# MNIST strokes are ~2-3 px in a 20 px digit box: ~1/8 of the digit's height. A
+# digit drawn across most of a 280 px canvas gets the same proportion from ~18 px.
+BRUSH_PX = 18
+INK = "#ffffff"
+PAPER = "#000000"
+
+# Bumping a generation gives the widget a new key: a fresh, empty canvas / uploader.
+CANVAS_GENERATION = "canvas_generation"
+UPLOAD_GENERATION = "upload_generation"
+
+
+def _next(generation_key: str) -> None:
+    st.session_state[generation_key] = st.session_state.get(generation_key, 0) + 1
+
+
+def _store(
+    predictor: Predictor, prediction: Prediction, label: int, source: str, generation_key: str
+) -> None:
+    """Button callback: store this prediction with its true label, then start afresh."""
+    generation = st.session_state.get(generation_key, 0)
+    request_id = f"{resources.browser_session_id()}:{source}:{generation}"
+    saved = resources.save_labelled_prediction(
+        predictor, prediction, label=label, source=source, client_request_id=request_id
+    )
+    if not saved:
+        st.toast(
+            f"Not saved: the database is unreachable (you said {label}).",
+            icon=":material/cloud_off:",
+        )
+        return
+    verdict = "right" if label == prediction.digit else f"it said {prediction.digit}"
+    st.toast(f"Saved as **{label}** ({verdict}).", icon=":material/check_circle:")
+    _next(generation_key)
+
+
+def show_prediction(
+    predictor: Predictor, prediction: Prediction, source: str, generation_key: str
+) -> None:
+    """The answer and how sure, the label buttons right under it, then the details.
+
+    Buttons sit directly below the answer so that on a phone, where the columns
+    stack, labelling is one short scroll from the canvas.
+    """
+    answer, seen = st.columns([3, 2], vertical_alignment="center")
+    with answer:
+        st.metric("Prediction", str(prediction.digit), border=True)
+        st.metric("Confidence", f"{prediction.confidence:.1%}")
+    with seen:
+        st.image(
+            charts.enlarged_digit(prediction.input28),
+            caption="What the model saw (28×28)",
+            width=140,
+        )
+    if prediction.unsure:
+        st.warning(
+            "**Unsure**: this does not look clearly like any digit to the model. "
+            "If it is one, say which below; that is the most useful label of all.",
+            icon=":material/help:",
+        )
+    label_buttons(predictor, prediction, source, generation_key)
+    st.plotly_chart(
+        charts.probabilities_figure(prediction.probabilities, prediction.digit),
+        config=charts.PLOTLY_CONFIG,
+        key=f"probabilities-{source}",
+    )
+    st.caption(f"{prediction.model_name} · {prediction.latency_ms:.1f} ms")
+
+
+def label_buttons(
+    predictor: Predictor, prediction: Prediction, source: str, generation_key: str
+) -> None:
+    """Ten buttons `0`…`9`; the model's answer is the highlighted one."""
+    st.markdown("**Which digit is it?** One click stores it with that label.")
+    with st.container(horizontal=True, gap="small"):
+        for digit in range(10):
+            st.button(
+                str(digit),
+                key=f"label-{source}-{digit}",
+                type="primary" if digit == prediction.digit else "secondary",
+                on_click=_store,
+                args=(predictor, prediction, digit, source, generation_key),
+            )
+
+
+def predict_or_explain(predictor: Predictor, image: Any) -> Prediction | None:
+    """The prediction for an image, or None after telling the user why there is none."""
+    try:
+        return predictor.predict(image)
+    except ValueError as error:
+        st.error(f"Cannot read this image: {error}", icon=":material/broken_image:")
+        return None
+
+
+def draw_tab(predictor: Predictor) -> None:
+    generation = st.session_state.get(CANVAS_GENERATION, 0)
+    canvas_column, result_column = st.columns([2, 3], gap="large")
+    with canvas_column:
+        st.space("small")  # room for the canvas toolbar, which pops up above it on hover
+        canvas = st_canvas(
+            stroke_width=BRUSH_PX,
+            stroke_color=INK,
+            background_color=PAPER,
+            width=CANVAS_PX,
+            height=CANVAS_PX,
+            drawing_mode="freedraw",
+            update_streamlit=True,
+            return_image_data=True,
+            key=f"canvas-{generation}",
+        )
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.caption("Draw one digit, large. Hover the canvas for undo and redo.")
+            st.button(
+                "Clear",
+                icon=":material/ink_eraser:",
+                key="clear-canvas",
+                on_click=_next,
+                args=(CANVAS_GENERATION,),
+                help="Start again on a blank canvas (nothing is stored).",
+            )
+    prediction = None
+    if canvas.image_data is not None:
+        prediction = predict_or_explain(predictor, canvas.image_data)
+    with result_column:
+        if prediction is None:
+            st.info("Draw a digit on the canvas: the prediction appears as you draw.")
+        else:
+            show_prediction(predictor, prediction, "canvas", CANVAS_GENERATION)
+
+
+def upload_tab(predictor: Predictor) -> None:
+    generation = st.session_state.get(UPLOAD_GENERATION, 0)
+    upload = st.file_uploader(
+        "A photo or scan of one handwritten digit",
+        type=["png", "jpg", "jpeg"],
+        key=f"upload-{generation}",
+    )
+    if upload is None:
+        st.caption("Dark ink on light paper works best; the picture is cropped to the digit.")
+        return
+    try:
+        image = read_image(upload.getvalue(), upload.name)
+    except ImageReadError as error:
+        st.error(str(error), icon=":material/broken_image:")
+        return
+    photo_column, result_column = st.columns([2, 3], gap="large")
+    with photo_column:
+        st.image(image, caption=upload.name, width=280)
+    prediction = predict_or_explain(predictor, image)
+    with result_column:
+        if prediction is None:
+            st.info("No digit found in this picture.")
+        else:
+            show_prediction(predictor, prediction, "upload", UPLOAD_GENERATION)
+
+
+title, selector = st.columns([3, 1], vertical_alignment="bottom")
+title.title("Draw a digit")
+with selector:
+    predictor = resources.choose_model(key="draw-model")
+store_problem = resources.store_problem()
+if store_problem is not None:
+    st.warning(
+        "**Labels are not being saved**: the database is unreachable. Predictions still "
+        f"work.\n\n{store_problem}",
+        icon=":material/cloud_off:",
+    )
+if predictor is not None:
+    drawing, uploading = st.tabs([":material/draw: Draw", ":material/upload: Upload a photo"])
+    with drawing:
+        draw_tab(predictor)
+    with uploading:
+        upload_tab(predictor)

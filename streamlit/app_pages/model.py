@@ -1,0 +1,110 @@
+"""Model: what is behind the predictions -- the model card and the pictures of its training.
+
+Layout only: everything shown comes from the card JSON saved next to the weights
+(read through the Predictor) and the PNGs the training run left in `results/`.
+"""
+
+from __future__ import annotations
+
+import charts
+import resources
+import streamlit as st
+
+from settings import get_settings
+
+# The pictures a training run draws (model/plots.py), in the order worth reading them.
+RESULT_PICTURES = {
+    "training_curves.png": "Training curves: loss and accuracy per epoch",
+    "confusion_matrix.png": "Confusion matrix on the MNIST test set",
+    "test_predictions.png": "Sample test predictions",
+}
+
+# The unsure report's figures worth a line, in reading order.
+UNSURE_REPORT = {
+    "mnist_test_flagged": "MNIST test flagged unsure",
+    "mnist_test_accuracy_when_sure": "accuracy on the rest",
+    "non_digits_flagged": "non-digit scribbles flagged",
+}
+
+
+def _percent(value) -> str:
+    return "–" if value is None else f"{float(value):.2%}"
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "–"
+    minutes, secs = divmod(round(float(seconds)), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+title, selector = st.columns([3, 1], vertical_alignment="bottom")
+title.title("Model")
+with selector:
+    predictor = resources.choose_model(key="model-page-model")
+
+if predictor is not None:
+    card = predictor.card
+    st.subheader(f"{card.get('name', predictor.name)} · {card.get('architecture', '?')}")
+    if card.get("description"):
+        st.write(card["description"])
+
+    with st.container(horizontal=True):
+        st.metric("Test accuracy", _percent(card.get("test_accuracy")), border=True)
+        st.metric("Validation accuracy", _percent(card.get("val_accuracy")), border=True)
+        st.metric("Parameters", f"{int(card.get('parameters', 0)):,}", border=True)
+        st.metric(
+            "Training time",
+            _duration(card.get("training_seconds")),
+            help=f"{card.get('epochs', '?')} epochs on {card.get('device', '?')}",
+            border=True,
+        )
+
+    per_digit, calibration = st.columns([3, 2], gap="large")
+    with per_digit:
+        st.markdown("**Test accuracy per digit**")
+        per_digit_accuracy = card.get("per_digit_test_accuracy") or []
+        if len(per_digit_accuracy) == 10:
+            st.plotly_chart(
+                charts.per_digit_accuracy_figure(range(10), per_digit_accuracy, zoom=True),
+                config=charts.PLOTLY_CONFIG,
+            )
+        else:
+            st.caption("This card has no per-digit accuracy.")
+    with calibration:
+        st.markdown("**Calibration and the unsure threshold**")
+        fit = card.get("calibration") or {}
+        report = card.get("unsure_report") or {}
+        temperature = fit.get("temperature")
+        lines = [
+            f"- temperature **{temperature:.3f}**" if temperature is not None else "",
+            f"- expected calibration error **{_percent(fit.get('ece_before'))}** before, "
+            f"**{_percent(fit.get('ece_after'))}** after",
+            f"- *unsure* below a confidence of **{_percent(card.get('unsure_threshold'))}**",
+        ]
+        for key, text in UNSURE_REPORT.items():
+            if key in report:
+                lines.append(f"- {text}: **{_percent(report[key])}**")
+        st.markdown("\n".join(line for line in lines if line))
+
+    results_dir = get_settings().results_dir
+    pictures = [(results_dir / f, caption) for f, caption in RESULT_PICTURES.items()]
+    pictures = [(path, caption) for path, caption in pictures if path.is_file()]
+    st.subheader("Latest training run")
+    st.caption(f"The pictures `run_model.py` last drew into `{results_dir.name}/`.")
+    if pictures:
+        for row in (pictures[:2], pictures[2:]):
+            for column, (path, caption) in zip(st.columns(len(row) or 1), row, strict=False):
+                column.image(str(path), caption=caption)
+    else:
+        st.info(f"No pictures in `{results_dir}` yet: `python run_model.py` draws them.")
+
+    with st.expander("Provenance"):
+        st.markdown(
+            f"- weights SHA-256 `{predictor.sha256}`\n"
+            f"- seed `{card.get('seed', '–')}`, torch `{card.get('torch_version', '–')}`, "
+            f"commit `{card.get('git_commit', '–')}`\n"
+            f"- command `{card.get('command', '–')}`"
+        )
+        if card.get("data_checksums"):
+            st.json(card["data_checksums"], expanded=False)

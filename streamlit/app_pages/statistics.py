@@ -1,0 +1,139 @@
+"""Statistics: how good is the model on real drawings -- overall, per digit, over time.
+
+Layout only: every number comes from `db.analytics` (which reads the SQL views), for
+the model version and date range chosen at the top.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import charts
+import resources
+import streamlit as st
+
+from db import analytics
+
+MODEL_COLUMNS = [
+    "model_name", "architecture", "test_accuracy", "n_predictions", "n", "accuracy",
+    "mean_confidence",
+]  # fmt: skip
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+st.title("Statistics")
+resources.stop_unless_store_reachable()
+
+version_column, dates_column = st.columns([1, 1])
+with version_column:
+    version = resources.model_version_filter(key="statistics-version")
+with dates_column:
+    dates = st.date_input(
+        "Dates",
+        value=(),
+        help="Leave empty for all time. Days are UTC; the end day is included.",
+        key="statistics-dates",
+    )
+since = dates[0] if len(dates) >= 1 else None
+until = dates[1] + timedelta(days=1) if len(dates) == 2 else None
+filters = {"model_version_id": version, "since": since, "until": until}
+
+headline = resources.read(analytics.kpis, **filters)
+if headline is not None and headline.predictions == 0 and not any(filters.values()):
+    st.info(
+        "**Nothing to show yet.** Statistics appear once drawings have been labelled: "
+        "draw a few digits and press the right digit under each.",
+        icon=":material/insights:",
+    )
+    st.page_link("app_pages/draw.py", label="Draw a digit", icon=":material/draw:")
+elif headline is not None and headline.predictions == 0:
+    st.info("No predictions match these filters.", icon=":material/filter_alt_off:")
+elif headline is not None:
+    with st.container(horizontal=True):
+        st.metric("Predictions", f"{headline.predictions:,}", border=True)
+        st.metric("Labelled", f"{headline.labelled:,}", border=True)
+        st.metric(
+            "Accuracy on labelled",
+            _percent(headline.accuracy),
+            help=f"{headline.correct} of {headline.labelled} labelled predictions were right",
+            border=True,
+        )
+        st.metric(
+            "Accuracy, last 24 h",
+            _percent(headline.accuracy_last_24h),
+            help=f"over {headline.labelled_last_24h} labelled in the last 24 hours",
+            border=True,
+        )
+
+    if headline.labelled == 0:
+        st.info("No labels yet: accuracy needs drawings whose true digit was given.")
+    else:
+        left, right = st.columns(2, gap="large")
+        with left:
+            st.subheader("Accuracy per digit")
+            by_digit = resources.read(analytics.accuracy_by_digit, **filters)
+            if by_digit is not None:
+                st.plotly_chart(
+                    charts.per_digit_accuracy_figure(by_digit["true_label"], by_digit["accuracy"]),
+                    config=charts.PLOTLY_CONFIG,
+                )
+        with right:
+            st.subheader("Confusion matrix")
+            matrix = resources.read(analytics.confusion_matrix, **filters)
+            if matrix is not None:
+                st.plotly_chart(charts.confusion_figure(matrix), config=charts.PLOTLY_CONFIG)
+
+        left, right = st.columns(2, gap="large")
+        with left:
+            st.subheader("Confidence: right vs wrong")
+            outcomes = resources.read(analytics.confidence_by_outcome, **filters)
+            if outcomes is not None:
+                st.plotly_chart(
+                    charts.confidence_histogram_figure(
+                        outcomes["confidence"], outcomes["is_correct"]
+                    ),
+                    config=charts.PLOTLY_CONFIG,
+                )
+        with right:
+            st.subheader("Reliability (calibration)")
+            bins = resources.read(analytics.calibration_bins, **filters)
+            if bins is not None:
+                used = bins[bins["n"] > 0]
+                st.plotly_chart(
+                    charts.reliability_figure(used["mean_confidence"], used["accuracy"], used["n"]),
+                    config=charts.PLOTLY_CONFIG,
+                )
+                error = analytics.expected_calibration_error(bins)
+                st.caption(f"Expected calibration error on these drawings: {_percent(error)}")
+
+        st.subheader("Accuracy over time, per model version")
+        daily = resources.read(analytics.accuracy_over_time, **filters)
+        if daily is not None:
+            daily = daily.assign(
+                version=daily["model_name"] + " (#" + daily["model_version_id"].astype(str) + ")"
+            )
+            st.plotly_chart(
+                charts.accuracy_over_time_figure(daily, x="day", y="accuracy", series="version"),
+                config=charts.PLOTLY_CONFIG,
+            )
+
+        by_model = resources.read(analytics.accuracy_by_model, since=since, until=until)
+        if by_model is not None and not by_model.empty:
+            st.subheader("Model versions")
+            st.dataframe(
+                by_model[MODEL_COLUMNS],
+                hide_index=True,
+                column_config={
+                    "model_name": "model",
+                    "test_accuracy": st.column_config.NumberColumn("MNIST test", format="percent"),
+                    "n_predictions": "predictions",
+                    "n": "labelled",
+                    "accuracy": st.column_config.NumberColumn("on drawings", format="percent"),
+                    "mean_confidence": st.column_config.NumberColumn(
+                        "mean confidence", format="percent"
+                    ),
+                },
+            )

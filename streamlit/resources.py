@@ -1,0 +1,223 @@
+"""What the dashboard's pages share: loaded models, the chosen model, the feedback store.
+
+Why here and cached: Streamlit reruns a page script on every click and every stroke.
+Loading a checkpoint (and verifying its SHA-256) or bringing the database to head
+must happen once per server process, not per rerun, so they sit behind
+`st.cache_resource`; all sessions share one Predictor, which is thread-safe.
+Nothing here decides anything about digits or SQL: that lives in `model/` and `db/`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+
+from db import repository
+from db.engine import check_connection, session_scope
+from db.errors import FeedbackStoreError
+from db.migrate import upgrade_to_head
+from model.predictor import (
+    ModelLoadError,
+    Prediction,
+    Predictor,
+    available_models,
+    default_model_name,
+)
+from settings import get_settings
+
+SELECTED_MODEL = "selected_model"
+# How long a verdict on the database (reachable or not) is trusted before asking again.
+STORE_CHECK_TTL_S = 15
+T = TypeVar("T")
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def load_predictor(name: str) -> Predictor:
+    """The named model from the models folder, loaded and verified once per process."""
+    return Predictor.load(get_settings().models_dir / f"{name}.pt")
+
+
+def model_names() -> list[str]:
+    return available_models(get_settings().models_dir)
+
+
+def choose_model(key: str) -> Predictor | None:
+    """A selector of every saved model (the default preselected); returns it loaded.
+
+    The choice is kept in session state under a plain key (not the widget's), so
+    the Draw and Model pages show the same model and it survives page switches.
+    Returns None after showing a clear message when no model can be loaded.
+    """
+    names = model_names()
+    if not names:
+        st.error(
+            "No trained model found in `saved_models/`. Train one with "
+            "`python run_model.py` (or `make train`), then reload this page.",
+            icon=":material/error:",
+        )
+        return None
+    current = st.session_state.get(SELECTED_MODEL)
+    if current not in names:
+        default = default_model_name()
+        current = default if default in names else names[0]
+    name = st.selectbox(
+        "Model",
+        names,
+        index=names.index(current),
+        key=key,
+        help="Every model in saved_models/; the default is preselected.",
+    )
+    st.session_state[SELECTED_MODEL] = name
+    try:
+        return load_predictor(name)
+    except ModelLoadError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+
+
+def browser_session_id() -> str:
+    """A random id for this browser session, stored with each prediction it submits."""
+    if "browser_session_id" not in st.session_state:
+        st.session_state["browser_session_id"] = uuid.uuid4().hex
+    return st.session_state["browser_session_id"]
+
+
+@st.cache_resource(show_spinner="Preparing the database…")
+def _migrated(migration_url: str) -> str:
+    """Bring the database to head once per process (exceptions are not cached)."""
+    return upgrade_to_head(migration_url)
+
+
+@st.cache_data(ttl=STORE_CHECK_TTL_S, show_spinner=False)
+def _store_problem(database_url: str, migration_url: str) -> str | None:
+    """Why the feedback store cannot be used right now, or None when it can.
+
+    Cached for a short while, failures included: when the server is down, every
+    stroke would otherwise wait for a connection timeout before showing its answer.
+    """
+    try:
+        _migrated(migration_url)
+        check_connection(database_url)
+    except (FeedbackStoreError, SQLAlchemyError) as error:
+        return str(error).splitlines()[0]
+    return None
+
+
+def store_problem() -> str | None:
+    settings = get_settings()
+    return _store_problem(settings.database_url, settings.migration_url)
+
+
+def stop_unless_store_reachable() -> None:
+    """For pages that only show stored data: one clear message instead of empty charts."""
+    problem = store_problem()
+    if problem is not None:
+        st.error(
+            f"**The database cannot be reached**, so there is nothing to show.\n\n{problem}",
+            icon=":material/cloud_off:",
+        )
+        st.stop()
+
+
+def _forget_store_status() -> None:
+    _store_problem.clear()
+
+
+def save_labelled_prediction(
+    predictor: Predictor,
+    prediction: Prediction,
+    *,
+    label: int,
+    source: str,
+    client_request_id: str,
+) -> bool:
+    """Store a prediction with the label a person gave it; False if the store is down.
+
+    One transaction: the model version is registered (idempotent by its SHA-256) and
+    the prediction logged with its label, so a submission is all there or not at all.
+    The same `client_request_id` twice (a double click) stores one row.
+    """
+    if store_problem() is not None:
+        return False
+    card = predictor.card
+    try:
+        with session_scope() as session:
+            version_id = repository.register_model_version(
+                session,
+                name=predictor.name,
+                architecture=str(card.get("architecture", predictor.name)),
+                weights_sha256=predictor.sha256,
+                parameter_count=int(card.get("parameters", 0)),
+                test_accuracy=card.get("test_accuracy"),
+                card=card,
+            )
+            repository.log_prediction(
+                session,
+                model_version_id=version_id,
+                predicted_digit=prediction.digit,
+                confidence=prediction.confidence,
+                probabilities=prediction.probabilities,
+                image=prediction.input28,
+                source=source,
+                unsure=prediction.unsure,
+                latency_ms=prediction.latency_ms,
+                session_id=browser_session_id(),
+                client_request_id=client_request_id,
+                true_label=label,
+            )
+    except (FeedbackStoreError, SQLAlchemyError):
+        _forget_store_status()  # the banner should say so on the next rerun
+        return False
+    return True
+
+
+def read(query: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run one `db.repository` / `db.analytics` read in its own session.
+
+    Returns None after showing why when the store cannot be reached, so a page
+    degrades to a message instead of a traceback.
+    """
+    problem = store_problem()
+    if problem is None:
+        try:
+            with session_scope() as session:
+                return query(session, *args, **kwargs)
+        except (FeedbackStoreError, SQLAlchemyError) as error:
+            _forget_store_status()
+            problem = str(error).splitlines()[0]
+    st.error(f"The database cannot be read right now. {problem}", icon=":material/cloud_off:")
+    return None
+
+
+def write(change: Callable[..., None], *args: Any, **kwargs: Any) -> str | None:
+    """Run one `db.repository` change in its own transaction; the error text, or None."""
+    try:
+        with session_scope() as session:
+            change(session, *args, **kwargs)
+    except ValueError as error:
+        return str(error)
+    except (FeedbackStoreError, SQLAlchemyError) as error:
+        _forget_store_status()
+        return f"The database cannot be written right now: {str(error).splitlines()[0]}"
+    return None
+
+
+def model_version_filter(key: str) -> int | None:
+    """A "Model version" selector over every version in the store; None means all."""
+    versions = read(repository.list_model_versions)
+    if versions is None or versions.empty:
+        return None
+    labels = {
+        int(row.id): f"{row.name} · {row.weights_sha256[:8]}" for row in versions.itertuples()
+    }
+    choice = st.selectbox(
+        "Model version",
+        [None, *labels],
+        format_func=lambda version: "All versions" if version is None else labels[version],
+        key=key,
+    )
+    return choice

@@ -1,0 +1,59 @@
+"""Feed a drawing into the Draw page's canvas under AppTest: the one place that knows how.
+
+Why isolated: AppTest has no browser, so the canvas component never sends anything;
+the only way in is to write the value the component would have sent into session
+state under the widget's key. That value's shape belongs to streamlit-drawable-canvas
+0.13 (a Streamlit v2 component): `{"drawing": {"raw": <Fabric JSON>, "data": <PNG
+data URL>}, "backgroundFit": None}`. If a new version changes it, only this module
+changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from tests.digit_paths import CANVAS_SIZE, Stroke
+
+CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
+
+
+def canvas_key(at: AppTest) -> str:
+    """The key of the (single) drawing canvas on the page AppTest last ran."""
+    canvases = [
+        element
+        for element in at.get("bidi_component")
+        if element.proto.component_name == CANVAS_COMPONENT
+    ]
+    assert len(canvases) == 1, f"expected one canvas on the page, found {len(canvases)}"
+    return canvases[0].key
+
+
+def put_drawing(at: AppTest, rgba: np.ndarray) -> AppTest:
+    """Make the canvas report `rgba` (H x W x 4 uint8) as the user's drawing; rerun."""
+    assert rgba.ndim == 3 and rgba.shape[2] == 4 and rgba.dtype == np.uint8
+    png = io.BytesIO()
+    Image.fromarray(rgba).save(png, format="PNG")
+    data_url = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
+    at.session_state[canvas_key(at)] = {
+        # One Fabric path object stands for "something was drawn"; the app reads pixels.
+        "drawing": {"raw": {"objects": [{"type": "Path"}]}, "data": data_url},
+        "backgroundFit": None,
+    }
+    return at.run()
+
+
+def stroke_image(strokes: list[Stroke], width: int = 18) -> np.ndarray:
+    """Render stroke paths as the canvas does: white round-capped ink on black, RGBA."""
+    image = Image.new("RGBA", (CANVAS_SIZE, CANVAS_SIZE), (0, 0, 0, 255))
+    pen = ImageDraw.Draw(image)
+    for stroke in strokes:
+        pen.line(stroke, fill=(255, 255, 255, 255), width=width, joint="curve")
+        for x, y in (stroke[0], stroke[-1]):
+            r = width / 2
+            pen.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255, 255))
+    return np.asarray(image)

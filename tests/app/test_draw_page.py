@@ -1,0 +1,125 @@
+"""Draw page: a drawing in, the real model's answer out, one click to store it with a label."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from db import repository
+from model.predictor import Predictor
+from tests.app.canvas_input import canvas_key, put_drawing, stroke_image
+from tests.digit_paths import DIGIT_STROKES
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    """The default model, loaded once: what the app must agree with."""
+    return Predictor.load()
+
+
+def prediction_shown(at: AppTest) -> str | None:
+    values = [metric.value for metric in at.metric if metric.label == "Prediction"]
+    assert len(values) <= 1
+    return values[0] if values else None
+
+
+def label_buttons(at: AppTest, source: str = "canvas") -> list:
+    return [at.button(key=f"label-{source}-{digit}") for digit in range(10)]
+
+
+def photo_of(digit: int, fmt: str) -> bytes:
+    """The digit's strokes as dark ink on uneven light paper, saved as PNG or JPEG."""
+    ink = stroke_image(DIGIT_STROKES[digit](), width=14)[..., 0]
+    paper = np.linspace(225, 190, 280, dtype=np.float32)[None, :].repeat(280, axis=0)
+    photo = np.where(ink > 0, 35.0, paper).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(photo).convert("RGB").save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("digit", [1, 0])
+def test_drawing_is_predicted_then_stored_with_its_label_in_one_click(
+    open_page: Callable[..., AppTest],
+    stored_rows: Callable[[], pd.DataFrame],
+    predictor: Predictor,
+    digit: int,
+):
+    at = open_page("draw")
+    assert prediction_shown(at) is None, "a prediction before anything was drawn"
+    drawing = stroke_image(DIGIT_STROKES[digit]())
+    at = put_drawing(at, drawing)
+    assert prediction_shown(at) == str(digit)
+    assert stored_rows().empty, "something was stored while only drawing"
+
+    buttons = label_buttons(at)
+    assert [button.label for button in buttons] == [str(d) for d in range(10)]
+    assert [button.proto.type for button in buttons].count("primary") == 1
+    assert buttons[digit].proto.type == "primary"
+
+    first_canvas = canvas_key(at)
+    buttons[digit].click().run()
+    assert not at.exception
+
+    rows = stored_rows()
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row.predicted_digit, row.true_label, row.source) == (digit, digit, "canvas")
+    expected = predictor.predict(drawing)
+    assert np.array_equal(repository.image_as_array(row.image), expected.input28)
+    assert row.model_name == predictor.name
+    assert any("Saved" in toast.value for toast in at.toast)
+    assert canvas_key(at) != first_canvas, "the canvas was not replaced by a blank one"
+    assert prediction_shown(at) is None
+
+
+def test_a_corrected_label_is_stored_beside_the_prediction(
+    open_page: Callable[..., AppTest], stored_rows: Callable[[], pd.DataFrame]
+):
+    at = put_drawing(open_page("draw"), stroke_image(DIGIT_STROKES[1]()))
+    at.button(key="label-canvas-7").click().run()
+    row = stored_rows().iloc[0]
+    assert (row.predicted_digit, row.true_label) == (1, 7)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_an_uploaded_photo_is_predicted_and_labelled(
+    open_page: Callable[..., AppTest], stored_rows: Callable[[], pd.DataFrame], fmt: str
+):
+    at = open_page("draw")
+    at.file_uploader[0].upload(f"one.{fmt.lower()}", photo_of(1, fmt), f"image/{fmt.lower()}")
+    at.run()
+    assert prediction_shown(at) == "1"
+    at.button(key="label-upload-1").click().run()
+    row = stored_rows().iloc[0]
+    assert (row.predicted_digit, row.true_label, row.source) == (1, 1, "upload")
+    assert not at.file_uploader[0].value, "the uploader was not cleared for the next photo"
+
+
+def test_an_unreadable_upload_gets_a_clear_message(open_page: Callable[..., AppTest]):
+    at = open_page("draw")
+    at.file_uploader[0].upload("digit.png", b"this is not a picture", "image/png").run()
+    assert not at.exception
+    assert any("digit.png: not an image" in error.value for error in at.error)
+
+
+def test_without_a_database_prediction_works_and_a_banner_says_labels_are_not_saved(
+    open_page: Callable[..., AppTest],
+    monkeypatch: pytest.MonkeyPatch,
+    unreachable_database_url: str,
+):
+    monkeypatch.setenv("DATABASE_URL", unreachable_database_url)
+    at = open_page("draw")
+    assert any("not being saved" in warning.value for warning in at.warning)
+    at = put_drawing(at, stroke_image(DIGIT_STROKES[0]()))
+    assert prediction_shown(at) == "0"
+    canvas = canvas_key(at)
+    at.button(key="label-canvas-0").click().run()
+    assert not at.exception
+    assert any("Not saved" in toast.value for toast in at.toast)
+    assert canvas_key(at) == canvas, "the drawing was thrown away although it was not saved"

@@ -1,0 +1,81 @@
+"""Drawing digits on the dashboard's canvas the way a person does: mouse or finger.
+
+Why a module of its own: the canvas (streamlit-drawable-canvas 0.13, Fabric.js) only
+hands pixels back to Streamlit after real pointer input ending in a pointer-up, so a
+test cannot inject an image; it has to move a pointer along a path. Paths are given
+in canvas pixels (0..280), scaled to the canvas's on-screen box, so they stay right
+if the canvas is displayed at another size; the paths themselves are in
+`tests/digit_paths.py`, shared with the AppTest suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from playwright.sync_api import CDPSession, Locator, Page
+
+from tests.digit_paths import CANVAS_SIZE, Point, Stroke
+
+
+def drawing_surface(page: Page) -> Locator:
+    """The canvas that receives pointer input (Fabric.js's upper canvas)."""
+    return page.locator(".dc-canvas.upper-canvas").first
+
+
+def _to_screen(surface: Locator, stroke: Stroke) -> list[Point]:
+    box = surface.bounding_box()
+    assert box is not None, "the drawing canvas is not visible"
+    sx, sy = box["width"] / CANVAS_SIZE, box["height"] / CANVAS_SIZE
+    return [(box["x"] + x * sx, box["y"] + y * sy) for x, y in stroke]
+
+
+def draw_with_mouse(page: Page, strokes: Sequence[Stroke]) -> None:
+    """Press, drag along each stroke, release: one canvas update per stroke."""
+    surface = drawing_surface(page)
+    for stroke in strokes:
+        points = _to_screen(surface, stroke)
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(x, y, steps=2)
+        page.mouse.up()
+
+
+def draw_with_touch(page: Page, cdp: CDPSession, strokes: Sequence[Stroke]) -> None:
+    """The same strokes as one finger would make them, through Chromium's touch input.
+
+    Playwright's `touchscreen` only taps; CDP `Input.dispatchTouchEvent` produces the
+    touchstart / touchmove / touchend sequence a phone sends (the context needs
+    `has_touch=True`).
+    """
+    surface = drawing_surface(page)
+    for stroke in strokes:
+        points = _to_screen(surface, stroke)
+
+        def touch(kind: str, point: Point | None) -> None:
+            touch_points = (
+                [] if point is None else [{"x": point[0], "y": point[1], "id": 1, "force": 1}]
+            )
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touch_points})
+
+        touch("touchStart", points[0])
+        for point in points[1:]:
+            touch("touchMove", point)
+        touch("touchEnd", None)
+
+
+def ink_pixels(page: Page) -> int:
+    """How many pixels of the visible drawing are ink: 0 means the canvas is clear.
+
+    Reads Fabric's rendered drawing layer (not the separate background layer) inside
+    the component's shadow root.
+    """
+    return page.locator(".dc-canvas.lower-canvas").first.evaluate(
+        """canvas => {
+            const ctx = canvas.getContext('2d');
+            const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+            let ink = 0;
+            for (let i = 0; i < data.length; i += 4) if (data[i] > 128) ink++;
+            return ink;
+        }"""
+    )
