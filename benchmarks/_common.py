@@ -23,3 +23,10 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     print("| " + " | ".join("-" * w for w in widths) + " |")
     for row in cells:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+def print_breakdown(by_model: dict[str, dict[str, float]], first: str, fmt: str = ".2%") -> None:
+    """One row per kind, one column per model: {model: {kind: share}} as a table."""
+    names = list(by_model)
+    kinds = list(next(iter(by_model.values()), {}))
+    print_table([first, *names], [[k, *(f"{by_model[m][k]:{fmt}}" for m in names)] for k in kinds])

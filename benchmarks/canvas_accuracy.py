@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import load_test_mnist, print_table
+from benchmarks._common import load_test_mnist, print_breakdown, print_table
 from model.predictor import Predictor, available_models
 from model.robustness import canvas_accuracy, drawn_digit_accuracy
 
@@ -47,12 +47,7 @@ def main(n: int = 10_000) -> None:
         rows,
     )
     print("\nBy kind of canvas (canvas_to_mnist):\n")
-    names = list(kinds)
-    kind_names = list(next(iter(kinds.values())))
-    print_table(
-        ["kind", *names],
-        [[kind, *(f"{kinds[m][kind]:.2%}" for m in names)] for kind in kind_names],
-    )
+    print_breakdown(kinds, "kind")
 
 
 if __name__ == "__main__":

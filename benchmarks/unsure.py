@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import load_test_mnist, print_table
+from benchmarks._common import load_test_mnist, print_breakdown, print_table
 from model.evaluate import evaluate_logits
 from model.predictor import Predictor, available_models
 from model.robustness import non_digit_flagged
@@ -58,9 +58,7 @@ def main() -> None:
         rows,
     )
     print("\nNon-digit drawings flagged, by kind:\n")
-    names = list(per_kind)
-    kinds = list(next(iter(per_kind.values())))
-    print_table(["kind", *names], [[k, *(f"{per_kind[m][k]:.0%}" for m in names)] for k in kinds])
+    print_breakdown(per_kind, "kind", ".0%")
 
 
 if __name__ == "__main__":
