@@ -113,24 +113,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from model.distributed import process_group
     from model.pipeline import load_data, train_and_save
     from model.train import TrainConfig
 
-    config = TrainConfig.for_arch(
-        args.arch,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        device=args.device,
-        limit=args.limit,
-        augment=not args.no_augment,
-    )
-    mnist = load_data(args.data_dir or get_settings().mnist_dir, get_settings().mnist_cache_dir)
-    command = "python run_model.py " + shlex.join(argv) if argv else "python run_model.py"
-    card = train_and_save(
-        config, mnist, args.out, args.results_dir, command, name=args.name, progress=not args.quiet
-    )
+    settings = get_settings()
+    # Under `torchrun --nproc_per_node N` this joins the N processes; alone, it does nothing.
+    ranks = (settings.world_size, settings.rank, settings.local_rank)
+    with process_group(*ranks, args.device) as device:
+        config = TrainConfig.for_arch(
+            args.arch,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            device=device,
+            limit=args.limit,
+            augment=not args.no_augment,
+        )
+        mnist = load_data(args.data_dir or settings.mnist_dir, settings.mnist_cache_dir)
+        command = "python run_model.py " + shlex.join(argv) if argv else "python run_model.py"
+        card = train_and_save(
+            config, mnist, args.out, args.results_dir, command, name=args.name,
+            progress=not args.quiet,
+        )  # fmt: skip
+    if card is None:  # a rank other than 0: rank 0 reports and writes
+        return 0
     calibration = card["calibration"]
     print(
         f"{card['name']}: test accuracy {card['test_accuracy']:.2%} "

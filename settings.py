@@ -19,6 +19,12 @@ being imported.
 | `DIGITLAB_RESULTS_DIR` | folder for the pictures of a training run | `<repo>/results` |
 | `DIGITLAB_DEFAULT_MODEL` | model the app and `predict` use by default | `resnet` |
 | `DIGITLAB_DEVICE` | `auto`, `cpu`, `cuda`, `cuda:1`, `mps` | `auto` |
+| `WORLD_SIZE` | processes training together (set by `torchrun`) | `1` |
+| `RANK` | this process's place among them, 0 writes the outputs (`torchrun`) | `0` |
+| `LOCAL_RANK` | its place on this machine: the GPU it uses (`torchrun`) | `0` |
+
+`torchrun` also sets `MASTER_ADDR` and `MASTER_PORT`; torch.distributed reads those
+itself (`init_method="env://"`), so they are not listed here.
 """
 
 from __future__ import annotations
@@ -51,6 +57,10 @@ class Settings:
     # repr=False: a settings snapshot printed in a log must not leak passwords.
     app_db_password: str | None = field(default=None, repr=False)
     analyst_db_password: str | None = field(default=None, repr=False)
+    # torchrun's view of this process; (1, 0, 0) when started as a plain program.
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
 
     @property
     def migration_url(self) -> str:
@@ -84,6 +94,19 @@ def _positive_int(name: str, default: int) -> int:
     return number
 
 
+def _whole_number(name: str, default: int, minimum: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return number
+
+
 def get_settings() -> Settings:
     """Read the environment now and return the effective configuration."""
     home = _path("DIGITLAB_HOME") or REPO_ROOT / ".data"
@@ -102,4 +125,7 @@ def get_settings() -> Settings:
         db_connect_timeout=_positive_int("DIGITLAB_DB_CONNECT_TIMEOUT", 5),
         app_db_password=os.environ.get("DIGITLAB_APP_DB_PASSWORD") or None,
         analyst_db_password=os.environ.get("DIGITLAB_ANALYST_DB_PASSWORD") or None,
+        world_size=_whole_number("WORLD_SIZE", 1, minimum=1),
+        rank=_whole_number("RANK", 0, minimum=0),
+        local_rank=_whole_number("LOCAL_RANK", 0, minimum=0),
     )

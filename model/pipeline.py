@@ -18,6 +18,7 @@ from model.calibration import choose_unsure_threshold, fit_temperature, softmax
 from model.card import git_commit, write_card
 from model.checkpoint import card_path, load_checkpoint, save_checkpoint
 from model.data import Mnist, load_mnist, resolve_data_dir
+from model.distributed import is_rank_zero, rank_and_world_size, rank_zero_first
 from model.evaluate import evaluate_logits
 from model.nets import ARCHITECTURES, count_parameters
 from model.predictor import Predictor
@@ -27,7 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_data(data_dir: Path | None, cache_dir: Path) -> Mnist:
-    return load_mnist(resolve_data_dir(data_dir, cache_dir))
+    with rank_zero_first():  # one download into the cache, not one per process
+        return load_mnist(resolve_data_dir(data_dir, cache_dir))
 
 
 def train_and_save(
@@ -38,11 +40,17 @@ def train_and_save(
     command: str,
     name: str | None = None,
     progress: bool = True,
-) -> dict:
-    """Run the whole recipe for `config`; return the card that was written."""
+) -> dict | None:
+    """Run the whole recipe for `config`; return the card that was written.
+
+    Under torchrun every rank trains; rank 0 alone then calibrates, evaluates and
+    writes (one set of outputs), and the other ranks return None.
+    """
     name = name or config.arch
     train_x, train_y, val_x, val_y = mnist.split()
-    result = train(config, train_x, train_y, val_x, val_y, progress=progress)
+    result = train(config, train_x, train_y, val_x, val_y, progress=progress and is_rank_zero())
+    if not is_rank_zero():
+        return None
 
     val_logits = predict_logits(result.net, val_x)
     temperature = fit_temperature(val_logits, torch.from_numpy(val_y.astype(np.int64)))
@@ -64,6 +72,7 @@ def train_and_save(
         "device": str(result.device),
         "device_name": _device_name(result.device),
         "training_seconds": round(result.seconds, 1),
+        **_world_size_entry(),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "train_images": len(train_y) if config.limit is None else min(config.limit, len(train_y)),
         "val_accuracy": validation["accuracy"],
@@ -148,6 +157,12 @@ def evaluate_saved(weights: Path, mnist: Mnist) -> tuple[dict, dict]:
         logits, mnist.test_labels, card["calibration"]["temperature"], card["unsure_threshold"]
     )
     return metrics, card
+
+
+def _world_size_entry() -> dict:
+    """`{"world_size": N}` for a run on N > 1 processes; nothing for a one-process run."""
+    world_size = rank_and_world_size()[1]
+    return {"world_size": world_size} if world_size > 1 else {}
 
 
 def _device_name(device: torch.device) -> str:

@@ -6,6 +6,18 @@ Why it is fast: MNIST is 47 MB as uint8, so it lives on the device as one tensor
 and every batch is an index into it -- no DataLoader, no per-sample Python, no
 host-to-device copies after the first. Augmentation runs batched on the same device
 (`model.augment`). On CUDA, bf16 autocast and channels_last use the tensor cores.
+
+Several processes (`torchrun`, `model.distributed`): every rank holds the whole
+dataset and the same generator, so all ranks draw the same permutation, the same
+augmentation and the same scribbles for each global batch of `batch_size`; each
+rank then trains on its shard (every world_size-th image) and DistributedDataParallel
+averages the gradients. The global batch, the step count and the one-cycle schedule
+are those of one process, and a network without dropout or BatchNorm ends with the
+weights one process would reach (tests/model/test_distributed.py). BatchNorm
+normalises over each rank's shard during training (no SyncBatchNorm: it needs CUDA,
+and adds two collectives per layer per step to networks whose step takes about a
+millisecond); the statistics that are saved come from `recalibrate_batchnorm`, which
+every rank runs identically on clean digits, so no rank's shard decides them.
 """
 
 from __future__ import annotations
@@ -19,9 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model import augment as aug
+from model.distributed import rank_and_world_size
 from model.nets import build
 
 # Per-architecture defaults, measured on the validation split (README, "Models").
@@ -152,6 +166,13 @@ def train(
     net = build(config.arch).to(device)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
+    rank, world_size = rank_and_world_size()
+    model: nn.Module = net
+    if world_size > 1:
+        # Same weights everywhere (DDP also broadcasts rank 0's), then dropout masks
+        # of their own per rank, as different images get different masks in one process.
+        model = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
+        torch.manual_seed(config.seed * 1000 + rank)
     use_bf16 = device.type == "cuda"
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, -(-n // config.batch_size))
@@ -181,23 +202,40 @@ def train(
             y = y_all[idx]
             if config.augment:
                 x = aug.augment(x, gen)
+            if world_size > 1:
+                x, y = _shard(x, rank, world_size), _shard(y, rank, world_size)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                digits = net(_layout(x, channels_last)).float()
-            loss = F.cross_entropy(digits, y, label_smoothing=config.label_smoothing)
+                digits = model(_layout(x, channels_last)).float()
+            if world_size > 1:
+                # Sums scaled so that DDP's average over the ranks is the mean over the
+                # global batch, however it split (an empty shard adds 0, not NaN).
+                loss = F.cross_entropy(
+                    digits, y, reduction="sum", label_smoothing=config.label_smoothing
+                ) * (world_size / len(idx))
+            else:
+                loss = F.cross_entropy(digits, y, label_smoothing=config.label_smoothing)
             if n_outliers:
                 scribbles = aug.random_scribbles(n_outliers, gen, device)
+                if world_size > 1:
+                    scribbles = _shard(scribbles, rank, world_size)
                 with (
                     frozen_batchnorm(net),
                     torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16),
                 ):
-                    outlier_logits = net(_layout(scribbles, channels_last)).float()
+                    outlier_logits = model(_layout(scribbles, channels_last)).float()
                 # Outlier exposure: cross-entropy to the uniform distribution.
-                loss = loss - config.outlier_weight * F.log_softmax(outlier_logits, 1).mean()
+                if world_size > 1:
+                    log_probs = F.log_softmax(outlier_logits, 1).sum() * (
+                        world_size / (n_outliers * 10)
+                    )
+                else:
+                    log_probs = F.log_softmax(outlier_logits, 1).mean()
+                loss = loss - config.outlier_weight * log_probs
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-            loss_sum += loss.detach() * len(y)
+            loss_sum += loss.detach() * (len(idx) / world_size if world_size > 1 else len(y))
             correct += (digits.argmax(1) == y).sum()
             if progress and step % 20 == 0:
                 seen = min((step + 1) * config.batch_size, n)
@@ -205,6 +243,9 @@ def train(
                     loss=f"{loss.item():.3f}",
                     img_s=f"{seen / (time.perf_counter() - epoch_start):.0f}",
                 )
+        if world_size > 1:  # the epoch's loss and accuracy over every rank's images
+            torch.distributed.all_reduce(loss_sum)
+            torch.distributed.all_reduce(correct)
         recalibrate_batchnorm(net, x_all, gen, channels_last)
         val_logits = predict_logits(net, val_images, device, channels_last=channels_last)
         val_acc = float((val_logits.argmax(1).numpy() == val_labels).mean())
@@ -230,6 +271,11 @@ def train(
     return TrainResult(
         net=net, device=device, seconds=time.perf_counter() - started, history=history
     )
+
+
+def _shard(batch: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """This rank's part of a global batch: every world_size-th item, starting at `rank`."""
+    return batch[rank::world_size]
 
 
 @torch.no_grad()

@@ -1,0 +1,67 @@
+"""Training on two CPU processes (torchrun, gloo) as users start it, compared with one.
+
+Real processes, a real process group and real MNIST: `torchrun --standalone` starts
+the ranks exactly as it does on a multi-GPU machine, only with gloo instead of NCCL.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from settings import REPO_ROOT
+
+WORKER = REPO_ROOT / "tests" / "model" / "ddp_worker.py"
+
+
+def _run(command: list[str], mnist_dir: Path, timeout: int = 120) -> None:
+    """Run with one thread per process (two cores are shared) and the repo importable."""
+    env = {
+        "MNIST_DIR": str(mnist_dir),
+        "PATH": "/usr/bin:/bin",
+        "HOME": tempfile.mkdtemp(prefix="digitlab-home-"),
+        "PYTHONPATH": str(REPO_ROOT),
+        "OMP_NUM_THREADS": "1",
+    }
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+
+
+def _torchrun(nproc: int) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc_per_node={nproc}"]  # fmt: skip
+
+
+def test_two_gloo_ranks_reach_the_weights_of_one_process(mnist_dir: Path, tmp_path: Path) -> None:
+    """Shared permutation, augmentation and scribbles, sharded batches, averaged gradients.
+
+    Two epochs of 21 steps with uneven last shards: any rank training on its shard
+    alone, a shard seen twice, or a gradient not averaged moves the weights by about
+    the learning rate per step (1e-3 or more); float reordering stays near 1e-7.
+    """
+    alone, together = tmp_path / "alone", tmp_path / "together"
+    alone.mkdir(), together.mkdir()
+    _run([sys.executable, str(WORKER), str(alone)], mnist_dir)
+    _run([*_torchrun(2), str(WORKER), str(together)], mnist_dir)
+    one, two = (torch.load(folder / "result.pt") for folder in (alone, together))
+
+    sys.path.insert(0, str(WORKER.parent))
+    try:
+        from ddp_worker import mlp_without_dropout
+    finally:
+        sys.path.remove(str(WORKER.parent))
+    torch.manual_seed(5)  # the worker's seed: the weights training started from
+    initial = mlp_without_dropout().state_dict()
+    for key, weights in one["weights"].items():
+        assert (weights - initial[key]).abs().max() > 1e-3, f"{key} did not train"
+        torch.testing.assert_close(two["weights"][key], weights, rtol=0, atol=1e-5)
+    for row_one, row_two in zip(one["history"], two["history"], strict=True):
+        assert row_two["train_accuracy"] == row_one["train_accuracy"]  # all ranks' images
+        assert abs(row_two["train_loss"] - row_one["train_loss"]) < 1e-5
+        assert row_two["val_accuracy"] == row_one["val_accuracy"]
