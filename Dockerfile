@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # digitlab's images. Two targets share one source layer:
 #   app   (the default, last stage): the dashboard on CPU torch from PyTorch's CPU
-#         wheel index -- no CUDA libraries, about 1 GB instead of about 6 GB.
+#         wheel index -- none of the CUDA libraries PyPI's torch wheel pulls in.
 #   train: run_model.py on PyPI's default torch wheel, which carries the CUDA
 #         runtime, cuDNN and NCCL as pip packages; the host needs only the NVIDIA
 #         driver and the container toolkit (docker-compose.yml reserves the GPUs).

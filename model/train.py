@@ -14,10 +14,11 @@ rank then trains on its shard (every world_size-th image) and DistributedDataPar
 averages the gradients. The global batch, the step count and the one-cycle schedule
 are those of one process, and a network without dropout or BatchNorm ends with the
 weights one process would reach (tests/model/test_distributed.py). BatchNorm
-normalises over each rank's shard during training (no SyncBatchNorm: it needs CUDA,
-and adds two collectives per layer per step to networks whose step takes about a
-millisecond); the statistics that are saved come from `recalibrate_batchnorm`, which
-every rank runs identically on clean digits, so no rank's shard decides them.
+normalises over each rank's shard during training (no SyncBatchNorm: it runs on CUDA
+only, so this could not be tested on CPUs, and it adds collectives to every BatchNorm
+layer of every step of networks whose steps are short); the statistics that are
+saved come from `recalibrate_batchnorm`, which every rank runs identically on clean
+digits, so no rank's shard decides them.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 import torch
 
 from settings import REPO_ROOT
@@ -65,3 +66,19 @@ def test_two_gloo_ranks_reach_the_weights_of_one_process(mnist_dir: Path, tmp_pa
         assert row_two["train_accuracy"] == row_one["train_accuracy"]  # all ranks' images
         assert abs(row_two["train_loss"] - row_one["train_loss"]) < 1e-5
         assert row_two["val_accuracy"] == row_one["val_accuracy"]
+
+
+def test_torchrun_variables_come_through_settings(monkeypatch) -> None:
+    from model.distributed import process_group, rank_and_world_size
+    from settings import get_settings
+
+    for name, value in {"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1"}.items():
+        monkeypatch.setenv(name, value)
+    settings = get_settings()
+    assert (settings.world_size, settings.rank, settings.local_rank) == (4, 3, 1)
+    monkeypatch.setenv("WORLD_SIZE", "0")
+    with pytest.raises(ValueError, match="WORLD_SIZE must be a whole number >= 1, got '0'"):
+        get_settings()
+    # One process: no process group is joined, the device is passed through unchanged.
+    with process_group(1, 0, 0, "cpu") as device:
+        assert device == "cpu" and rank_and_world_size() == (0, 1)
