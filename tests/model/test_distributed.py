@@ -6,6 +6,7 @@ the ranks exactly as it does on a multi-GPU machine, only with gloo instead of N
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from settings import REPO_ROOT
 WORKER = REPO_ROOT / "tests" / "model" / "ddp_worker.py"
 
 
-def _run(command: list[str], mnist_dir: Path, timeout: int = 120) -> None:
+def _run(command: list[str], mnist_dir: Path, timeout: int = 120) -> str:
     """Run with one thread per process (two cores are shared) and the repo importable."""
     env = {
         "MNIST_DIR": str(mnist_dir),
@@ -32,6 +33,7 @@ def _run(command: list[str], mnist_dir: Path, timeout: int = 120) -> None:
         command, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done.stdout
 
 
 def _torchrun(nproc: int) -> list[str]:
@@ -66,6 +68,31 @@ def test_two_gloo_ranks_reach_the_weights_of_one_process(mnist_dir: Path, tmp_pa
         assert row_two["train_accuracy"] == row_one["train_accuracy"]  # all ranks' images
         assert abs(row_two["train_loss"] - row_one["train_loss"]) < 1e-5
         assert row_two["val_accuracy"] == row_one["val_accuracy"]
+
+
+def test_torchrun_cli_trains_on_both_ranks_and_rank_zero_alone_writes(
+    mnist_dir: Path, tmp_path: Path
+) -> None:
+    """The user's command: `torchrun ... run_model.py`. One set of outputs, one report.
+
+    About a minute, nearly all of it rank 0 measuring the saved model on drawings
+    (the card's robustness report), which every training run does.
+    """
+    out, results = tmp_path / "models", tmp_path / "results"
+    stdout = _run(
+        [*_torchrun(2), "run_model.py", "--arch", "lenet5", "--limit", "600", "--epochs", "1",
+         "--device", "cpu", "--quiet", "--out", str(out), "--results-dir", str(results)],
+        mnist_dir,
+        timeout=300,
+    )  # fmt: skip
+    assert stdout.count("lenet5: test accuracy") == 1, stdout
+    assert sorted(p.name for p in out.iterdir()) == ["lenet5.json", "lenet5.pt"]
+    assert sorted(p.name for p in results.iterdir()) == [
+        "confusion_matrix.png", "test_predictions.png", "training_curves.png"
+    ]  # fmt: skip
+    card = json.loads((out / "lenet5.json").read_text())
+    assert card["world_size"] == 2 and card["train_images"] == 600
+    assert card["test_accuracy"] > 0.15  # above chance after 13 steps on 600 images
 
 
 def test_torchrun_variables_come_through_settings(monkeypatch) -> None:
