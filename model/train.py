@@ -40,10 +40,15 @@ from model.distributed import rank_and_world_size
 from model.nets import build
 
 # Per-architecture defaults, measured on the validation split (README, "Models").
+# Outlier exposure is off for the BatchNorm networks: with it, a full resnet run
+# peaked at 98.9 % validation accuracy at mid-schedule and then fell to 97.0 % as
+# the learning rate annealed, the scribble pass (on stored statistics) and the digit
+# pass (on batch statistics) pulling the network apart; mixing the scribbles into
+# the digit batch instead corrupted the statistics digits are normalised with.
 ARCH_DEFAULTS: dict[str, dict] = {
-    "resnet": {"epochs": 15, "lr": 3e-3, "batch_size": 128},
+    "resnet": {"epochs": 15, "lr": 3e-3, "batch_size": 128, "outlier_weight": 0.0},
     "cnn": {"epochs": 8, "lr": 2e-3, "batch_size": 128},
-    "lenet5": {"epochs": 20, "lr": 4e-3, "batch_size": 128},
+    "lenet5": {"epochs": 20, "lr": 4e-3, "batch_size": 128, "outlier_weight": 0.0},
     "mlp": {"epochs": 30, "lr": 1e-3, "batch_size": 128},
 }
 # channels_last speeds up these convolutions on CPU too (measured: ~15 %); LeNet's
