@@ -92,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--update-card",
         action="store_true",
-        help="also measure drawings and non-digits and record them in the card "
-        "(training does this itself; use it for models trained before it did)",
+        help="fit the novelty detector and measure drawings and non-digits, recording "
+        "them in the card (training does this itself; use it for models trained before "
+        "it did)",
     )
     _common(evaluate)
 
@@ -152,12 +153,12 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from model.pipeline import add_robustness_report, evaluate_saved, load_data
+    from model.pipeline import complete_card, evaluate_saved, load_data
 
     mnist = load_data(args.data_dir or get_settings().mnist_dir, get_settings().mnist_cache_dir)
-    metrics, card = evaluate_saved(args.model, mnist)
     if args.update_card:
-        card = add_robustness_report(args.model, mnist)
+        complete_card(args.model, mnist)
+    metrics, card = evaluate_saved(args.model, mnist)
     size = f"{card['architecture']}, {card['parameters']:,} parameters"
     print(f"model            {card['name']} ({size})")
     print(f"test accuracy    {metrics['accuracy']:.2%}  (card: {card['test_accuracy']:.2%})")

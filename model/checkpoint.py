@@ -16,6 +16,7 @@ from torch import nn
 
 from model.card import CardError, read_card, sha256_file, write_card
 from model.nets import build
+from model.novelty import NoveltyDetector, detector_path
 
 
 class ModelLoadError(RuntimeError):
@@ -71,3 +72,26 @@ def load_checkpoint(weights: Path, device: torch.device | str = "cpu") -> tuple[
             f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); {retrain}"
         ) from err
     return net.to(device).eval(), card
+
+
+def load_detector(weights: Path, card: dict) -> NoveltyDetector | None:
+    """The card's novelty detector, verified like the weights; None if the card has none.
+
+    Models trained before novelty detection existed have no entry: they flag unsure
+    answers by confidence alone (`run_model.py evaluate --update-card` adds one).
+    """
+    entry = card.get("novelty")
+    if entry is None:
+        return None
+    path = detector_path(weights)
+    fix = (
+        f"restore it from git or run: python run_model.py evaluate --model {weights} --update-card"
+    )
+    if not path.is_file():
+        raise ModelLoadError(f"novelty detector {path} not found; {fix}")
+    if sha256_file(path) != entry.get("sha256"):
+        raise ModelLoadError(f"novelty detector {path} does not match its card; {fix}")
+    try:
+        return NoveltyDetector.load(path, entry["threshold"])
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelLoadError(f"novelty detector {path} cannot be read ({err}); {fix}") from err

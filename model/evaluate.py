@@ -18,15 +18,25 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def evaluate_logits(
-    logits: np.ndarray, labels: np.ndarray, temperature: float, unsure_threshold: float
+    logits: np.ndarray,
+    labels: np.ndarray,
+    temperature: float,
+    unsure_threshold: float,
+    novel: np.ndarray | None = None,
 ) -> dict:
-    """The metrics the model card records for one labelled set."""
+    """The metrics the model card records for one labelled set.
+
+    `novel` marks the images the novelty detector flags (`model.novelty`); they count
+    as unsure whatever their confidence.
+    """
     labels = labels.astype(np.int64)
     raw = softmax(logits)
     calibrated = softmax(logits, temperature)
     predicted = calibrated.argmax(axis=1)
     correct = predicted == labels
     unsure = calibrated.max(axis=1) < unsure_threshold
+    if novel is not None:
+        unsure |= novel
     per_digit = [
         float(correct[labels == d].mean()) if (labels == d).any() else None for d in range(10)
     ]

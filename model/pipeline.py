@@ -1,7 +1,8 @@
 """Train, calibrate, evaluate, save, draw: what `python run_model.py` does, end to end.
 
-The order matters for honesty: the temperature and the unsure threshold are fitted
-on the validation split, and the test set is touched once, at the end, to report.
+The order matters for honesty: the temperature, the unsure threshold and the
+novelty threshold are fitted on the validation split (the novelty detector's class
+statistics on the training split), and the test set is only used to report.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ from model.data import Mnist, load_mnist, resolve_data_dir
 from model.distributed import is_rank_zero, rank_and_world_size, rank_zero_first
 from model.evaluate import evaluate_logits
 from model.nets import ARCHITECTURES, count_parameters
+from model.novelty import (
+    FEATURE_LAYERS,
+    UNSURE_VALIDATION_SHARE,
+    FeatureTap,
+    NoveltyDetector,
+    detector_path,
+    logits_and_features,
+)
 from model.predictor import Predictor
 from model.train import TrainConfig, predict_logits, train
 
@@ -103,8 +112,61 @@ def train_and_save(
     }
     weights = Path(out_dir) / f"{name}.pt"
     card = save_checkpoint(result.net, card, weights)
-    card = add_robustness_report(weights, mnist)
+    card = complete_card(weights, mnist)
     draw_results(card, mnist, softmax(test_logits, temperature), Path(results_dir))
+    return card
+
+
+def complete_card(weights: Path, mnist: Mnist) -> dict:
+    """Fit the novelty detector, then measure beyond MNIST's test set; the final card.
+
+    Training ends with this, and `run_model.py evaluate --update-card` runs the same
+    for models saved before it existed, so both give a model the same card.
+    """
+    fit_novelty(weights, mnist)
+    return add_robustness_report(weights, mnist)
+
+
+def fit_novelty(weights: Path, mnist: Mnist) -> dict:
+    """Fit `weights`' novelty detector, save it beside them, report unsure anew.
+
+    Class statistics come from the training split, the threshold from the validation
+    split (see `model.novelty`); the weights are untouched, so their SHA-256 holds.
+    The card's unsure report is then measured again on the test set, with both tests.
+    """
+    net, card = load_checkpoint(weights)
+    train_x, train_y, val_x, _ = mnist.split()
+    tap = FeatureTap(net, FEATURE_LAYERS[card["architecture"]])
+    _, train_features = logits_and_features(net, tap, train_x)
+    detector = NoveltyDetector.fit(train_features, train_y)
+    val_logits, val_features = logits_and_features(net, tap, val_x)
+    confident = softmax(val_logits, card["calibration"]["temperature"]).max(axis=1)
+    detector = detector.with_threshold(
+        detector.distances(val_features), confident < card["unsure_threshold"]
+    )
+    path = detector_path(weights)
+    card["novelty"] = {
+        "method": "Mahalanobis distance to the nearest class mean, shared covariance",
+        "file": path.name,
+        "sha256": detector.save(path),
+        "threshold": detector.threshold,
+        "layers": list(tap.layers),
+        "dimensions": int(train_features.shape[1]),
+        "fitted_on": "training split",
+        "threshold_chosen_on": "validation split",
+        "validation_unsure_share": UNSURE_VALIDATION_SHARE,
+    }
+    write_card(card_path(weights), card)
+    test, card = evaluate_saved(weights, mnist)
+    card["unsure_report"] = {
+        **card["unsure_report"],
+        "rule": "unsure when the calibrated confidence is below unsure_threshold or the "
+        "features are farther than novelty.threshold from every digit class",
+        "mnist_test_flagged": test["unsure_share"],
+        "mnist_test_accuracy_when_sure": test["accuracy_when_sure"],
+        "mnist_test_errors_flagged": test["errors_flagged_unsure"],
+    }
+    write_card(card_path(weights), card)
     return card
 
 
@@ -125,10 +187,12 @@ def add_robustness_report(weights: Path, mnist: Mnist, n_canvases: int = 2000) -
     card["robustness"] = {
         "synthetic_canvases": canvas["n"],
         "synthetic_canvas_accuracy": canvas["accuracy"],
+        "synthetic_canvas_unsure": canvas["unsure_share"],
         "naive_resize_accuracy": canvas["naive_resize_accuracy"],
         "synthetic_canvas_accuracy_by_kind": canvas["by_kind"],
         "drawn_digits": drawn["n"],
         "drawn_digit_accuracy": drawn["accuracy"],
+        "drawn_digit_unsure": drawn["unsure_share"],
         "non_digits": shapes["n"],
         "non_digits_flagged_by_kind": shapes["by_kind"],
         "mnist_unchanged_by_preprocessing": robustness.idempotence(predictor, mnist.test_images),
@@ -150,13 +214,17 @@ def draw_results(card: dict, mnist: Mnist, test_probs: np.ndarray, results_dir: 
 
 
 def evaluate_saved(weights: Path, mnist: Mnist) -> tuple[dict, dict]:
-    """Re-measure a saved model on the test set: (metrics, its card)."""
-    net, card = load_checkpoint(weights)
-    logits = predict_logits(net, mnist.test_images).numpy()
+    """Re-measure a saved model on the test set, as the app would use it: (metrics, card)."""
+    predictor = Predictor.load(weights)
+    scores = predictor.score_batch(mnist.test_images)
     metrics = evaluate_logits(
-        logits, mnist.test_labels, card["calibration"]["temperature"], card["unsure_threshold"]
+        scores.logits,
+        mnist.test_labels,
+        predictor.temperature,
+        predictor.unsure_threshold,
+        novel=scores.novel,
     )
-    return metrics, card
+    return metrics, dict(predictor.card)
 
 
 def _world_size_entry() -> dict:

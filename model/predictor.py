@@ -5,13 +5,15 @@
 and `predict_batch()` scores many MNIST-form images at once.
 
 Probabilities are calibrated: logits are divided by the card's temperature, fitted
-on the validation split, so "90 %" means right about nine times in ten. Below the
-card's threshold a prediction is `unsure`: the app says so instead of presenting a
-confident wrong answer.
+on the validation split, so "90 %" means right about nine times in ten. A prediction
+is `unsure` when its confidence is below the card's threshold or when the drawing's
+features lie far from every digit the model was trained on (`model.novelty`): the
+app says so instead of presenting a confident wrong answer.
 
 Thread safety: Streamlit sessions share one cached Predictor. Inference runs in
 eval mode under `torch.inference_mode`, which reads the weights and writes nothing
-shared (BatchNorm uses its stored statistics), so concurrent calls need no lock.
+shared (BatchNorm uses its stored statistics); the feature hooks keep what they see
+per thread. Concurrent calls need no lock.
 """
 
 from __future__ import annotations
@@ -24,11 +26,19 @@ import numpy as np
 import torch
 
 from model.calibration import softmax
-from model.checkpoint import ModelLoadError, load_checkpoint, weights_path
+from model.checkpoint import ModelLoadError, load_checkpoint, load_detector, weights_path
+from model.novelty import FEATURE_LAYERS, FeatureTap, NoveltyDetector
 from model.preprocess import canvas_to_mnist
 from settings import get_settings
 
-__all__ = ["ModelLoadError", "Prediction", "Predictor", "available_models", "default_model_name"]
+__all__ = [
+    "BatchScores",
+    "ModelLoadError",
+    "Prediction",
+    "Predictor",
+    "available_models",
+    "default_model_name",
+]
 
 BATCH = 4096  # images per forward pass in predict_batch: bounded memory, few calls
 
@@ -57,6 +67,16 @@ class Prediction:
         }
 
 
+@dataclass(frozen=True)
+class BatchScores:
+    """Everything the model says about N images, for evaluation and robustness reports."""
+
+    logits: np.ndarray  # (N, 10) raw
+    probabilities: np.ndarray  # (N, 10) calibrated
+    novel: np.ndarray  # (N,) bool: far from every digit class (all False without a detector)
+    unsure: np.ndarray  # (N,) bool: low confidence or novel
+
+
 def default_model_name() -> str:
     return get_settings().default_model
 
@@ -81,7 +101,13 @@ def resolve_model_path(model: str | Path | None) -> Path:
 
 
 class Predictor:
-    def __init__(self, net: torch.nn.Module, card: dict, device: torch.device) -> None:
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        card: dict,
+        device: torch.device,
+        novelty: NoveltyDetector | None = None,
+    ) -> None:
         self.net = net
         self.card = card
         self.device = device
@@ -89,12 +115,15 @@ class Predictor:
         self.sha256: str = card["weights_sha256"]
         self.temperature = float(card["calibration"]["temperature"])
         self.unsure_threshold = float(card["unsure_threshold"])
+        self.novelty = novelty
+        self._tap = FeatureTap(net, FEATURE_LAYERS[card["architecture"]]) if novelty else None
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> Predictor:
         """Load a checkpoint; `ModelLoadError` says which file is wrong and what to run."""
-        net, card = load_checkpoint(resolve_model_path(path), device)
-        return cls(net, card, torch.device(device))
+        weights = resolve_model_path(path)
+        net, card = load_checkpoint(weights, device)
+        return cls(net, card, torch.device(device), load_detector(weights, card))
 
     def predict(self, image) -> Prediction | None:
         """Predict one canvas, photo or array; None when there is nothing drawn.
@@ -105,14 +134,14 @@ class Predictor:
         input28 = canvas_to_mnist(image)
         if input28 is None:
             return None
-        probabilities = self.predict_batch(input28[None])[0]
+        scores = self.score_batch(input28[None])
+        probabilities = scores.probabilities[0]
         digit = int(probabilities.argmax())
-        confidence = float(probabilities[digit])
         return Prediction(
             digit=digit,
             probabilities=probabilities,
-            confidence=confidence,
-            unsure=confidence < self.unsure_threshold,
+            confidence=float(probabilities[digit]),
+            unsure=bool(scores.unsure[0]),
             input28=input28,
             model_name=self.name,
             model_sha256=self.sha256,
@@ -121,18 +150,28 @@ class Predictor:
 
     def predict_batch(self, x: np.ndarray) -> np.ndarray:
         """N x 28 x 28 uint8 images in MNIST form -> N x 10 calibrated probabilities."""
+        return self.score_batch(x).probabilities
+
+    def score_batch(self, x: np.ndarray) -> BatchScores:
+        """N x 28 x 28 uint8 images in MNIST form -> logits, probabilities, unsure flags."""
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
             raise ValueError(
                 f"predict_batch expects an N x 28 x 28 uint8 array in MNIST form, got "
                 f"shape {x.shape} and dtype {x.dtype} (use canvas_to_mnist first)"
             )
-        logits = []
+        logits, novel = [np.empty((0, 10), dtype=np.float32)], [np.zeros(0, dtype=bool)]
         with torch.inference_mode():
             for start in range(0, len(x), BATCH):
                 batch = torch.tensor(x[start : start + BATCH])  # a copy: inputs may be read-only
                 batch = batch.to(self.device).unsqueeze(1).float().div_(255)
                 logits.append(self.net(batch).float().cpu().numpy())
-        if not logits:
-            return np.empty((0, 10), dtype=np.float32)
-        return softmax(np.concatenate(logits), self.temperature).astype(np.float32)
+                if self._tap is not None and self.novelty is not None:
+                    novel.append(self.novelty.is_novel(self._tap.features().cpu().numpy()))
+                else:
+                    novel.append(np.zeros(len(batch), dtype=bool))
+        raw = np.concatenate(logits)
+        probabilities = softmax(raw, self.temperature).astype(np.float32)
+        flags = np.concatenate(novel)
+        unsure = (probabilities.max(axis=1) < self.unsure_threshold) | flags
+        return BatchScores(logits=raw, probabilities=probabilities, novel=flags, unsure=unsure)

@@ -36,6 +36,16 @@ def _mnist_form(images) -> tuple[np.ndarray, np.ndarray]:
     return stack, kept
 
 
+def _answers(
+    predictor: Predictor, forms: np.ndarray, kept: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted digit, unsure) for n pictures; the empty ones: -1 and unsure."""
+    predicted, unsure = np.full(n, -1), np.ones(n, dtype=bool)
+    scores = predictor.score_batch(forms)
+    predicted[kept], unsure[kept] = scores.probabilities.argmax(1), scores.unsure
+    return predicted, unsure
+
+
 def canvas_accuracy(
     predictor: Predictor, images28: np.ndarray, labels: np.ndarray, seed: int = 0
 ) -> dict:
@@ -43,14 +53,14 @@ def canvas_accuracy(
     canvases = canvas_test_set(images28, labels, np.random.default_rng(seed))
     pictures = list(canvases)
     forms, kept = _mnist_form(pictures)
-    predicted = np.full(len(labels), -1)
-    predicted[kept] = predictor.predict_batch(forms).argmax(1)
+    predicted, unsure = _answers(predictor, forms, kept, len(labels))
     naive = predictor.predict_batch(np.stack([naive_resize(p) for p in pictures])).argmax(1)
     correct = predicted == labels
     kinds = canvases.kinds
     return {
         "n": len(labels),
         "accuracy": float(correct.mean()),
+        "unsure_share": float(unsure.mean()),
         "naive_resize_accuracy": float((naive == labels).mean()),
         "by_kind": {str(k): float(correct[kinds == k].mean()) for k in dict.fromkeys(kinds)},
         "failures": [canvases.variants[i].describe() for i in np.flatnonzero(~correct)[:20]],
@@ -68,12 +78,12 @@ def drawn_digit_accuracy(predictor: Predictor, per_digit: int = 30, seed: int = 
             labels.append(digit)
     forms, kept = _mnist_form(pictures)
     labels_arr = np.array(labels)
-    predicted = np.full(len(labels), -1)
-    predicted[kept] = predictor.predict_batch(forms).argmax(1)
+    predicted, unsure = _answers(predictor, forms, kept, len(labels))
     correct = predicted == labels_arr
     return {
         "n": len(labels),
         "accuracy": float(correct.mean()),
+        "unsure_share": float(unsure.mean()),
         "by_digit": [float(correct[labels_arr == d].mean()) for d in range(10)],
     }
 
@@ -83,7 +93,7 @@ def non_digit_flagged(predictor: Predictor, n: int = 600, seed: int = 0) -> dict
     shapes, kinds = non_digit_shapes(n, np.random.default_rng(seed))
     forms, kept = _mnist_form(shapes)
     flagged = np.ones(n, dtype=bool)  # nothing to predict counts as not answered
-    flagged[kept] = predictor.predict_batch(forms).max(1) < predictor.unsure_threshold
+    flagged[kept] = predictor.score_batch(forms).unsure
     totals, hits = Counter(kinds), Counter(k for k, f in zip(kinds, flagged, strict=True) if f)
     return {
         "n": n,

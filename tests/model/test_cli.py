@@ -48,8 +48,10 @@ def test_smoke_run_writes_weights_card_and_pictures(smoke_run) -> None:
         "architecture", "parameters", "epochs", "seed", "device", "training_seconds",
         "val_accuracy", "test_accuracy", "per_digit_test_accuracy", "calibration",
         "weights_sha256", "data_checksums", "torch_version", "git_commit", "command",
+        "novelty", "robustness",
     ):  # fmt: skip
         assert key in card, key
+    assert (out / card["novelty"]["file"]).is_file()
     assert card["train_images"] == 1000 and len(card["per_digit_test_accuracy"]) == 10
     assert card["command"].startswith("python run_model.py --arch lenet5 --limit 1000")
     for picture in ("test_predictions.png", "confusion_matrix.png", "training_curves.png"):

@@ -86,7 +86,9 @@ def test_torchrun_cli_trains_on_both_ranks_and_rank_zero_alone_writes(
         timeout=300,
     )  # fmt: skip
     assert stdout.count("lenet5: test accuracy") == 1, stdout
-    assert sorted(p.name for p in out.iterdir()) == ["lenet5.json", "lenet5.pt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "lenet5.json", "lenet5.novelty.npz", "lenet5.pt"
+    ]  # fmt: skip
     assert sorted(p.name for p in results.iterdir()) == [
         "confusion_matrix.png", "test_predictions.png", "training_curves.png"
     ]  # fmt: skip
