@@ -93,8 +93,16 @@ class Predictor:
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> Predictor:
         """Load a checkpoint; `ModelLoadError` says which file is wrong and what to run."""
-        net, card = load_checkpoint(resolve_model_path(path), device)
-        return cls(net, card, torch.device(device))
+        weights = resolve_model_path(path)
+        net, card = load_checkpoint(weights, device)
+        try:
+            return cls(net, card, torch.device(device))
+        except (KeyError, TypeError, ValueError) as err:  # a card with a malformed field
+            raise ModelLoadError(
+                f"model card {weights.with_suffix('.json')} has no usable calibration "
+                f"temperature or unsure threshold ({type(err).__name__}: {err}); retrain it "
+                f"or run: python run_model.py evaluate --model {weights} --update-card"
+            ) from err
 
     def predict(self, image) -> Prediction | None:
         """Predict one canvas, photo or array; None when there is nothing drawn.
