@@ -31,7 +31,8 @@ itself (`init_method="env://"`), so they are not listed here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -65,6 +66,15 @@ class Settings:
     # DIGITLAB_OUTBOX_DIR when set; `outbox_dir` fills in the default under `home`.
     outbox_dir_setting: Path | None = None
 
+    def __repr__(self) -> str:
+        """Every field, URL passwords masked: settings printed in a log leak no secret."""
+        shown = (
+            f"{item.name}={_masked(getattr(self, item.name))!r}"
+            for item in fields(self)
+            if item.repr
+        )
+        return f"Settings({', '.join(shown)})"
+
     @property
     def migration_url(self) -> str:
         """The URL migrations run with: the schema owner when given, else the app's URL."""
@@ -82,6 +92,13 @@ class Settings:
     def outbox_dir(self) -> Path:
         """Where submissions wait while the database is unreachable (one per app replica)."""
         return self.outbox_dir_setting or self.home / "outbox"
+
+
+def _masked(value: object) -> object:
+    """A URL's password as ***; anything else unchanged (stdlib only, like this module)."""
+    if isinstance(value, str):
+        return re.sub(r"(://[^/@:]*:)[^@]*@", r"\1***@", value)
+    return value
 
 
 def _path(name: str) -> Path | None:
