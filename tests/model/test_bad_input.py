@@ -84,7 +84,7 @@ def test_a_card_without_calibration_is_a_model_load_error(weights: Path, tmp_pat
     [
         (np.full((280, 280), np.nan), "NaN or infinite"),
         (np.zeros((280, 280), np.complex64), "unsupported pixel type complex64"),
-        (np.zeros((280, 280, 2), np.uint8), r"got shape \(280, 280, 2\)"),
+        (np.zeros((28, 28, 28, 1), np.uint8), r"got shape \(28, 28, 28, 1\)"),
         (np.zeros((0, 280), np.uint8), "the image is empty"),
     ],
     ids=["nan", "wrong-dtype", "wrong-shape", "empty"],
