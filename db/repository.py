@@ -62,6 +62,13 @@ def register_model_version(
         else check.fraction(test_accuracy, "test_accuracy"),
         "card": check.json_object(card, "card"),
     }
+    # Nearly every call (one per labelled drawing) is for a model already registered:
+    # one SELECT answers it, where the INSERT ... ON CONFLICT below needs two statements.
+    known = session.execute(
+        sa.select(ModelVersion.id).where(ModelVersion.weights_sha256 == values["weights_sha256"])
+    ).scalar()
+    if known is not None:
+        return int(known)
     return _insert_unless_present(session, ModelVersion, values, key="weights_sha256")
 
 
