@@ -63,8 +63,10 @@ from settings import get_settings
 FORMAT_VERSION = 1
 # "The database cannot take it right now": keep the submission and try again later.
 STORE_ERRORS = (FeedbackStoreError, SQLAlchemyError)
-# "The database will never take it": retrying would block the queue for ever.
-REFUSALS = (KeyError, TypeError, ValueError, IntegrityError, DataError)
+# "The database will never take it": retrying would block the queue for ever. Only
+# these move a file to rejected/; any other error (a bad setting, say) leaves it be.
+UNREADABLE = (KeyError, TypeError, ValueError)  # reading or checking the file
+REFUSED = (IntegrityError, DataError)  # the database's constraints said no
 
 
 class Delivery(enum.StrEnum):
@@ -224,9 +226,14 @@ class Outbox:
                 try:
                     submission = Submission.from_json(path.read_bytes())
                     submission.validate()
+                except UNREADABLE as error:
+                    self._reject(path, f"{type(error).__name__}: {error}")
+                    rejected += 1
+                    continue
+                try:
                     with session_scope(url) as session:
                         store_submission(session, submission, replayed=True)
-                except REFUSALS as error:
+                except REFUSED as error:
                     self._reject(path, f"{type(error).__name__}: {error}")
                     rejected += 1
                     continue
@@ -260,7 +267,8 @@ def submit(
     Order is kept: while older submissions wait, a new one queues behind them and the
     queue is flushed. `try_database=False` (the caller already knows the database is
     away) queues without waiting for a connection to fail. Raises ValueError for an
-    invalid submission (nothing is written anywhere) and OSError when even the local
+    invalid submission (nothing is written anywhere; if only the database's own
+    constraints catch it, it is kept in rejected/) and OSError when even the local
     disk refuses it.
     """
     submission.validate()

@@ -136,6 +136,17 @@ def test_an_unreadable_file_is_set_aside_and_replay_goes_on(
     assert reason.startswith("JSONDecodeError")
 
 
+def test_a_bad_setting_stops_the_flush_and_sets_nothing_aside(
+    fresh_sqlite_url: str, box: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a file or a row the database refuses goes to rejected/, never a config error."""
+    box.append(make_submission("r-kept"))
+    monkeypatch.setenv("DIGITLAB_DB_CONNECT_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="DIGITLAB_DB_CONNECT_TIMEOUT"):
+        box.flush(fresh_sqlite_url)
+    assert len(box.waiting()) == 1 and box.rejected() == []
+
+
 @pytest.mark.parametrize("reachable", [True, False], ids=["database-up", "database-down"])
 def test_an_invalid_submission_is_refused_before_anything_is_written(
     fresh_sqlite_url: str, down_url: str, box: Outbox, reachable: bool
