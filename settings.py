@@ -9,6 +9,7 @@ being imported.
 | variable | meaning | default |
 | --- | --- | --- |
 | `DIGITLAB_HOME` | where local state lives (MNIST cache, SQLite file, outbox) | `<repo>/.data` |
+| `DIGITLAB_OUTBOX_DIR` | drawings waiting for the database (`db.outbox`) | `DIGITLAB_HOME`/outbox |
 | `MNIST_DIR` | a folder with the four MNIST IDX files (gzip or raw) | download into the cache |
 | `DATABASE_URL` | SQLAlchemy URL of the feedback store | SQLite file under `DIGITLAB_HOME` |
 | `DATABASE_OWNER_URL` | schema owner's URL: migrations and grants use it | `DATABASE_URL` |
@@ -30,7 +31,8 @@ itself (`init_method="env://"`), so they are not listed here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -61,6 +63,17 @@ class Settings:
     world_size: int = 1
     rank: int = 0
     local_rank: int = 0
+    # DIGITLAB_OUTBOX_DIR when set; `outbox_dir` fills in the default under `home`.
+    outbox_dir_setting: Path | None = None
+
+    def __repr__(self) -> str:
+        """Every field, URL passwords masked: settings printed in a log leak no secret."""
+        shown = (
+            f"{item.name}={_masked(getattr(self, item.name))!r}"
+            for item in fields(self)
+            if item.repr
+        )
+        return f"Settings({', '.join(shown)})"
 
     @property
     def migration_url(self) -> str:
@@ -74,6 +87,18 @@ class Settings:
     @property
     def sqlite_path(self) -> Path:
         return self.home / "digitlab.sqlite"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where submissions wait while the database is unreachable (one per app replica)."""
+        return self.outbox_dir_setting or self.home / "outbox"
+
+
+def _masked(value: object) -> object:
+    """A URL's password as ***; anything else unchanged (stdlib only, like this module)."""
+    if isinstance(value, str):
+        return re.sub(r"(://[^/@:]*:)[^@]*@", r"\1***@", value)
+    return value
 
 
 def _path(name: str) -> Path | None:
@@ -128,4 +153,5 @@ def get_settings() -> Settings:
         world_size=_whole_number("WORLD_SIZE", 1, minimum=1),
         rank=_whole_number("RANK", 0, minimum=0),
         local_rank=_whole_number("LOCAL_RANK", 0, minimum=0),
+        outbox_dir_setting=_path("DIGITLAB_OUTBOX_DIR"),
     )

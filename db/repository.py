@@ -62,6 +62,13 @@ def register_model_version(
         else check.fraction(test_accuracy, "test_accuracy"),
         "card": check.json_object(card, "card"),
     }
+    # Nearly every call (one per labelled drawing) is for a model already registered:
+    # one SELECT answers it, where the INSERT ... ON CONFLICT below needs two statements.
+    known = session.execute(
+        sa.select(ModelVersion.id).where(ModelVersion.weights_sha256 == values["weights_sha256"])
+    ).scalar()
+    if known is not None:
+        return int(known)
     return _insert_unless_present(session, ModelVersion, values, key="weights_sha256")
 
 
@@ -79,12 +86,15 @@ def log_prediction(
     session_id: str | None = None,
     client_request_id: str | None = None,
     true_label: int | None = None,
+    created_at: datetime | None = None,
 ) -> int:
     """Store one prediction and return its id.
 
     Idempotent by `client_request_id`: sending the same submission again (a double
     click, a retried request) returns the first row's id and writes nothing. Give
-    `true_label` when the person labelled it in the same step.
+    `true_label` when the person labelled it in the same step. `created_at` (default:
+    the database's clock) is for submissions replayed from the outbox after an
+    outage, so that they count on the day they were made, not the day they arrived.
     """
     version_id = check.whole_number(model_version_id, "model_version_id")
     values = {
@@ -99,9 +109,12 @@ def log_prediction(
         "session_id": check.text(session_id, "session_id", 64, optional=True),
         "client_request_id": check.request_id(client_request_id),
     }
+    made_at = check.moment(created_at, "created_at")
+    if made_at is not None:
+        values["created_at"] = made_at
     if true_label is not None:
         values["true_label"] = check.digit(true_label, "true_label")
-        values["labeled_at"] = utc_now()
+        values["labeled_at"] = utc_now() if made_at is None else made_at
     if session.get(ModelVersion, version_id) is None:
         raise ValueError(
             f"no model version with id {version_id}; register it with register_model_version"

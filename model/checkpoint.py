@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from model.card import CardError, read_card, sha256_file, write_card
-from model.nets import build
+from model.nets import ARCHITECTURES, build
 from model.novelty import NoveltyDetector, detector_path
 
 
@@ -45,13 +45,18 @@ def save_checkpoint(net: nn.Module, card: dict, weights: Path) -> dict:
 def load_checkpoint(weights: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
     """The network in eval mode on `device`, and its card."""
     weights = Path(weights)
-    retrain = f"retrain it with: python run_model.py --arch <arch> --out {weights.parent}"
-    if not weights.is_file():
-        raise ModelLoadError(f"model weights {weights} not found; {retrain}")
     try:
         card = read_card(card_path(weights))
     except CardError as err:
-        raise ModelLoadError(f"{err}; {retrain}") from err
+        card_error: CardError | None = err
+        retrain = _retrain_command(weights, None)
+    else:
+        card_error = None
+        retrain = _retrain_command(weights, str(card["architecture"]))
+    if not weights.is_file():
+        raise ModelLoadError(f"model weights {weights} not found; {retrain}")
+    if card_error is not None:
+        raise ModelLoadError(f"{card_error}; {retrain}") from card_error
     actual = sha256_file(weights)
     if actual != card["weights_sha256"]:
         raise ModelLoadError(
@@ -95,3 +100,12 @@ def load_detector(weights: Path, card: dict) -> NoveltyDetector | None:
         return NoveltyDetector.load(path, entry["threshold"])
     except (OSError, ValueError, KeyError) as err:
         raise ModelLoadError(f"novelty detector {path} cannot be read ({err}); {fix}") from err
+
+
+def _retrain_command(weights: Path, architecture: str | None) -> str:
+    """What to run to make `weights` again: the card's architecture, else the name's."""
+    if architecture not in ARCHITECTURES:
+        architecture = weights.stem if weights.stem in ARCHITECTURES else "<arch>"
+    name = "" if weights.stem == architecture else f" --name {weights.stem}"
+    command = f"python run_model.py --arch {architecture}{name} --out {weights.parent}"
+    return f"retrain it with: {command}"

@@ -123,7 +123,15 @@ class Predictor:
         """Load a checkpoint; `ModelLoadError` says which file is wrong and what to run."""
         weights = resolve_model_path(path)
         net, card = load_checkpoint(weights, device)
-        return cls(net, card, torch.device(device), load_detector(weights, card))
+        novelty = load_detector(weights, card)
+        try:
+            return cls(net, card, torch.device(device), novelty)
+        except (KeyError, TypeError, ValueError) as err:  # a card with a malformed field
+            raise ModelLoadError(
+                f"model card {weights.with_suffix('.json')} has no usable calibration "
+                f"temperature or unsure threshold ({type(err).__name__}: {err}); retrain it "
+                f"with: python run_model.py --arch {card.get('architecture', '<arch>')}"
+            ) from err
 
     def predict(self, image) -> Prediction | None:
         """Predict one canvas, photo or array; None when there is nothing drawn.

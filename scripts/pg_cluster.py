@@ -113,19 +113,31 @@ class Cluster:
             "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
         )  # fmt: skip
         pwfile.unlink()
+        self.start_server()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, DATABASE)
+        (self.base_dir / STATE_FILE).write_text(json.dumps(self._state(), indent=2))
+
+    def start_server(self) -> None:
+        """Start the server on its data folder and wait until it accepts connections.
+
+        Public for outage tests: `stop_server()` then `start_server()` is a database
+        restart with the same port, password and data.
+        """
         options = " ".join(f"-c {key}={value}" for key, value in SERVER_SETTINGS.items())
         options += f" -p {self.port} -k {self.base_dir}"
         self._run(
             "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60",
             "-o", options, "start",
         )  # fmt: skip
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, DATABASE)
-        (self.base_dir / STATE_FILE).write_text(json.dumps(self._state(), indent=2))
+
+    def stop_server(self) -> None:
+        """Stop the server (fast shutdown: open transactions are rolled back), keep the data."""
+        if (self.data_dir / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
     def stop(self, remove: bool = True) -> None:
         """Stop the server (fast shutdown) and, by default, delete its folder."""
-        if (self.data_dir / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        self.stop_server()
         if remove:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 

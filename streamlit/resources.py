@@ -9,10 +9,13 @@ Nothing here decides anything about digits or SQL: that lives in `model/` and `d
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,6 +23,9 @@ from db import repository
 from db.engine import check_connection, session_scope
 from db.errors import FeedbackStoreError
 from db.migrate import upgrade_to_head
+from db.outbox import Delivery, Outbox, Submission, submit
+from model.image_io import ImageReadError, read_image
+from model.nets import ARCHITECTURES
 from model.predictor import (
     ModelLoadError,
     Prediction,
@@ -32,13 +38,21 @@ from settings import get_settings
 SELECTED_MODEL = "selected_model"
 # How long a verdict on the database (reachable or not) is trusted before asking again.
 STORE_CHECK_TTL_S = 15
+# How often an open Draw page sends what waits in the outbox and refreshes its count.
+OUTBOX_FLUSH_S = 10
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@st.cache_resource(show_spinner="Loading the model…")
 def load_predictor(name: str) -> Predictor:
     """The named model from the models folder, loaded and verified once per process."""
-    return Predictor.load(get_settings().models_dir / f"{name}.pt")
+    return _load_predictor(str(get_settings().models_dir / f"{name}.pt"))
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def _load_predictor(weights: str) -> Predictor:
+    """Cached by path, not by name: two folders may hold different models of one name."""
+    return Predictor.load(weights)
 
 
 def model_names() -> list[str]:
@@ -60,10 +74,20 @@ def choose_model(key: str) -> Predictor | None:
             icon=":material/error:",
         )
         return None
+    default = default_model_name()
     current = st.session_state.get(SELECTED_MODEL)
     if current not in names:
-        default = default_model_name()
         current = default if default in names else names[0]
+    if default not in names:
+        known = default in ARCHITECTURES
+        train = f"--arch {default}" if known else f"--arch <arch> --name {default}"
+        st.warning(
+            f"The default model `{default}` is not in `{get_settings().models_dir}` "
+            f"(weights `{default}.pt` and card `{default}.json`). Train it with "
+            f"`python run_model.py {train}`, or set DIGITLAB_DEFAULT_MODEL; "
+            f"the other saved models are offered meanwhile.",
+            icon=":material/warning:",
+        )
     name = st.selectbox(
         "Model",
         names,
@@ -75,8 +99,24 @@ def choose_model(key: str) -> Predictor | None:
     try:
         return load_predictor(name)
     except ModelLoadError as error:
-        st.error(str(error), icon=":material/error:")
+        others = [other for other in names if other != name]
+        choose = f" Choose another model above ({', '.join(others)})." if others else ""
+        st.error(f"**Model `{name}` cannot be used.** {error}.{choose}", icon=":material/error:")
         return None
+
+
+def canvas_drawing(canvas: Any) -> np.ndarray | None:
+    """The canvas's picture, read like an upload (size and pixel limits); None if empty.
+
+    Why not the component's `image_data`: it decodes whatever PNG the browser sent,
+    with no limit, and a hand-made websocket message can send anything at all (a
+    decompression bomb, a truncated file). ImageReadError says what was wrong.
+    """
+    try:
+        data = canvas.image_bytes
+    except ValueError as error:  # not a base64 data URL
+        raise ImageReadError(f"drawing: not an image ({error})") from error
+    return None if data is None else read_image(data, "drawing")
 
 
 def browser_session_id() -> str:
@@ -134,45 +174,73 @@ def save_labelled_prediction(
     label: int,
     source: str,
     client_request_id: str,
-) -> bool:
-    """Store a prediction with the label a person gave it; False if the store is down.
+) -> Delivery:
+    """Store a prediction with the label a person gave it: STORED, QUEUED or NOT_SAVED.
 
     One transaction: the model version is registered (idempotent by its SHA-256) and
     the prediction logged with its label, so a submission is all there or not at all.
-    The same `client_request_id` twice (a double click) stores one row.
+    When the database is away the submission goes to this server's outbox (fsync'd
+    before this returns) and is sent when it is back: QUEUED is as safe as STORED.
+    The same `client_request_id` twice (a double click) stores one row. NOT_SAVED
+    only when even the local disk refused it (the reason is logged).
     """
-    if store_problem() is not None:
-        return False
     card = predictor.card
+    submission = Submission(
+        client_request_id=client_request_id,
+        model_name=predictor.name,
+        architecture=str(card.get("architecture", predictor.name)),
+        weights_sha256=predictor.sha256,
+        parameter_count=int(card.get("parameters", 0)),
+        test_accuracy=card.get("test_accuracy"),
+        card=card,
+        predicted_digit=prediction.digit,
+        confidence=prediction.confidence,
+        probabilities=[float(p) for p in prediction.probabilities],
+        image=prediction.input28.tobytes(),
+        source=source,
+        unsure=prediction.unsure,
+        latency_ms=prediction.latency_ms,
+        session_id=browser_session_id(),
+        true_label=label,
+    )
     try:
-        with session_scope() as session:
-            version_id = repository.register_model_version(
-                session,
-                name=predictor.name,
-                architecture=str(card.get("architecture", predictor.name)),
-                weights_sha256=predictor.sha256,
-                parameter_count=int(card.get("parameters", 0)),
-                test_accuracy=card.get("test_accuracy"),
-                card=card,
-            )
-            repository.log_prediction(
-                session,
-                model_version_id=version_id,
-                predicted_digit=prediction.digit,
-                confidence=prediction.confidence,
-                probabilities=prediction.probabilities,
-                image=prediction.input28,
-                source=source,
-                unsure=prediction.unsure,
-                latency_ms=prediction.latency_ms,
-                session_id=browser_session_id(),
-                client_request_id=client_request_id,
-                true_label=label,
-            )
-    except (FeedbackStoreError, SQLAlchemyError):
+        delivery = submit(submission, outbox(), try_database=store_problem() is None)
+    except (OSError, ValueError):
+        log.exception("could not store or queue submission %s", client_request_id)
+        return Delivery.NOT_SAVED
+    if delivery is Delivery.QUEUED:
         _forget_store_status()  # the banner should say so on the next rerun
-        return False
-    return True
+    return delivery
+
+
+def outbox() -> Outbox:
+    """This server's outbox (DIGITLAB_OUTBOX_DIR): submissions waiting for the database."""
+    return Outbox.from_settings()
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    waiting: int  # submissions not yet in the database
+    rejected: int  # refused by the database as invalid, kept on disk for a person
+    folder: str
+
+
+def flush_outbox() -> OutboxState:
+    """Send what waits in the outbox if the database is reachable; what is left.
+
+    Cheap when nothing waits (one directory listing), so the Draw page can call it
+    every few seconds.
+    """
+    box = outbox()
+    if box.waiting() and store_problem() is None:
+        try:
+            report = box.flush()
+        except OSError:
+            log.exception("could not flush the outbox in %s", box.folder)
+        else:
+            if report.problem is not None:
+                _forget_store_status()
+    return OutboxState(len(box.waiting()), len(box.rejected()), str(box.folder))
 
 
 def read(query: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

@@ -16,6 +16,7 @@ a fresh, migrated database per test is a `CREATE DATABASE ... TEMPLATE` away
 | `db_url` | test | `fresh_*_url`, once per backend: ["sqlite", "postgresql"] |
 | `empty_db_url` | test | `empty_*_url`, once per backend |
 | `db_session` | test | a Session on `db_url` (committed at the end of the test) |
+| `restartable_pg` | test | a `Cluster` of its own, migrated, that the test may stop and start |
 
 PostgreSQL cases carry the `postgres` marker (`-m "not postgres"` deselects them).
 """
@@ -56,6 +57,21 @@ pg_cluster_script = _load_pg_cluster()
 def pg_cluster() -> Iterator[Any]:
     with pg_cluster_script.running_cluster() as cluster:
         yield cluster
+
+
+@pytest.fixture
+def restartable_pg() -> Iterator[Any]:
+    """A cluster of the test's own (a second or two to start), for outage tests.
+
+    Stopping the shared `pg_cluster` would break every test after this one.
+    """
+    from db.engine import dispose_engines
+    from db.migrate import upgrade_to_head
+
+    with pg_cluster_script.running_cluster() as cluster:
+        upgrade_to_head(cluster.url())
+        yield cluster
+        dispose_engines(cluster.url())
 
 
 @pytest.fixture(scope="session")

@@ -37,22 +37,37 @@ def _next(generation_key: str) -> None:
 
 
 def _store(
-    predictor: Predictor, prediction: Prediction, label: int, source: str, generation_key: str
+    predictor: Predictor,
+    prediction: Prediction,
+    label: int,
+    source: str,
+    generation_key: str,
+    request_id: str,
 ) -> None:
-    """Button callback: store this prediction with its true label, then start afresh."""
-    generation = st.session_state.get(generation_key, 0)
-    request_id = f"{resources.browser_session_id()}:{source}:{generation}"
-    saved = resources.save_labelled_prediction(
+    """Button callback: store this prediction with its true label, then start afresh.
+
+    `request_id` was fixed when the buttons were drawn, so a double click (two
+    callbacks for one drawing) sends the same id twice and the store keeps one row.
+    """
+    delivery = resources.save_labelled_prediction(
         predictor, prediction, label=label, source=source, client_request_id=request_id
     )
-    if not saved:
+    if delivery is resources.Delivery.NOT_SAVED:
         st.toast(
-            f"Not saved: the database is unreachable (you said {label}).",
-            icon=":material/cloud_off:",
+            f"Not saved: this server cannot store it right now (you said {label}). "
+            "Try again in a moment.",
+            icon=":material/error:",
         )
         return
     verdict = "right" if label == prediction.digit else f"it said {prediction.digit}"
-    st.toast(f"Saved as **{label}** ({verdict}).", icon=":material/check_circle:")
+    if delivery is resources.Delivery.QUEUED:
+        st.toast(
+            f"Saved as **{label}** ({verdict}) on this server; it will be sent when the "
+            "database is back.",
+            icon=":material/cloud_upload:",
+        )
+    else:
+        st.toast(f"Saved as **{label}** ({verdict}).", icon=":material/check_circle:")
     _next(generation_key)
 
 
@@ -93,6 +108,8 @@ def label_buttons(
     predictor: Predictor, prediction: Prediction, source: str, generation_key: str
 ) -> None:
     """Ten buttons `0`…`9`; the model's answer is the highlighted one."""
+    generation = st.session_state.get(generation_key, 0)
+    request_id = f"{resources.browser_session_id()}:{source}:{generation}"
     st.markdown("**Which digit is it?** One click stores it with that label.")
     with st.container(horizontal=True, gap="small"):
         for digit in range(10):
@@ -101,7 +118,7 @@ def label_buttons(
                 key=f"label-{source}-{digit}",
                 type="primary" if digit == prediction.digit else "secondary",
                 on_click=_store,
-                args=(predictor, prediction, digit, source, generation_key),
+                args=(predictor, prediction, digit, source, generation_key, request_id),
             )
 
 
@@ -141,8 +158,13 @@ def draw_tab(predictor: Predictor) -> None:
                 help="Start again on a blank canvas (nothing is stored).",
             )
     prediction = None
-    if canvas.image_data is not None:
-        prediction = predict_or_explain(predictor, canvas.image_data)
+    try:
+        drawing = resources.canvas_drawing(canvas)
+    except ImageReadError as error:
+        st.error(f"Cannot read this drawing: {error}", icon=":material/broken_image:")
+        drawing = None
+    if drawing is not None:
+        prediction = predict_or_explain(predictor, drawing)
     with result_column:
         if prediction is None:
             st.info("Draw a digit on the canvas: the prediction appears as you draw.")
@@ -176,17 +198,41 @@ def upload_tab(predictor: Predictor) -> None:
             show_prediction(predictor, prediction, "upload", UPLOAD_GENERATION)
 
 
+@st.fragment(run_every=resources.OUTBOX_FLUSH_S)
+def store_status() -> None:
+    """Whether labels reach the database, and how many wait on this server.
+
+    A fragment that reruns on its own every few seconds: it sends what waits in the
+    outbox once the database is back, and the banners follow without a click.
+    """
+    outbox = resources.flush_outbox()
+    problem = resources.store_problem()
+    if problem is not None:
+        st.warning(
+            "**The database is unreachable.** Predictions still work, and your labels are "
+            "kept on this server and sent when it is back.\n\n" + problem,
+            icon=":material/cloud_off:",
+        )
+    if outbox.waiting:
+        plural = "s wait" if outbox.waiting != 1 else " waits"
+        st.info(
+            f"**{outbox.waiting} labelled drawing{plural}** on this server to be sent to "
+            "the database. Nothing is lost: they go as soon as it answers.",
+            icon=":material/cloud_upload:",
+        )
+    if outbox.rejected:
+        st.error(
+            f"{outbox.rejected} saved drawing(s) were refused by the database as invalid; "
+            f"they are kept in `{outbox.folder}/rejected` with the reason beside each.",
+            icon=":material/report:",
+        )
+
+
 title, selector = st.columns([3, 1], vertical_alignment="bottom")
 title.title("Draw a digit")
 with selector:
     predictor = resources.choose_model(key="draw-model")
-store_problem = resources.store_problem()
-if store_problem is not None:
-    st.warning(
-        "**Labels are not being saved**: the database is unreachable. Predictions still "
-        f"work.\n\n{store_problem}",
-        icon=":material/cloud_off:",
-    )
+store_status()
 if predictor is not None:
     drawing, uploading = st.tabs([":material/draw: Draw", ":material/upload: Upload a photo"])
     with drawing:

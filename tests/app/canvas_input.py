@@ -38,7 +38,15 @@ def put_drawing(at: AppTest, rgba: np.ndarray) -> AppTest:
     assert rgba.ndim == 3 and rgba.shape[2] == 4 and rgba.dtype == np.uint8
     png = io.BytesIO()
     Image.fromarray(rgba).save(png, format="PNG")
-    data_url = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
+    return put_canvas_data_url(at, png_data_url(png.getvalue()))
+
+
+def png_data_url(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def put_canvas_data_url(at: AppTest, data_url: str) -> AppTest:
+    """Make the canvas report `data_url` as is (what a hand-made websocket message could send)."""
     at.session_state[canvas_key(at)] = {
         # One Fabric path object stands for "something was drawn"; the app reads pixels.
         "drawing": {"raw": {"objects": [{"type": "Path"}]}, "data": data_url},

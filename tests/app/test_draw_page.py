@@ -108,18 +108,19 @@ def test_an_unreadable_upload_gets_a_clear_message(open_page: Callable[..., AppT
     assert any("digit.png: not an image" in error.value for error in at.error)
 
 
-def test_without_a_database_prediction_works_and_a_banner_says_labels_are_not_saved(
+def test_without_a_database_prediction_works_and_labels_wait_in_the_outbox(
     open_page: Callable[..., AppTest],
     monkeypatch: pytest.MonkeyPatch,
     unreachable_database_url: str,
 ):
     monkeypatch.setenv("DATABASE_URL", unreachable_database_url)
     at = open_page("draw")
-    assert any("not being saved" in warning.value for warning in at.warning)
+    assert any("database is unreachable" in warning.value for warning in at.warning)
     at = put_drawing(at, stroke_image(DIGIT_STROKES[0]()))
     assert prediction_shown(at) == "0"
     canvas = canvas_key(at)
     at.button(key="label-canvas-0").click().run()
     assert not at.exception
-    assert any("Not saved" in toast.value for toast in at.toast)
-    assert canvas_key(at) == canvas, "the drawing was thrown away although it was not saved"
+    assert any("will be sent when the database is back" in toast.value for toast in at.toast)
+    assert any("1 labelled drawing waits" in info.value for info in at.info)
+    assert canvas_key(at) != canvas, "the canvas was not cleared for the next digit"

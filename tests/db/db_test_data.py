@@ -70,3 +70,32 @@ SEED_ROWS: list[tuple[str, int, int | None, float, datetime]] = [
     ("B", 4, None, 0.30, D1 + timedelta(hours=7)),  # 10 unlabelled
     ("A", 3, 5, 0.80, D2 + timedelta(hours=7)),  # 11 wrong,  bin 8
 ]
+
+
+def make_submission(request_id: str, label: int = 3, **overrides: Any) -> Any:
+    """A valid `db.outbox.Submission` as the Draw page builds one (model "cnn-test")."""
+    from db.outbox import Submission
+
+    digit = overrides.pop("predicted_digit", 3)
+    confidence = overrides.pop("confidence", 0.9)
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[4:24, 13:15] = 255
+    values: dict[str, Any] = {
+        "client_request_id": request_id,
+        "model_name": "cnn-test",
+        "architecture": "cnn",
+        "weights_sha256": sha_of("cnn-test"),
+        "parameter_count": 1234,
+        "test_accuracy": 0.99,
+        "card": {"name": "cnn-test", "epochs": 1},
+        "predicted_digit": digit,
+        "confidence": confidence,
+        "probabilities": one_hot_ish(digit, confidence),
+        "image": image.tobytes(),
+        "source": "canvas",
+        "unsure": False,
+        "latency_ms": 4.2,
+        "session_id": "browser-1",
+        "true_label": label,
+    }
+    return Submission(**(values | overrides))

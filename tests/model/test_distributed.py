@@ -52,7 +52,7 @@ def test_two_gloo_ranks_reach_the_weights_of_one_process(mnist_dir: Path, tmp_pa
     alone.mkdir(), together.mkdir()
     _run([sys.executable, str(WORKER), str(alone)], mnist_dir)
     _run([*_torchrun(2), str(WORKER), str(together)], mnist_dir)
-    one, two = (torch.load(folder / "result.pt") for folder in (alone, together))
+    one, two = (torch.load(folder / "result.pt", weights_only=True) for folder in (alone, together))
 
     sys.path.insert(0, str(WORKER.parent))
     try:
