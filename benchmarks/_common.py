@@ -9,10 +9,13 @@ look comparable would not be.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -56,9 +59,9 @@ def machine() -> dict[str, Any]:
 
     The load average is recorded because this machine is shared: a figure measured
     while something else kept both cores busy is not comparable with a quiet one.
+    torch is not imported for this (the database benchmark does not need it): its
+    version comes from the package metadata, the GPU from torch if loaded, else nvidia-smi.
     """
-    import torch
-
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -67,18 +70,32 @@ def machine() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "cores": usable,
         "cpu": cpu,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
+        "gpu": _gpu_name(),
+        "torch": importlib.metadata.version("torch"),
         "python": platform.python_version(),
         "os": f"{platform.system()} {platform.release()}",
-        "load_average": [round(x, 2) for x in os.getloadavg()]
-        if hasattr(os, "getloadavg")
-        else None,
+        "load_average": [round(x, 2) for x in load] if load else None,
     }
+
+
+def _gpu_name() -> str | None:
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    if shutil.which("nvidia-smi") is None:
+        return None
+    result = subprocess.run(
+        ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    names = result.stdout.strip().splitlines()
+    return names[0] if result.returncode == 0 and names else None
 
 
 def machine_line(info: dict[str, Any]) -> str:
@@ -118,6 +135,13 @@ def summary_ms(samples: Sequence[float] | np.ndarray) -> dict[str, float]:
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
+
+
+def ms(value: float | None) -> str:
+    """Milliseconds for a table cell: two decimals below 10 ms, one above, "" for None."""
+    if value is None:
+        return ""
+    return f"{value:.2f}" if value < 10 else f"{value:,.1f}"
 
 
 def goal_verdict(value: float | None, goal: float, lower_is_better: bool = True) -> str:

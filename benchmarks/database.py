@@ -42,6 +42,7 @@ from benchmarks._common import (
     goal_verdict,
     machine,
     markdown_table,
+    ms,
     save_result,
     summary_ms,
     timings_ms,
@@ -322,9 +323,10 @@ def render(data: dict[str, Any]) -> str:
     writes = markdown_table(
         ["write", "calls", "p50 ms", "p99 ms", "goal"],
         [
-            ["log_prediction, one transaction", log["n"], log["p50"], log["p99"],
+            ["log_prediction, one transaction", log["n"], ms(log["p50"]), ms(log["p99"]),
              f"p50 {goal_verdict(log['p50'], GOAL_LOG_P50_MS)}"],
-            ["register version + log (the label button)", app["n"], app["p50"], app["p99"], ""],
+            ["register version + log (the label button)", app["n"], ms(app["p50"]),
+             ms(app["p99"]), ""],
             [f"{data['writers']} writer processes at once", total,
              "", "", f"{rate:,.0f}/s: {goal_verdict(rate, GOAL_WRITES_PER_S, False)}"],
         ],
@@ -332,7 +334,7 @@ def render(data: dict[str, Any]) -> str:
     reads = markdown_table(
         ["dashboard read", "median ms", "p95 ms", "goal <= 100 ms"],
         [
-            [name, t["p50"], t["p95"], goal_verdict(t["p50"], GOAL_QUERY_MS)]
+            [name, ms(t["p50"]), ms(t["p95"]), goal_verdict(t["p50"], GOAL_QUERY_MS)]
             for name, t in data["queries_ms"].items()
         ],
     )

@@ -31,6 +31,7 @@ from benchmarks._common import (
     load_test_mnist,
     machine,
     markdown_table,
+    ms,
     save_result,
     summary_ms,
     timings_ms,
@@ -109,12 +110,14 @@ def main(argv: list[str] | None = None) -> dict:
     batch_rate, loop_rate = batch_n / batch_ms * 1000, loop_n / loop_ms * 1000
     rss_base, rss_loaded = peak_rss_mb()
 
+    ratio = eager["p50"] / script["p50"]
     rows = [
-        ["predict(280x280 RGBA canvas), 1 thread", calls, predict["p50"], predict["p99"], "",
-         f"p99 {goal_verdict(predict['p99'], GOAL_P99_MS)}"],
-        ["network alone, 1 image, eager, 1 thread", calls, eager["p50"], eager["p99"], "", ""],
-        ["network alone, 1 image, TorchScript, 1 thread", calls, script["p50"], script["p99"],
-         "", f"eager / TorchScript p50: {eager['p50'] / script['p50']:.2f}x"],
+        ["predict(280x280 RGBA canvas), 1 thread", calls, ms(predict["p50"]),
+         ms(predict["p99"]), "", f"p99 {goal_verdict(predict['p99'], GOAL_P99_MS)}"],
+        ["network alone, 1 image, eager, 1 thread", calls, ms(eager["p50"]), ms(eager["p99"]),
+         "", ""],
+        ["network alone, 1 image, TorchScript, 1 thread", calls, ms(script["p50"]),
+         ms(script["p99"]), "", f"eager / TorchScript p50: {ratio:.2f}x"],
         [f"predict_batch({batch_n:,}), {cores} threads", 3, f"{batch_ms:.0f} (total)", "",
          f"{batch_rate:,.0f}", goal_verdict(batch_rate, GOAL_BATCH_IMAGES_S, False)],
         [f"one-image loop ({loop_n:,}), {cores} threads", 1, f"{loop_ms:.0f} (total)", "",
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
         "predict_canvas_ms": predict,
         "network_eager_ms": eager,
         "network_torchscript_ms": script,
-        "eager_over_torchscript_p50": eager["p50"] / script["p50"],
+        "eager_over_torchscript_p50": ratio,
         "predict_batch": {"images": batch_n, "ms": batch_ms, "images_per_second": batch_rate},
         "one_by_one_loop": {"images": loop_n, "ms": loop_ms, "images_per_second": loop_rate},
         "peak_rss_mb": {"after_imports": rss_base, "after_load_and_predict": rss_loaded},
