@@ -19,6 +19,11 @@ from benchmarks import _common, _report
 from model.data import Mnist
 
 
+@pytest.fixture(scope="module")
+def mnist() -> Mnist:
+    return _common.load_test_mnist()
+
+
 def test_table_verdicts_and_summaries() -> None:
     table = _common.markdown_table(["a", "long header"], [[1, "x"], ["wide cell", 2.5]])
     lines = table.splitlines()
@@ -44,13 +49,13 @@ def test_results_are_saved_and_fill_readme_markers(tmp_path: Path) -> None:
 
     readme = tmp_path / "README.md.in"
     readme.write_text(
-        "intro\n<!-- bench:inference -->\nold\n<!-- /bench:inference -->\n"
+        "intro\n<!-- bench:inference -->\nstale\n<!-- /bench:inference -->\n"
         "<!-- bench:training -->\nplaceholder\n<!-- /bench:training -->\n"
     )
     written = _report.update_reports(tmp_path, readme)
     text = readme.read_text()
     assert written == [tmp_path / "README.md", readme]
-    assert "old" not in text and "| x |" in text and "inference.json" in text
+    assert "stale" not in text and "| x |" in text and "inference.json" in text
     assert "placeholder" in text  # no training result yet: left alone
     assert _report.fill_markers(text, _report.load_results(tmp_path)) == text  # idempotent
 
@@ -65,7 +70,7 @@ def test_training_hook_times_an_accuracy_target(mnist: Mnist) -> None:
         cap_s=10.0,
         test_images=mnist.test_images[:50],
         test_labels=mnist.test_labels[:50],
-        train_pixels=torch.from_numpy(mnist.train_images[:64]).unsqueeze(1),
+        train_pixels=torch.tensor(mnist.train_images[:64]).unsqueeze(1),
     )
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     assert watch(net, 5, 1.5) is False  # 1.01 is out of reach and the cap not met
