@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(1)
     predict = summary_ms(timings_ms(lambda: predictor.predict(canvas), calls, warmup=20))
-    one = torch.from_numpy(images[:1]).unsqueeze(1).float().div_(255)
+    one = torch.tensor(images[:1]).unsqueeze(1).float().div_(255)
     net = predictor.net.eval()
     scripted = torchscript(net, one)
     with torch.inference_mode():
