@@ -44,8 +44,9 @@ lint: venv
 train: venv
 	$(PY) run_model.py
 
+# Every benchmark, results in results/bench/ and README's tables; ARGS=--quick for a short run.
 bench: venv
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

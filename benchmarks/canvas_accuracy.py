@@ -5,7 +5,7 @@ The synthetic canvas set redraws all 10,000 MNIST test digits as 280x280 canvase
 paints digits from stroke templates. Each goes through `canvas_to_mnist` (the app's
 path) and, for comparison, through naive whole-canvas resizing.
 
-    python benchmarks/canvas_accuracy.py [--n 10000]
+    python benchmarks/canvas_accuracy.py [--n 10000] [--quick]
 """
 
 from __future__ import annotations
@@ -53,4 +53,6 @@ def main(n: int = 10_000) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="MNIST test digits to redraw")
-    main(parser.parse_args().n)
+    parser.add_argument("--quick", action="store_true", help="redraw 1,000 digits only")
+    args = parser.parse_args()
+    main(min(args.n, 1_000) if args.quick else args.n)

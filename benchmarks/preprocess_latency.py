@@ -4,7 +4,7 @@ Prints a table of median and 95th-percentile milliseconds per call for the input
 the app and the CLI see. Single-threaded, after a warm-up; the pictures come from
 `model.synthetic`, so the script needs no data.
 
-    python benchmarks/preprocess_latency.py [--repeats 200]
+    python benchmarks/preprocess_latency.py [--repeats 200] [--quick]
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ import argparse
 import os
 import platform
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._common import timings_ms
 from model.preprocess import canvas_to_mnist
 from model.strokes import digit_paths, render_strokes
 from model.synthetic import photo_of
@@ -45,21 +44,13 @@ def cases() -> dict[str, np.ndarray]:
     }
 
 
-def timings_ms(run: Callable[[], object], repeats: int) -> np.ndarray:
-    for _ in range(5):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return np.array(times) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="30 repeats")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = min(args.repeats, 30)
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, NumPy {np.__version__}\n"

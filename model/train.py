@@ -24,7 +24,7 @@ digits, so no rank's shard decides them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
@@ -89,8 +89,16 @@ class TrainConfig:
 class TrainResult:
     net: nn.Module
     device: torch.device
-    seconds: float
+    seconds: float  # training time; time spent in a step hook is not counted
     history: list[dict] = field(default_factory=list)  # one row per epoch
+    stopped_early: bool = False  # a step hook asked to stop before the last epoch ended
+
+
+# Called every `hook_every` optimizer steps with the network (in training mode), the
+# step number (1-based, counted across epochs) and the training seconds so far; return
+# True to stop training at once. benchmarks/training.py uses it to measure time to
+# an accuracy: the hook evaluates, and the loop keeps its time off the clock.
+StepHook = Callable[[nn.Module, int, float], bool]
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -158,8 +166,18 @@ def train(
     val_images: np.ndarray,
     val_labels: np.ndarray,
     progress: bool = True,
+    hook: StepHook | None = None,
+    hook_every: int = 0,
 ) -> TrainResult:
-    """Train a fresh `config.arch` network and return it with its per-epoch history."""
+    """Train a fresh `config.arch` network and return it with its per-epoch history.
+
+    `hook` (see `StepHook`), when given, runs every `hook_every` steps; its time is
+    excluded from `seconds` and from the epochs' timings (on CUDA the clock is read
+    after a synchronise, so queued kernels count as training). One process only: a
+    hook's stop decision would otherwise have to agree across ranks.
+    """
+    if hook is not None and hook_every < 1:
+        raise ValueError(f"hook_every must be >= 1 when a hook is given, got {hook_every}")
     device = pick_device(config.device)
     gen = seed_everything(config.seed, device)
     if config.limit is not None:
@@ -173,6 +191,8 @@ def train(
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     rank, world_size = rank_and_world_size()
+    if hook is not None and world_size > 1:
+        raise ValueError("a step hook runs in one process only (WORLD_SIZE is above 1)")
     model: nn.Module = net
     if world_size > 1:
         # Same weights everywhere (DDP also broadcasts rank 0's), then dropout masks
@@ -189,9 +209,12 @@ def train(
 
     history: list[dict] = []
     started = time.perf_counter()
+    hook_seconds = 0.0  # time spent inside the hook, kept off every clock
+    stop = False
     for epoch in range(1, config.epochs + 1):
         net.train()
         epoch_start = time.perf_counter()
+        epoch_hook_seconds = hook_seconds
         order = torch.randperm(n, generator=gen, device=device)
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
@@ -249,6 +272,18 @@ def train(
                     loss=f"{loss.item():.3f}",
                     img_s=f"{seen / (time.perf_counter() - epoch_start):.0f}",
                 )
+            global_step = (epoch - 1) * steps_per_epoch + step + 1
+            if hook is not None and global_step % hook_every == 0:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                paused = time.perf_counter()
+                stop = bool(hook(net, global_step, paused - started - hook_seconds))
+                net.train()
+                hook_seconds += time.perf_counter() - paused
+                if stop:
+                    break
+        if stop:
+            break
         if world_size > 1:  # the epoch's loss and accuracy over every rank's images
             torch.distributed.all_reduce(loss_sum)
             torch.distributed.all_reduce(correct)
@@ -256,7 +291,7 @@ def train(
         val_logits = predict_logits(net, val_images, device, channels_last=channels_last)
         val_acc = float((val_logits.argmax(1).numpy() == val_labels).mean())
         val_loss = float(F.cross_entropy(val_logits, torch.from_numpy(val_labels.astype(np.int64))))
-        seconds = time.perf_counter() - epoch_start
+        seconds = time.perf_counter() - epoch_start - (hook_seconds - epoch_hook_seconds)
         row = {
             "epoch": epoch,
             "train_loss": float(loss_sum.item() / n),
@@ -275,7 +310,11 @@ def train(
             )
     net = net.to(memory_format=torch.contiguous_format).eval()
     return TrainResult(
-        net=net, device=device, seconds=time.perf_counter() - started, history=history
+        net=net,
+        device=device,
+        seconds=time.perf_counter() - started - hook_seconds,
+        history=history,
+        stopped_early=stop,
     )
 
 

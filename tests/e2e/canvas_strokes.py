@@ -10,7 +10,7 @@ if the canvas is displayed at another size; the paths themselves are in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from playwright.sync_api import CDPSession, Locator, Page
 
@@ -29,15 +29,23 @@ def _to_screen(surface: Locator, stroke: Stroke) -> list[Point]:
     return [(box["x"] + x * sx, box["y"] + y * sy) for x, y in stroke]
 
 
-def draw_with_mouse(page: Page, strokes: Sequence[Stroke]) -> None:
-    """Press, drag along each stroke, release: one canvas update per stroke."""
+def draw_with_mouse(
+    page: Page, strokes: Sequence[Stroke], before_last_release: Callable[[], object] | None = None
+) -> None:
+    """Press, drag along each stroke, release: one canvas update per stroke.
+
+    `before_last_release` runs just before the pointer is lifted at the end of the
+    last stroke: the browser benchmark starts its clock there.
+    """
     surface = drawing_surface(page)
-    for stroke in strokes:
+    for i, stroke in enumerate(strokes):
         points = _to_screen(surface, stroke)
         page.mouse.move(*points[0])
         page.mouse.down()
         for x, y in points[1:]:
             page.mouse.move(x, y, steps=2)
+        if before_last_release is not None and i == len(strokes) - 1:
+            before_last_release()
         page.mouse.up()
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+
 import numpy as np
 import torch
 
@@ -40,6 +43,28 @@ def test_limit_trains_on_the_first_images_only(mnist: Mnist) -> None:
     config = TrainConfig.for_arch("mlp", epochs=1, limit=256, device="cpu")
     result = train(config, x, y, x[-100:], y[-100:], progress=False)
     assert result.history[0]["images_per_second"] * result.history[0]["seconds"] < 300
+
+
+def test_step_hook_sees_every_nth_step_stays_off_the_clock_and_can_stop(mnist: Mnist) -> None:
+    """The benchmark's hook: called on schedule, its time not counted, True stops at once."""
+    x, y = mnist.train_images, mnist.train_labels
+    config = TrainConfig.for_arch("mlp", epochs=2, batch_size=32, limit=320, device="cpu")
+    calls: list[tuple[int, float]] = []
+
+    def hook(net: torch.nn.Module, step: int, seconds: float) -> bool:
+        calls.append((step, seconds))
+        time.sleep(0.2)  # an "evaluation" far slower than the training steps
+        return step == 15
+
+    started = time.perf_counter()
+    result = train(config, x, y, x[-100:], y[-100:], progress=False, hook=hook, hook_every=3)
+    wall = time.perf_counter() - started
+    assert [step for step, _ in calls] == [3, 6, 9, 12, 15]
+    assert result.stopped_early and len(result.history) == 1
+    assert all(a < b for (_, a), (_, b) in itertools.pairwise(calls))
+    sleeps = 0.2 * len(calls)
+    assert result.seconds <= wall - sleeps  # the sleeps are not in the training time
+    assert result.history[0]["seconds"] <= wall - sleeps  # nor in the epoch's
 
 
 def test_augmentation_keeps_shape_range_and_most_ink(mnist: Mnist) -> None:

@@ -1,0 +1,365 @@
+"""The feedback store on a real PostgreSQL over loopback: writes, concurrency, dashboard reads.
+
+A throwaway cluster (scripts/pg_cluster.py) is migrated to head and seeded with
+1,000,000 predictions (`--quick`: 100,000) bulk-loaded with COPY: three model
+versions, a year of timestamps, 70 % labelled, real-sized 784-byte images, so
+tables and indexes have the size they would have. The cluster starts with
+durability off for the load; it is switched back on (fsync, synchronous_commit,
+full_page_writes) before anything is timed, so a commit waits for the disk as it
+would in production.
+
+- `log_prediction` through the repository API, one transaction each: p50 and p99
+  (goal p50 <= 2 ms); beside it, what the app's label button does (register the
+  model version and log, one transaction).
+- 8 writer processes logging at once: predictions per second (goal >= 1,000/s).
+- Every statistics query the Statistics and History pages run, unfiltered and
+  filtered (one model version, the last 30 days): median over repeats, end to end
+  (SQL and the DataFrame the page gets). Goal <= 100 ms each. EXPLAIN (ANALYZE,
+  BUFFERS) of the slowest goes into the JSON and the table.
+
+    python benchmarks/database.py [--quick] [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import multiprocessing
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import event
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import (
+    arguments,
+    goal_verdict,
+    machine,
+    markdown_table,
+    ms,
+    save_result,
+    summary_ms,
+    timings_ms,
+)
+from db import analytics, repository
+from db.engine import dispose_engines, get_engine, session_scope
+from db.migrate import upgrade_to_head
+from scripts.pg_cluster import running_cluster
+
+GOAL_LOG_P50_MS = 2.0
+GOAL_WRITES_PER_S = 1_000.0
+GOAL_QUERY_MS = 100.0
+WRITERS = 8
+MODELS = ("cnn", "resnet", "resnet")  # the third: a retrained resnet, new weights
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+COPY_COLUMNS = (
+    "created_at", "session_id", "model_version_id", "predicted_digit", "confidence",
+    "probabilities", "unsure", "true_label", "labeled_at", "source", "image", "latency_ms",
+    "client_request_id",
+)  # fmt: skip
+
+
+def register_versions(url: str) -> list[int]:
+    with session_scope(url) as session:
+        return [
+            repository.register_model_version(
+                session,
+                name=name,
+                architecture=name,
+                weights_sha256=f"{i:064x}",
+                parameter_count=100_000,
+                test_accuracy=0.99,
+                card={"name": name, "benchmark": True},
+            )
+            for i, name in enumerate(MODELS, start=1)
+        ]
+
+
+def seed_rows(url: str, n: int, versions: list[int], now: datetime, chunk: int = 50_000) -> float:
+    """COPY `n` synthetic predictions in; non-constraint indexes are rebuilt afterwards.
+
+    Returns the seconds it took (load, index builds and VACUUM ANALYZE).
+    """
+    started = time.perf_counter()
+    rng = np.random.default_rng(0)
+    pool = 997  # distinct images and probability vectors, reused (their size is what counts)
+    images = [
+        "\\x" + rng.integers(0, 256, 784, dtype=np.uint8).tobytes().hex() for _ in range(pool)
+    ]
+    digits = rng.integers(0, 10, pool)
+    confidences = np.clip(rng.beta(8, 1.2, pool), 0.11, 1.0)
+    vectors = []
+    for digit, confidence in zip(digits, confidences, strict=True):
+        rest = (1 - confidence) / 9
+        vectors.append(
+            "{" + ",".join(f"{confidence if d == digit else rest:.6f}" for d in range(10)) + "}"
+        )
+    raw = get_engine(url).raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(
+            "SELECT indexdef, indexname FROM pg_indexes WHERE tablename = 'predictions' AND "
+            "indexname NOT IN (SELECT conname FROM pg_constraint)"
+        )
+        indexes = cursor.fetchall()
+        for _, name in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+        for start in range(0, n, chunk):
+            size = min(chunk, n - start)
+            k = rng.integers(0, pool, size)
+            ages = rng.uniform(0, 365 * 86_400, size)
+            labelled = rng.random(size) < 0.7
+            right = rng.random(size) < confidences[k]
+            wrong_label = (digits[k] + rng.integers(1, 10, size)) % 10
+            version = np.array(versions)[rng.choice(len(versions), size, p=[0.2, 0.3, 0.5])]
+            buffer = io.StringIO()
+            for i in range(size):
+                created = now - timedelta(seconds=float(ages[i]))
+                label = (digits[k[i]] if right[i] else wrong_label[i]) if labelled[i] else ""
+                labeled_at = (created + timedelta(seconds=5)).isoformat() if labelled[i] else ""
+                buffer.write(
+                    f"{created.isoformat()},s{(start + i) // 20},{version[i]},{digits[k[i]]},"
+                    f'{confidences[k[i]]:.6f},"{vectors[k[i]]}",{confidences[k[i]] < 0.6},'
+                    f"{label},{labeled_at},canvas,{images[k[i]]},3.5,seed-{start + i}\n"
+                )
+            buffer.seek(0)
+            cursor.copy_expert(
+                f"COPY predictions ({', '.join(COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer
+            )
+        for definition, _ in indexes:
+            cursor.execute(definition)
+        raw.commit()
+        raw.set_isolation_level(0)  # VACUUM cannot run inside a transaction
+        raw.cursor().execute("VACUUM ANALYZE predictions")
+    finally:
+        raw.close()
+    return time.perf_counter() - started
+
+
+def make_durable(url: str) -> None:
+    with get_engine(url).connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for name, value in DURABLE.items():
+            connection.exec_driver_sql(f"ALTER SYSTEM SET {name} = '{value}'")
+        connection.exec_driver_sql("SELECT pg_reload_conf()")
+    dispose_engines(url)
+
+
+def _prediction(version: int, request_id: str) -> dict[str, Any]:
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[4:24, 12:16] = 255
+    probabilities = [0.01] * 10
+    probabilities[1] = 0.91
+    return {
+        "model_version_id": version,
+        "predicted_digit": 1,
+        "confidence": 0.91,
+        "probabilities": probabilities,
+        "image": image,
+        "source": "canvas",
+        "latency_ms": 3.1,
+        "session_id": "bench",
+        "client_request_id": request_id,
+    }
+
+
+def log_one(url: str, version: int, request_id: str) -> None:
+    with session_scope(url) as session:
+        repository.log_prediction(session, **_prediction(version, request_id))
+
+
+def save_like_the_app(url: str, version_args: dict[str, Any], request_id: str) -> None:
+    """What the Draw page's label button does: register (idempotent) and log, one commit."""
+    with session_scope(url) as session:
+        version = repository.register_model_version(session, **version_args)
+        repository.log_prediction(session, **_prediction(version, request_id), true_label=1)
+
+
+def _writer(url: str, version: int, worker: int, count: int, barrier: Any, results: Any) -> None:
+    log_one(url, version, f"warm-{worker}")  # connect outside the timed part
+    barrier.wait()
+    started = time.monotonic()
+    for i in range(count):
+        log_one(url, version, f"w{worker}-{i}")
+    results.put((started, time.monotonic()))
+
+
+def concurrent_writes(url: str, version: int, per_writer: int) -> float:
+    """Predictions per second with `WRITERS` processes logging at once (wall clock)."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(WRITERS), context.Queue()
+    workers = [
+        context.Process(target=_writer, args=(url, version, w, per_writer, barrier, results))
+        for w in range(WRITERS)
+    ]
+    for worker in workers:
+        worker.start()
+    spans = [results.get(timeout=600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return WRITERS * per_writer / (max(e for _, e in spans) - min(s for s, _ in spans))
+
+
+def dashboard_queries(version: int, now: datetime) -> dict[str, Callable[[Any], Any]]:
+    """Every read the Statistics and History pages make, as they make it."""
+    recent = {"model_version_id": version, "since": (now - timedelta(days=30)).date()}
+    queries: dict[str, Callable[[Any], Any]] = {
+        "model versions (filter menu)": repository.list_model_versions,
+    }
+    for label, filters in (("all", {}), ("1 version, 30 days", recent)):
+        queries |= {
+            f"kpis [{label}]": lambda s, f=filters: analytics.kpis(s, now=now, **f),
+            f"accuracy by digit [{label}]": lambda s, f=filters: analytics.accuracy_by_digit(
+                s, **f
+            ),
+            f"confusion matrix [{label}]": lambda s, f=filters: analytics.confusion_matrix(s, **f),
+            f"confidence by outcome [{label}]": lambda s, f=filters: (
+                analytics.confidence_by_outcome(s, **f)
+            ),
+            f"calibration bins [{label}]": lambda s, f=filters: analytics.calibration_bins(s, **f),
+            f"accuracy over time [{label}]": lambda s, f=filters: analytics.accuracy_over_time(
+                s, **f
+            ),
+        }
+    queries["accuracy by model [all]"] = analytics.accuracy_by_model
+    for status in repository.STATUSES:
+        queries[f"history, {status}, 50 rows"] = lambda s, st=status: repository.list_predictions(
+            s, status=st, limit=50
+        )
+    queries["history, wrong, 1 version, 1000 rows"] = lambda s: repository.list_predictions(
+        s, status="wrong", model_version_id=version, limit=1000
+    )
+    return queries
+
+
+def time_queries(url: str, queries: dict[str, Callable], repeats: int) -> dict[str, dict]:
+    timings = {}
+    for name, query in queries.items():
+        with session_scope(url) as session:
+            samples = timings_ms(lambda q=query, s=session: q(s), repeats, warmup=1)
+        timings[name] = summary_ms(samples)
+    return timings
+
+
+def explain(url: str, query: Callable[[Any], Any]) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of every statement `query` sends, in order."""
+    statements: list[tuple[str, Any]] = []
+    engine = get_engine(url)
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with session_scope(url) as session:
+            query(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    plans = []
+    with engine.connect() as connection:
+        for statement, parameters in statements:
+            rows = connection.exec_driver_sql(
+                "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
+            ).all()
+            plans.append("\n".join(row[0] for row in rows))
+    return plans
+
+
+def run(rows: int, log_calls: int, per_writer: int, repeats: int) -> dict[str, Any]:
+    """The whole benchmark on a fresh cluster; the figures as a dict."""
+    with running_cluster() as cluster:
+        url = cluster.url()
+        upgrade_to_head(url)
+        versions = register_versions(url)
+        now = datetime.now(UTC)
+        seed_s = seed_rows(url, rows, versions, now)
+        make_durable(url)
+
+        counter = itertools.count()
+        log = summary_ms(
+            timings_ms(lambda: log_one(url, versions[-1], f"log-{next(counter)}"), log_calls, 10)
+        )
+        version_args = {
+            "name": "resnet", "architecture": "resnet", "weights_sha256": f"{3:064x}",
+            "parameter_count": 100_000, "test_accuracy": 0.99, "card": {"name": "resnet"},
+        }  # fmt: skip
+        app_save = summary_ms(
+            timings_ms(
+                lambda: save_like_the_app(url, version_args, f"app-{next(counter)}"), log_calls, 10
+            )
+        )
+        dispose_engines(url)  # no open connections in the parent while the writers fork
+        writes_per_s = concurrent_writes(url, versions[-1], per_writer)
+
+        queries = dashboard_queries(versions[-1], now)
+        timings = time_queries(url, queries, repeats)
+        slowest = max(timings, key=lambda name: timings[name]["p50"])
+        plans = explain(url, queries[slowest])
+        dispose_engines(url)
+    return {
+        "rows": rows,
+        "seed_seconds": round(seed_s, 1),
+        "durability": DURABLE,
+        "log_prediction_ms": log,
+        "app_save_ms": app_save,
+        "writers": WRITERS,
+        "writes_per_writer": per_writer,
+        "concurrent_writes_per_second": writes_per_s,
+        "queries_ms": timings,
+        "slowest_query": slowest,
+        "slowest_explain": plans,
+    }
+
+
+def render(data: dict[str, Any]) -> str:
+    log, app = data["log_prediction_ms"], data["app_save_ms"]
+    rate, total = data["concurrent_writes_per_second"], data["writers"] * data["writes_per_writer"]
+    writes = markdown_table(
+        ["write", "calls", "p50 ms", "p99 ms", "goal"],
+        [
+            ["log_prediction, one transaction", log["n"], ms(log["p50"]), ms(log["p99"]),
+             f"p50 {goal_verdict(log['p50'], GOAL_LOG_P50_MS)}"],
+            ["register version + log (the label button)", app["n"], ms(app["p50"]),
+             ms(app["p99"]), ""],
+            [f"{data['writers']} writer processes at once", total,
+             "", "", f"{rate:,.0f}/s: {goal_verdict(rate, GOAL_WRITES_PER_S, False)}"],
+        ],
+    )  # fmt: skip
+    reads = markdown_table(
+        ["dashboard read", "median ms", "p95 ms", "goal <= 100 ms"],
+        [
+            [name, ms(t["p50"]), ms(t["p95"]), goal_verdict(t["p50"], GOAL_QUERY_MS)]
+            for name, t in data["queries_ms"].items()
+        ],
+    )
+    plans = "\n\n".join(data["slowest_explain"])
+    return (
+        f"{data['rows']:,} predictions loaded with COPY in {data['seed_seconds']:.0f} s; "
+        "writes timed with fsync and synchronous_commit on.\n\n"
+        f"{writes}\n\n{reads}\n\nSlowest read, `{data['slowest_query']}`, EXPLAIN (ANALYZE, "
+        f"BUFFERS):\n\n```\n{plans}\n```"
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = arguments(__doc__, argv, rows=1_000_000)
+    rows = min(args.rows, 100_000) if args.quick else args.rows
+    info = machine()
+    data = run(
+        rows,
+        log_calls=300 if args.quick else 2_000,
+        per_writer=50 if args.quick else 250,
+        repeats=3 if args.quick else 7,
+    )
+    save_result("database", data, render(data), quick=args.quick, info=info)
+    return data
+
+
+if __name__ == "__main__":
+    main()

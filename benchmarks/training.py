@@ -1,0 +1,303 @@
+"""Training: time to 99 % MNIST test accuracy, default recipe beside the seed's; images/s.
+
+Two recipes in the same run, seed after seed, so their ratio is measured under the
+same load:
+
+- default: `model.train.train` with `ARCH_DEFAULTS` for the default architecture
+  (`settings.DEFAULT_ARCHITECTURE`), exactly as `run_model.py` trains it (55,000
+  training images, the rest validates; its per-epoch validation stays on the clock).
+- seed: the `cnn` architecture trained the way the seed project did (Adam, lr 1e-3,
+  batch 64, a plain loop over a shuffled `DataLoader` of a `TensorDataset`, no
+  augmentation, no schedule, all 60,000 training images). Pixels are converted to
+  floats once up front, which is kinder to the seed than its per-sample transforms.
+
+The clock runs while the network trains. Every `--eval-every` of an epoch it stops,
+the network is copied, its BatchNorm statistics recomputed from clean digits (what
+training does before it saves) and the copy scored on the MNIST test set; the time
+to the first score >= the target is the figure. Test accuracy only decides when to
+stop the clock: nothing is tuned on it. A run that has not reached the target after
+`--cap-s` seconds of training stops and is reported as "> cap".
+
+On CUDA the targets are 99.0 % and 99.5 %; on a CPU 99.0 % only. `--quick` uses a
+lower target on 2,000 test digits, one seed and a short cap: it checks the machinery
+and gives a rough rate, not the README figure.
+
+Throughput: images per second of each architecture's default training step
+(augmentation included), over `--steps` steps after a warm-up.
+
+    python benchmarks/training.py [--quick] [--seeds 3] [--cap-s 480]
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import (
+    NO_CUDA,
+    arguments,
+    goal_verdict,
+    load_test_mnist,
+    machine,
+    markdown_table,
+    save_result,
+)
+from model.data import Mnist
+from model.nets import build
+from model.train import (
+    ARCH_DEFAULTS,
+    TrainConfig,
+    pick_device,
+    predict_logits,
+    recalibrate_batchnorm,
+    to_device_tensor,
+    train,
+)
+from settings import DEFAULT_ARCHITECTURE
+
+SEED_RECIPE = {"arch": "cnn", "optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "max_epochs": 14}
+GOAL_CPU_S = 45.0  # issue 8: <= 45 s to 99.0 % on 2 cores
+GOAL_SPEEDUP = 3.0  # and >= 3x faster than the seed recipe
+GOAL_CUDA_S = {0.99: 1.0, 0.995: 10.0}  # on an H100
+
+
+@dataclass
+class TargetWatch:
+    """The step hook: scores a copy of the network, notes when each target is first met."""
+
+    targets: list[float]
+    cap_s: float
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    train_pixels: torch.Tensor  # uint8 (N, 1, 28, 28) on the training device, for BatchNorm
+    reached: dict[float, float] = field(default_factory=dict)  # target -> training seconds
+    trace: list[tuple[int, float, float]] = field(default_factory=list)  # step, seconds, acc
+
+    def __call__(self, net: nn.Module, step: int, seconds: float) -> bool:
+        scored = copy.deepcopy(net)
+        gen = torch.Generator(device=self.train_pixels.device).manual_seed(step)
+        recalibrate_batchnorm(scored, self.train_pixels, gen, channels_last=False)
+        logits = predict_logits(scored, self.test_images)
+        accuracy = float((logits.argmax(1).numpy() == self.test_labels).mean())
+        self.trace.append((step, round(seconds, 2), accuracy))
+        for target in self.targets:
+            if accuracy >= target and target not in self.reached:
+                self.reached[target] = seconds
+        return len(self.reached) == len(self.targets) or seconds >= self.cap_s
+
+    def outcome(self, images_per_second: float) -> dict:
+        return {
+            "seconds_to": {f"{t:.3f}": self.reached.get(t) for t in self.targets},
+            "best_accuracy": max((a for _, _, a in self.trace), default=None),
+            "evaluations": self.trace,
+            "images_per_second": round(images_per_second, 1),
+        }
+
+
+def run_default_recipe(mnist: Mnist, seed: int, watch_args: dict, eval_every: float) -> dict:
+    config = TrainConfig.for_arch(DEFAULT_ARCHITECTURE, seed=seed)
+    train_x, train_y, val_x, val_y = mnist.split()
+    device = pick_device(config.device)
+    watch = TargetWatch(train_pixels=to_device_tensor(train_x, device), **watch_args)
+    steps_per_epoch = -(-len(train_y) // config.batch_size)
+    result = train(
+        config,
+        train_x,
+        train_y,
+        val_x,
+        val_y,
+        progress=False,
+        hook=watch,
+        hook_every=max(1, round(steps_per_epoch * eval_every)),
+    )
+    steps = watch.trace[-1][0] if watch.trace else steps_per_epoch * config.epochs
+    return watch.outcome(steps * config.batch_size / result.seconds)
+
+
+def run_seed_recipe(mnist: Mnist, seed: int, watch_args: dict, eval_every: float) -> dict:
+    """The seed's loop, timed the same way: evaluation off the clock, training on it."""
+    device = pick_device("auto")
+    torch.manual_seed(seed)
+    net = build(SEED_RECIPE["arch"]).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=SEED_RECIPE["lr"])
+    images = torch.from_numpy(mnist.train_images).unsqueeze(1).float().div_(255)
+    labels = torch.from_numpy(mnist.train_labels.astype(np.int64))
+    loader = DataLoader(
+        TensorDataset(images, labels),
+        batch_size=SEED_RECIPE["batch_size"],
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    watch = TargetWatch(train_pixels=to_device_tensor(mnist.train_images, device), **watch_args)
+    every = max(1, round(len(loader) * eval_every))
+    clock, step, stop = 0.0, 0, False
+    for _ in range(SEED_RECIPE["max_epochs"]):
+        net.train()
+        started = time.perf_counter()
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            optimizer.zero_grad()
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if step % every == 0:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                clock += time.perf_counter() - started
+                stop = watch(net, step, clock)
+                net.train()
+                started = time.perf_counter()
+                if stop:
+                    break
+        if stop:
+            break
+        clock += time.perf_counter() - started
+    return watch.outcome(step * SEED_RECIPE["batch_size"] / clock)
+
+
+def throughput(mnist: Mnist, arch: str, warmup: int, steps: int) -> float:
+    """Images per second of `arch`'s default training step, measured between two steps."""
+    config = TrainConfig.for_arch(arch, epochs=1)
+    marks: dict[int, float] = {}
+
+    def mark(_net: nn.Module, step: int, seconds: float) -> bool:
+        marks[step] = seconds
+        return step >= warmup + steps
+
+    n = (warmup + steps + 1) * config.batch_size
+    x, y = mnist.train_images[:n], mnist.train_labels[:n]
+    train(config, x, y, x[:100], y[:100], progress=False, hook=mark, hook_every=1)
+    return steps * config.batch_size / (marks[warmup + steps] - marks[warmup])
+
+
+def _seconds_cell(values: list[float | None], cap_s: float) -> str:
+    if any(v is None for v in values):
+        reached = [v for v in values if v is not None]
+        return f"> {cap_s:.0f} s in {len(values) - len(reached)} of {len(values)} seeds" + (
+            f" (reached: {', '.join(f'{v:.0f}' for v in reached)} s)" if reached else ""
+        )
+    each = ", ".join(f"{v:.1f}" for v in values)
+    return f"{np.mean(values):.1f} s (median {np.median(values):.1f}; seeds: {each})"
+
+
+def mean_or_none(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else float(np.mean(values))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = arguments(__doc__, argv, seeds=3, cap_s=480.0, eval_every=0.25, steps=200)
+    info = machine()
+    mnist = load_test_mnist()
+    cuda = torch.cuda.is_available()
+    targets = [0.99, 0.995] if cuda else [0.99]
+    n_test, seeds, cap_s = 10_000, args.seeds, args.cap_s
+    eval_every, steps, warmup = args.eval_every, args.steps, 20
+    if args.quick:  # smaller still where the command line asks for less
+        targets, n_test, seeds, cap_s = [0.97], 2_000, min(seeds, 1), min(cap_s, 40.0)
+        eval_every, steps, warmup = min(eval_every, 0.05), min(steps, 20), 5
+    watch_args = {
+        "targets": targets,
+        "cap_s": cap_s,
+        "test_images": mnist.test_images[:n_test],
+        "test_labels": mnist.test_labels[:n_test],
+    }
+
+    runs: dict[str, list[dict]] = {"default": [], "seed": []}
+    for seed in range(seeds):  # alternate, so both recipes see the same load
+        runs["default"].append(run_default_recipe(mnist, seed, watch_args, eval_every))
+        runs["seed"].append(run_seed_recipe(mnist, seed, watch_args, eval_every))
+        print(f"seed {seed}: {runs['default'][-1]['seconds_to']} vs "
+              f"{runs['seed'][-1]['seconds_to']}", flush=True)  # fmt: skip
+
+    rows, summary = [], {}
+    default_cfg = ARCH_DEFAULTS[DEFAULT_ARCHITECTURE]
+    recipes = {
+        "default": f"{DEFAULT_ARCHITECTURE}: AdamW one-cycle lr {default_cfg['lr']:g}, "
+        f"batch {default_cfg['batch_size']}, augmentation, {default_cfg['epochs']} epochs planned",
+        "seed": f"cnn: Adam lr {SEED_RECIPE['lr']:g}, batch {SEED_RECIPE['batch_size']}, "
+        "DataLoader, no augmentation",
+    }
+    for recipe, results in runs.items():
+        for target in targets:
+            key = f"{target:.3f}"
+            values = [r["seconds_to"][key] for r in results]
+            summary[f"{recipe}@{key}"] = mean_or_none(values)
+            rows.append(
+                [
+                    recipes[recipe],
+                    f"{target:.1%}",
+                    _seconds_cell(values, cap_s),
+                    f"{max(r['best_accuracy'] or 0 for r in results):.2%}",
+                    f"{np.median([r['images_per_second'] for r in results]):,.0f}",
+                ]
+            )
+    first = f"{targets[0]:.3f}"
+    default_s, seed_s = summary[f"default@{first}"], summary[f"seed@{first}"]
+    speedup = seed_s / default_s if default_s and seed_s else None
+    device_name = info["gpu"] or f"{info['cores']} CPU cores"
+    lines = [
+        f"Time to MNIST test accuracy >= target on {device_name}, mean over {seeds} seed(s), "
+        f"evaluated every {eval_every:g} epoch on {n_test:,} test digits (evaluation off "
+        "the clock).\n",
+        markdown_table(
+            ["recipe", "target", "training time to target", "best test accuracy", "images/s"],
+            rows,
+        ),
+        "",
+        f"- seed recipe / default recipe: "
+        f"{'n/a (a recipe missed the target)' if speedup is None else f'{speedup:.2f}x'} "
+        f"(goal >= {GOAL_SPEEDUP:g}x)",
+    ]
+    if not cuda:
+        lines.append(f"- default recipe to 99.0 %: {goal_verdict(default_s, GOAL_CPU_S)}"
+                     + (" (quick run: lower target)" if args.quick else ""))  # fmt: skip
+        lines.append(f"- CUDA (99.0 % <= 1 s, 99.5 % <= 10 s on an H100): {NO_CUDA}")
+    else:
+        for target, goal in GOAL_CUDA_S.items():
+            value = summary.get(f"default@{target:.3f}")
+            lines.append(f"- CUDA, default recipe to {target:.1%}: {goal_verdict(value, goal)}")
+
+    per_arch = {arch: throughput(mnist, arch, warmup, steps) for arch in ARCH_DEFAULTS}
+    lines += [
+        "",
+        f"Training throughput, default step of each architecture ({steps} steps after "
+        f"{warmup} warm-up):\n",
+        markdown_table(
+            ["architecture", "batch", "images/s", "seconds per 55,000-image epoch"],
+            [
+                [a, ARCH_DEFAULTS[a]["batch_size"], f"{v:,.0f}", f"{55_000 / v:.0f}"]
+                for a, v in per_arch.items()
+            ],
+        ),
+    ]
+    data = {
+        "targets": targets,
+        "seeds": seeds,
+        "cap_s": cap_s,
+        "eval_every_epoch": eval_every,
+        "test_digits": n_test,
+        "recipes": recipes,
+        "runs": runs,
+        "mean_seconds": summary,
+        "speedup_seed_over_default": speedup,
+        "throughput_images_per_second": per_arch,
+        "cuda": "measured" if cuda else NO_CUDA,
+    }
+    save_result("training", data, "\n".join(lines), quick=args.quick, info=info)
+    return data
+
+
+if __name__ == "__main__":
+    main()

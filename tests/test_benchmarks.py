@@ -1,0 +1,99 @@
+"""The benchmarks' smallest pieces on tiny inputs, so `make bench` keeps working.
+
+Benchmarks are not tests: no figure is checked here, only that the machinery runs
+(tables, result files, README markers, the database seeding and query timing, the
+training hook that times to an accuracy).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks import _common, _report
+from model.data import Mnist
+
+
+@pytest.fixture(scope="module")
+def mnist() -> Mnist:
+    return _common.load_test_mnist()
+
+
+def test_table_verdicts_and_summaries() -> None:
+    table = _common.markdown_table(["a", "long header"], [[1, "x"], ["wide cell", 2.5]])
+    lines = table.splitlines()
+    assert len(lines) == 4 and len({len(line) for line in lines}) == 1
+    assert _common.markdown_table(["only"], []) == "| only |\n| ---- |"
+    assert _common.goal_verdict(30, 45) == "met"
+    assert _common.goal_verdict(90, 45) == "missed by 2.0x (goal <= 45)"
+    assert _common.goal_verdict(500, 1000, lower_is_better=False).startswith("missed by 2.0x")
+    assert _common.goal_verdict(None, 1) == "not measured"
+    summary = _common.summary_ms(np.arange(1, 101))
+    assert summary["n"] == 100 and summary["p50"] == 50.5 and summary["max"] == 100
+
+
+def test_results_are_saved_and_fill_readme_markers(tmp_path: Path) -> None:
+    info = _common.machine()
+    assert info["cores"] >= 1 and info["torch"]
+    path = _common.save_result(
+        "inference", {"p50": np.float32(0.5)}, "| x |", quick=True, info=info, results_dir=tmp_path
+    )
+    record = json.loads(path.read_text())
+    assert record["results"] == {"p50": 0.5} and record["machine"] == info
+    assert "| x |" in record["markdown"] and _common.machine_line(info) in record["markdown"]
+
+    readme = tmp_path / "README.md.in"
+    readme.write_text(
+        "intro\n<!-- bench:inference -->\nstale\n<!-- /bench:inference -->\n"
+        "<!-- bench:training -->\nplaceholder\n<!-- /bench:training -->\n"
+    )
+    written = _report.update_reports(tmp_path, readme)
+    text = readme.read_text()
+    assert written == [tmp_path / "README.md", readme]
+    assert "stale" not in text and "| x |" in text and "inference.json" in text
+    assert "placeholder" in text  # no training result yet: left alone
+    assert _report.fill_markers(text, _report.load_results(tmp_path)) == text  # idempotent
+
+
+def test_training_hook_times_an_accuracy_target(mnist: Mnist) -> None:
+    from benchmarks import training
+
+    throughput = training.throughput(mnist, "mlp", warmup=1, steps=2)
+    assert throughput > 0
+    watch = training.TargetWatch(
+        targets=[0.0, 1.01],
+        cap_s=10.0,
+        test_images=mnist.test_images[:50],
+        test_labels=mnist.test_labels[:50],
+        train_pixels=torch.tensor(mnist.train_images[:64]).unsqueeze(1),
+    )
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    assert watch(net, 5, 1.5) is False  # 1.01 is out of reach and the cap not met
+    assert watch(net, 10, 12.0) is True  # past the cap
+    assert watch.reached == {0.0: 1.5}
+    assert watch.outcome(100.0)["seconds_to"] == {"0.000": 1.5, "1.010": None}
+
+
+@pytest.mark.postgres
+def test_database_benchmark_on_a_thousand_rows(fresh_pg_url: str) -> None:
+    from benchmarks import database
+
+    versions = database.register_versions(fresh_pg_url)
+    now = datetime.now(UTC)
+    database.seed_rows(fresh_pg_url, 1_000, versions, now, chunk=400)
+    database.log_one(fresh_pg_url, versions[0], "one")
+    queries = database.dashboard_queries(versions[-1], now)
+    timings = database.time_queries(fresh_pg_url, queries, repeats=1)
+    assert set(timings) == set(queries) and all(t["n"] == 1 for t in timings.values())
+    from db import analytics
+    from db.engine import session_scope
+
+    with session_scope(fresh_pg_url) as session:
+        assert analytics.kpis(session, now=now).predictions == 1_001
+    plans = database.explain(fresh_pg_url, queries["kpis [all]"])
+    assert len(plans) == 3 and all("Execution Time" in plan for plan in plans)
