@@ -41,7 +41,9 @@ def main(out: Path) -> None:
     ARCHITECTURES[ARCH] = (mlp_without_dropout, "test network: no dropout, no BatchNorm")
     settings = get_settings()
     mnist = load_mnist(settings.mnist_dir)
-    config = TrainConfig(arch=ARCH, epochs=2, batch_size=48, lr=3e-3, seed=5, device="cpu")
+    config = TrainConfig(
+        arch=ARCH, epochs=2, batch_size=48, lr=3e-3, seed=5, device="cpu", outlier_weight=0.5
+    )
     x, y = mnist.train_images, mnist.train_labels
     with process_group(settings.world_size, settings.rank, settings.local_rank, "cpu"):
         result = train(
