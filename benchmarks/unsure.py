@@ -3,8 +3,9 @@
 For each committed model: the share of MNIST test digits flagged unsure (goal:
 at most 2 %), the accuracy on the rest, the share of its errors that were flagged,
 and the share of non-digit drawings (scribbles, letters, boxes, crosses, ...)
-flagged (goal: at least 90 %). The threshold comes from each model's card, where
-it was chosen on the validation split.
+flagged (goal: at least 90 %). A prediction is unsure when its confidence is below
+the card's threshold or its features are far from every digit (`model.novelty`);
+both thresholds were chosen on the validation split.
 
     python benchmarks/unsure.py
 """
@@ -17,10 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import load_test_mnist, print_breakdown, print_table
-from model.evaluate import evaluate_logits
+from model.pipeline import evaluate_predictor
 from model.predictor import Predictor, available_models
 from model.robustness import non_digit_flagged
-from model.train import predict_logits
 
 
 def main() -> None:
@@ -28,12 +28,7 @@ def main() -> None:
     rows, per_kind = [], {}
     for name in available_models():
         predictor = Predictor.load(name)
-        metrics = evaluate_logits(
-            predict_logits(predictor.net, mnist.test_images).numpy(),
-            mnist.test_labels,
-            predictor.temperature,
-            predictor.unsure_threshold,
-        )
+        metrics = evaluate_predictor(predictor, mnist)
         shapes = non_digit_flagged(predictor, n=1300)
         per_kind[name] = shapes["by_kind"]
         rows.append(

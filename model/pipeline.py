@@ -216,15 +216,19 @@ def draw_results(card: dict, mnist: Mnist, test_probs: np.ndarray, results_dir: 
 def evaluate_saved(weights: Path, mnist: Mnist) -> tuple[dict, dict]:
     """Re-measure a saved model on the test set, as the app would use it: (metrics, card)."""
     predictor = Predictor.load(weights)
+    return evaluate_predictor(predictor, mnist), dict(predictor.card)
+
+
+def evaluate_predictor(predictor: Predictor, mnist: Mnist) -> dict:
+    """Test-set metrics of a loaded model, unsure by confidence and novelty alike."""
     scores = predictor.score_batch(mnist.test_images)
-    metrics = evaluate_logits(
+    return evaluate_logits(
         scores.logits,
         mnist.test_labels,
         predictor.temperature,
         predictor.unsure_threshold,
         novel=scores.novel,
     )
-    return metrics, dict(predictor.card)
 
 
 def _world_size_entry() -> dict:
