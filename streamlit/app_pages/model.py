@@ -23,7 +23,7 @@ RESULT_PICTURES = {
 UNSURE_REPORT = {
     "mnist_test_flagged": "MNIST test flagged unsure",
     "mnist_test_accuracy_when_sure": "accuracy on the rest",
-    "non_digits_flagged": "non-digit scribbles flagged",
+    "non_digits_flagged": "non-digit drawings flagged",
 }
 
 
@@ -81,17 +81,25 @@ if predictor is not None:
             f"- expected calibration error **{_percent(fit.get('ece_before'))}** before, "
             f"**{_percent(fit.get('ece_after'))}** after",
             f"- *unsure* below a confidence of **{_percent(card.get('unsure_threshold'))}**",
+            "- *unsure* too when the drawing is far from every digit the model was trained "
+            "on (novelty detector)"
+            if card.get("novelty")
+            else "",
         ]
         for key, text in UNSURE_REPORT.items():
             if key in report:
                 lines.append(f"- {text}: **{_percent(report[key])}**")
         st.markdown("\n".join(line for line in lines if line))
 
+    # The default model draws into results/, the others into results/<name>/
+    # (the `--results-dir` of their training command).
     results_dir = get_settings().results_dir
+    if (results_dir / predictor.name).is_dir() or predictor.name != get_settings().default_model:
+        results_dir = results_dir / predictor.name
     pictures = [(results_dir / f, caption) for f, caption in RESULT_PICTURES.items()]
     pictures = [(path, caption) for path, caption in pictures if path.is_file()]
     st.subheader("Latest training run")
-    st.caption(f"The pictures `run_model.py` last drew into `{results_dir.name}/`.")
+    st.caption(f"The pictures `run_model.py` last drew into `{results_dir}`.")
     if pictures:
         for row in (pictures[:2], pictures[2:]):
             for column, (path, caption) in zip(st.columns(len(row) or 1), row, strict=False):
