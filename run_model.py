@@ -2,6 +2,7 @@
 
     python run_model.py                       # train the default architecture
     python run_model.py --arch cnn --epochs 5
+    python run_model.py --recipe fast         # >= 99 % in about 25 s on 2 CPU cores
     python run_model.py evaluate [--model saved_models/resnet.pt]
     python run_model.py predict [--model PATH] [--json] FILE...
 
@@ -31,6 +32,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from model.nets import ARCHITECTURES
+    from model.train import RECIPES
 
     settings = get_settings()
     parser = argparse.ArgumentParser(
@@ -46,10 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     train.add_argument(
+        "--recipe",
+        default="default",
+        choices=list(RECIPES),
+        help="starting settings: 'default' trains the best model of the architecture, "
+        "'fast' the quickest to 99 %% test accuracy (LeNet-5, 4 epochs, no augmentation)",
+    )
+    train.add_argument(
         "--arch",
-        default=settings.default_model,
         choices=sorted(ARCHITECTURES),
-        help="network architecture",
+        help=f"network architecture (default: the recipe's, else {settings.default_model})",
     )
     train.add_argument(
         "--epochs", type=int, help="passes over the training set (default: per architecture)"
@@ -73,8 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--results-dir", type=Path, default=settings.results_dir, help="folder for the pictures"
     )
-    train.add_argument("--name", help="file name of the saved model (default: the architecture)")
-    train.add_argument("--no-augment", action="store_true", help="train without data augmentation")
+    train.add_argument(
+        "--name",
+        help="file name of the saved model (default: the architecture, '-fast' appended "
+        "for the fast recipe)",
+    )
+    train.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_const",
+        const=False,
+        help="train without data augmentation",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     _common(train)
 
@@ -122,20 +140,22 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     # Under `torchrun --nproc_per_node N` this joins the N processes; alone, it does nothing.
     ranks = (settings.world_size, settings.rank, settings.local_rank)
     with process_group(*ranks, args.device) as device:
-        config = TrainConfig.for_arch(
-            args.arch,
+        config = TrainConfig.for_recipe(
+            args.recipe,
+            args.arch or (None if args.recipe != "default" else settings.default_model),
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,
             seed=args.seed,
             device=device,
             limit=args.limit,
-            augment=not args.no_augment,
+            augment=args.augment,
         )
+        name = args.name or config.arch + ("" if args.recipe == "default" else f"-{args.recipe}")
         mnist = load_data(args.data_dir or settings.mnist_dir, settings.mnist_cache_dir)
         command = "python run_model.py " + shlex.join(argv) if argv else "python run_model.py"
         card = train_and_save(
-            config, mnist, args.out, args.results_dir, command, name=args.name,
+            config, mnist, args.out, args.results_dir, command, name=name,
             progress=not args.quiet,
         )  # fmt: skip
     if card is None:  # a rank other than 0: rank 0 reports and writes

@@ -33,7 +33,7 @@ def smoke_run(tmp_path_factory, mnist_dir: Path) -> tuple[Path, Path, subprocess
     out = tmp_path_factory.mktemp("models")
     results = tmp_path_factory.mktemp("results")
     done = run_cli(
-        "--arch", "lenet5", "--limit", "1000", "--epochs", "1", "--quiet",
+        "--recipe", "fast", "--limit", "1000", "--epochs", "1", "--device", "cpu", "--quiet",
         "--out", str(out), "--results-dir", str(results), mnist_dir=mnist_dir,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -42,8 +42,8 @@ def smoke_run(tmp_path_factory, mnist_dir: Path) -> tuple[Path, Path, subprocess
 
 def test_smoke_run_writes_weights_card_and_pictures(smoke_run) -> None:
     out, results, done = smoke_run
-    assert (out / "lenet5.pt").stat().st_size > 10_000
-    card = json.loads((out / "lenet5.json").read_text())
+    assert (out / "lenet5-fast.pt").stat().st_size > 10_000
+    card = json.loads((out / "lenet5-fast.json").read_text())
     for key in (
         "architecture", "parameters", "epochs", "seed", "device", "training_seconds",
         "val_accuracy", "test_accuracy", "per_digit_test_accuracy", "calibration",
@@ -53,16 +53,19 @@ def test_smoke_run_writes_weights_card_and_pictures(smoke_run) -> None:
         assert key in card, key
     assert (out / card["novelty"]["file"]).is_file()
     assert card["train_images"] == 1000 and len(card["per_digit_test_accuracy"]) == 10
-    assert card["command"].startswith("python run_model.py --arch lenet5 --limit 1000")
+    assert card["command"].startswith("python run_model.py --recipe fast --limit 1000")
+    # The fast recipe's settings (LeNet-5, no augmentation), --epochs over them.
+    assert card["architecture"] == "lenet5" and card["epochs"] == 1
+    assert card["config"]["augment"] is False and card["config"]["batch_size"] == 256
     for picture in ("test_predictions.png", "confusion_matrix.png", "training_curves.png"):
         assert (results / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "lenet5: test accuracy" in done.stdout
+    assert "lenet5-fast: test accuracy" in done.stdout
 
 
 def test_evaluate_reproduces_the_card(smoke_run, mnist_dir: Path) -> None:
     out, _, _ = smoke_run
-    card = json.loads((out / "lenet5.json").read_text())
-    done = run_cli("evaluate", "--model", str(out / "lenet5.pt"), mnist_dir=mnist_dir)
+    card = json.loads((out / "lenet5-fast.json").read_text())
+    done = run_cli("evaluate", "--model", str(out / "lenet5-fast.pt"), mnist_dir=mnist_dir)
     assert done.returncode == 0, done.stderr
     assert f"test accuracy    {card['test_accuracy']:.2%}" in done.stdout
     assert "per digit        0:" in done.stdout and "ECE (15 bins)" in done.stdout
@@ -70,9 +73,9 @@ def test_evaluate_reproduces_the_card(smoke_run, mnist_dir: Path) -> None:
 
 def test_corrupt_weights_give_one_line_and_exit_2(smoke_run, tmp_path: Path, mnist_dir) -> None:
     out, _, _ = smoke_run
-    bad = tmp_path / "lenet5.pt"
+    bad = tmp_path / "lenet5-fast.pt"
     bad.write_bytes(b"garbage")
-    (tmp_path / "lenet5.json").write_text((out / "lenet5.json").read_text())
+    (tmp_path / "lenet5-fast.json").write_text((out / "lenet5-fast.json").read_text())
     done = run_cli("evaluate", "--model", str(bad), mnist_dir=mnist_dir)
     assert done.returncode == 2
     assert done.stderr.startswith("error: model weights") and "Traceback" not in done.stderr
@@ -86,7 +89,7 @@ def test_missing_data_dir_says_how_to_fix(tmp_path: Path, mnist_dir: Path) -> No
 
 def test_help_explains_every_option(mnist_dir: Path) -> None:
     done = run_cli("train", "--help", mnist_dir=mnist_dir)
-    for option in ("--arch", "--epochs", "--batch-size", "--lr", "--device", "--seed",
+    for option in ("--recipe", "--arch", "--epochs", "--batch-size", "--lr", "--device", "--seed",
                    "--data-dir", "--out", "--limit"):  # fmt: skip
         assert option in done.stdout
 
@@ -117,7 +120,7 @@ def test_predict_mixed_good_and_unreadable_files(smoke_run, image_files, mnist_d
     out, _, _ = smoke_run
     order = ["digit0", "text", "digit1", "truncated", "blank", "missing"]
     done = run_cli(
-        "predict", "--model", str(out / "lenet5.pt"), *(str(image_files[k]) for k in order),
+        "predict", "--model", str(out / "lenet5-fast.pt"), *(str(image_files[k]) for k in order),
         mnist_dir=mnist_dir,
     )  # fmt: skip
     assert done.returncode == 1
@@ -139,7 +142,7 @@ def test_predict_mixed_good_and_unreadable_files(smoke_run, image_files, mnist_d
 def test_predict_json_lines(smoke_run, image_files, mnist_dir) -> None:
     out, _, _ = smoke_run
     done = run_cli(
-        "predict", "--json", "--model", str(out / "lenet5.pt"),
+        "predict", "--json", "--model", str(out / "lenet5-fast.pt"),
         str(image_files["digit0"]), str(image_files["text"]), mnist_dir=mnist_dir,
     )  # fmt: skip
     assert done.returncode == 1
