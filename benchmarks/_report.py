@@ -31,6 +31,7 @@ ORDER = (
     "canvas_accuracy",
     "mnist_form",
     "training",
+    "training_cuda",
 )
 MARKER = re.compile(r"(<!-- bench:(?P<name>[\w-]+) -->\n)(.*?)(<!-- /bench:(?P=name) -->)", re.S)
 
