@@ -20,6 +20,7 @@ being imported.
 | `DIGITLAB_RESULTS_DIR` | folder for the pictures of a training run | `<repo>/results` |
 | `DIGITLAB_DEFAULT_MODEL` | model the app and `predict` use by default | `resnet` |
 | `DIGITLAB_DEVICE` | `auto`, `cpu`, `cuda`, `cuda:1`, `mps` | `auto` |
+| `DIGITLAB_INFERENCE` | `torchscript` (traced, frozen at load) or `eager` | `torchscript` |
 | `WORLD_SIZE` | processes training together (set by `torchrun`) | `1` |
 | `RANK` | this process's place among them, 0 writes the outputs (`torchrun`) | `0` |
 | `LOCAL_RANK` | its place on this machine: the GPU it uses (`torchrun`) | `0` |
@@ -40,6 +41,12 @@ REPO_ROOT = Path(__file__).resolve().parent
 # The architecture the app and the CLI use unless told otherwise; README's model
 # table says why it won.
 DEFAULT_ARCHITECTURE = "resnet"
+
+# How `model.predictor` runs the network. TorchScript (traced, frozen, BatchNorm folded
+# into the convolutions) gives the same probabilities and unsure flags as eager PyTorch
+# and is faster on one image (benchmarks/inference.py measures both side by side).
+INFERENCE_PATHS = ("torchscript", "eager")
+DEFAULT_INFERENCE = "torchscript"
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class Settings:
     local_rank: int = 0
     # DIGITLAB_OUTBOX_DIR when set; `outbox_dir` fills in the default under `home`.
     outbox_dir_setting: Path | None = None
+    # DIGITLAB_INFERENCE: one of INFERENCE_PATHS.
+    inference: str = DEFAULT_INFERENCE
 
     def __repr__(self) -> str:
         """Every field, URL passwords masked: settings printed in a log leak no secret."""
@@ -132,6 +141,15 @@ def _whole_number(name: str, default: int, minimum: int) -> int:
     return number
 
 
+def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def get_settings() -> Settings:
     """Read the environment now and return the effective configuration."""
     home = _path("DIGITLAB_HOME") or REPO_ROOT / ".data"
@@ -154,4 +172,5 @@ def get_settings() -> Settings:
         rank=_whole_number("RANK", 0, minimum=0),
         local_rank=_whole_number("LOCAL_RANK", 0, minimum=0),
         outbox_dir_setting=_path("DIGITLAB_OUTBOX_DIR"),
+        inference=_choice("DIGITLAB_INFERENCE", INFERENCE_PATHS, DEFAULT_INFERENCE),
     )

@@ -22,9 +22,10 @@ read with `allow_pickle=False`), its SHA-256 and threshold in the card.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -72,10 +73,7 @@ class FeatureTap:
 
     def _keeper(self, name: str):
         def keep(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-            out = output.float()
-            if out.ndim == 4:  # (N, C, H, W): where and how strongly each channel fired
-                out = torch.cat([out.mean(dim=(2, 3)), out.amax(dim=(2, 3))], dim=1)
-            self._captured()[name] = out.flatten(1)
+            self._captured()[name] = pooled(output)
 
         return keep
 
@@ -88,6 +86,51 @@ class FeatureTap:
         """(N, D) features of this thread's last forward pass."""
         captured = self._captured()
         return torch.cat([captured[name] for name in self.layers], dim=1)
+
+
+def pooled(output: torch.Tensor) -> torch.Tensor:
+    """(N, D) features of one layer's output: a feature map is mean- and max-pooled."""
+    out = output.float()
+    if out.ndim == 4:  # (N, C, H, W): where and how strongly each channel fired
+        out = torch.cat([out.mean(dim=(2, 3)), out.amax(dim=(2, 3))], dim=1)
+    return out.flatten(1)
+
+
+class WithFeatures(nn.Module):
+    """A copy of the network whose forward returns (logits, features) as outputs.
+
+    Forward hooks do not survive `torch.jit.trace` (the traced graph keeps only what
+    flows to its outputs), so the compiled inference path (`model.predictor`) traces
+    this wrapper instead: the features FeatureTap would keep are returned beside the
+    logits. The hooks here run only while tracing or in eager use of the wrapper,
+    one thread at a time; the original network is not touched.
+    """
+
+    def __init__(self, net: nn.Module, layers: tuple[str, ...]) -> None:
+        super().__init__()
+        self.net = copy.deepcopy(net)
+        self.layers = layers
+        self._seen: dict[str, torch.Tensor] = {}
+        modules = dict(self.net.named_modules())
+        missing = [name for name in layers if name not in modules]
+        if missing:
+            raise ValueError(f"the network has no layer named {', '.join(missing)}")
+        for name in layers:
+            modules[name]._forward_hooks.clear()  # FeatureTap's, copied with the network
+            modules[name].register_forward_hook(self._keeper(name))
+
+    def _keeper(self, name: str):
+        def keep(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+            self._seen[name] = pooled(output)
+
+        return keep
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.net(x)
+        if not self.layers:  # a model without a detector: no features
+            return logits, logits[:, :0]
+        features = torch.cat([self._seen.pop(name) for name in self.layers], dim=1)
+        return logits, features
 
 
 @torch.inference_mode()
@@ -112,6 +155,14 @@ class NoveltyDetector:
     means: np.ndarray  # (10, D) float64
     whitening: np.ndarray  # (D, D) float64, the Cholesky factor of the precision
     threshold: float = float("inf")
+    # The whitened class means and their squared norms, computed once (not per call).
+    _white_means: np.ndarray = field(init=False, repr=False, compare=False)
+    _white_norms: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        m = self.means @ self.whitening  # (10, D)
+        object.__setattr__(self, "_white_means", m)
+        object.__setattr__(self, "_white_norms", (m * m).sum(1)[None, :])
 
     @classmethod
     def fit(cls, features: np.ndarray, labels: np.ndarray) -> NoveltyDetector:
@@ -129,8 +180,7 @@ class NoveltyDetector:
     def distances(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
         """(N,) squared Mahalanobis distance to the nearest class mean."""
         f = np.asarray(features, dtype=np.float64) @ self.whitening  # (N, D)
-        m = self.means @ self.whitening  # (10, D)
-        squared = (f * f).sum(1, keepdims=True) - 2 * f @ m.T + (m * m).sum(1)[None, :]
+        squared = (f * f).sum(1, keepdims=True) - 2 * f @ self._white_means.T + self._white_norms
         return np.maximum(squared.min(axis=1), 0.0)
 
     def with_threshold(

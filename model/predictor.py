@@ -10,15 +10,26 @@ is `unsure` when its confidence is below the card's threshold or when the drawin
 features lie far from every digit the model was trained on (`model.novelty`): the
 app says so instead of presenting a confident wrong answer.
 
+Two ways to run the network, chosen by `DIGITLAB_INFERENCE` (`settings.py`):
+`torchscript` (the default) traces the network once at load, together with the
+novelty detector's pooled features as extra outputs, freezes it and folds BatchNorm
+into the convolutions; `eager` runs the PyTorch modules and reads the features with
+forward hooks (`FeatureTap`). Both give the same probabilities (to float rounding)
+and the same unsure flags; if tracing fails, or the traced network disagrees with
+the eager one on a check input, the Predictor logs a warning and runs eager.
+
 Thread safety: Streamlit sessions share one cached Predictor. Inference runs in
 eval mode under `torch.inference_mode`, which reads the weights and writes nothing
-shared (BatchNorm uses its stored statistics); the feature hooks keep what they see
+shared (BatchNorm uses its stored statistics); the compiled network returns its
+features instead of storing them, and the eager path's hooks keep what they see
 per thread. Concurrent calls need no lock.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +38,9 @@ import torch
 
 from model.calibration import softmax
 from model.checkpoint import ModelLoadError, load_checkpoint, load_detector, weights_path
-from model.novelty import FEATURE_LAYERS, FeatureTap, NoveltyDetector
+from model.novelty import FEATURE_LAYERS, FeatureTap, NoveltyDetector, WithFeatures
 from model.preprocess import canvas_to_mnist
-from settings import get_settings
+from settings import INFERENCE_PATHS, get_settings
 
 __all__ = [
     "BatchScores",
@@ -41,6 +52,12 @@ __all__ = [
 ]
 
 BATCH = 4096  # images per forward pass in predict_batch: bounded memory, few calls
+# Largest difference in logits between the compiled and the eager network, on the
+# check input at load, above which the compiled one is not used (float rounding in
+# BatchNorm folding is about 1e-5).
+COMPILED_ATOL = 1e-3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,47 @@ def resolve_model_path(model: str | Path | None) -> Path:
     return path
 
 
+def inference_path(inference: str | None) -> str:
+    """The inference path to use: `inference` checked, or `DIGITLAB_INFERENCE` when None."""
+    if inference is None:
+        return get_settings().inference
+    if inference not in INFERENCE_PATHS:
+        raise ValueError(
+            f"unknown inference path {inference!r}; choose one of: {', '.join(INFERENCE_PATHS)} "
+            "(DIGITLAB_INFERENCE in settings.py)"
+        )
+    return inference
+
+
+def compile_torchscript(
+    net: torch.nn.Module, layers: tuple[str, ...], device: torch.device
+) -> torch.jit.ScriptModule:
+    """`net` traced with its pooled `layers` as outputs, frozen and optimised for inference.
+
+    The result maps an (N, 1, 28, 28) float batch to (logits, features) for any N.
+    Raises if tracing fails or if it disagrees with the eager network on a check input.
+    torch 2.13 marks `torch.jit` deprecated in favour of `torch.compile`, which needs a
+    C++ compiler at run time and takes far longer to start; the warnings are silenced
+    here, and the eager path remains for the day `torch.jit` is gone.
+    """
+    wrapper = WithFeatures(net, layers).eval()
+    check = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0)).to(device)
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
+        traced = torch.jit.trace(wrapper, check[:1], check_trace=False)
+        compiled = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        expected = wrapper(check)
+    with torch.inference_mode():
+        for _ in range(2):  # the profiling executor optimises on the first calls
+            compiled(check[:1])
+        got = compiled(check)
+    for name, a, b in zip(("logits", "features"), got, expected, strict=True):
+        # A plain comparison: torch.testing would import modules worth 40 MB of memory.
+        if a.shape != b.shape or not bool((a - b).abs().max() <= COMPILED_ATOL):
+            raise ValueError(f"the compiled network's {name} differ from the eager network's")
+    return compiled
+
+
 class Predictor:
     def __init__(
         self,
@@ -107,7 +165,10 @@ class Predictor:
         card: dict,
         device: torch.device,
         novelty: NoveltyDetector | None = None,
+        inference: str | None = None,
     ) -> None:
+        """`inference`: "torchscript" or "eager"; None reads `DIGITLAB_INFERENCE`."""
+        requested = inference_path(inference)
         self.net = net
         self.card = card
         self.device = device
@@ -116,16 +177,43 @@ class Predictor:
         self.temperature = float(card["calibration"]["temperature"])
         self.unsure_threshold = float(card["unsure_threshold"])
         self.novelty = novelty
-        self._tap = FeatureTap(net, FEATURE_LAYERS[card["architecture"]]) if novelty else None
+        layers = FEATURE_LAYERS[card["architecture"]] if novelty else ()
+        # The path in use: "torchscript" may fall back to "eager" (logged).
+        self.inference = "eager"
+        self._compiled: torch.jit.ScriptModule | None = None
+        if requested == "torchscript":
+            try:
+                self._compiled = compile_torchscript(net, layers, device)
+                self.inference = "torchscript"
+            except Exception as err:  # tracing can fail many ways; eager always works
+                log.warning(
+                    "model %s: TorchScript compilation failed, running eager PyTorch "
+                    "instead (%s: %s)",
+                    self.name,
+                    type(err).__name__,
+                    str(err).splitlines()[0][:300] if str(err) else "",
+                )
+        self._tap = FeatureTap(net, layers) if layers and self._compiled is None else None
+
+    @property
+    def compiled(self) -> torch.jit.ScriptModule | None:
+        """The TorchScript network ((N, 1, 28, 28) -> logits, features), None when eager."""
+        return self._compiled
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str = "cpu") -> Predictor:
-        """Load a checkpoint; `ModelLoadError` says which file is wrong and what to run."""
+    def load(
+        cls, path: str | Path | None = None, device: str = "cpu", inference: str | None = None
+    ) -> Predictor:
+        """Load a checkpoint; `ModelLoadError` says which file is wrong and what to run.
+
+        `inference`: "torchscript" or "eager"; None reads `DIGITLAB_INFERENCE`.
+        """
+        inference_path(inference)  # a wrong choice is the caller's error, not the card's
         weights = resolve_model_path(path)
         net, card = load_checkpoint(weights, device)
         novelty = load_detector(weights, card)
         try:
-            return cls(net, card, torch.device(device), novelty)
+            return cls(net, card, torch.device(device), novelty, inference)
         except (KeyError, TypeError, ValueError) as err:  # a card with a malformed field
             raise ModelLoadError(
                 f"model card {weights.with_suffix('.json')} has no usable calibration "
@@ -173,9 +261,14 @@ class Predictor:
             for start in range(0, len(x), BATCH):
                 batch = torch.tensor(x[start : start + BATCH])  # a copy: inputs may be read-only
                 batch = batch.to(self.device).unsqueeze(1).float().div_(255)
-                logits.append(self.net(batch).float().cpu().numpy())
-                if self._tap is not None and self.novelty is not None:
-                    novel.append(self.novelty.is_novel(self._tap.features().cpu().numpy()))
+                if self._compiled is not None:
+                    out, features = self._compiled(batch)
+                else:
+                    out = self.net(batch)
+                    features = self._tap.features() if self._tap is not None else None
+                logits.append(out.float().cpu().numpy())
+                if features is not None and self.novelty is not None:
+                    novel.append(self.novelty.is_novel(features.cpu().numpy()))
                 else:
                     novel.append(np.zeros(len(batch), dtype=bool))
         raw = np.concatenate(logits)

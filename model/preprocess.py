@@ -337,6 +337,8 @@ def _digit_components(mask: np.ndarray) -> np.ndarray | None:
         keep[i + 1] = sizes[i] >= STRAY_SHARE * largest or (
             sizes[i] >= SPECK_SHARE * largest and near
         )
+    if keep[1:].all():  # nothing dropped (most drawings): the mask itself, no lookup
+        return mask
     return keep[labels]
 
 

@@ -97,3 +97,16 @@ def test_database_benchmark_on_a_thousand_rows(fresh_pg_url: str) -> None:
         assert analytics.kpis(session, now=now).predictions == 1_001
     plans = database.explain(fresh_pg_url, queries["kpis [all]"])
     assert len(plans) == 3 and all("Execution Time" in plan for plan in plans)
+
+
+def test_inference_timings_interleave_the_paths() -> None:
+    from benchmarks import inference
+
+    order: list[str] = []
+    times = inference.interleaved_ms(
+        {"a": lambda: order.append("a"), "b": lambda: order.append("b")}, 120
+    )
+    assert {name: len(t) for name, t in times.items()} == {"a": 120, "b": 120}
+    timed = order[40:]  # after 20 warm-up calls of each
+    blocks = [timed[i] for i in range(0, len(timed), inference.BLOCK)]
+    assert blocks[:3] == ["a", "b", "b"]  # a, b, then b, a: neither always goes first

@@ -1,0 +1,133 @@
+"""TorchScript and eager inference on the committed models: same answers, the setting, errors.
+
+The compiled path (`DIGITLAB_INFERENCE=torchscript`, the default) must be a faster way
+to the same result, never a different model: the same calibrated probabilities to
+float rounding and the very same unsure and novel flags.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from model.checkpoint import load_checkpoint, weights_path
+from model.data import Mnist
+from model.predictor import Predictor, available_models
+from model.preprocess import canvas_to_mnist
+from model.synthetic import non_digit_shapes
+from settings import DEFAULT_ARCHITECTURE, REPO_ROOT, get_settings
+
+MODELS_DIR = REPO_ROOT / "saved_models"
+PROBABILITY_ATOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def eager() -> Predictor:
+    return Predictor.load(weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE), inference="eager")
+
+
+@pytest.fixture(scope="module")
+def compiled() -> Predictor:
+    weights = weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE)
+    predictor = Predictor.load(weights, inference="torchscript")
+    assert predictor.inference == "torchscript"
+    return predictor
+
+
+def assert_same_answers(a: Predictor, b: Predictor, images: np.ndarray) -> None:
+    first, second = a.score_batch(images), b.score_batch(images)
+    np.testing.assert_allclose(first.probabilities, second.probabilities, atol=PROBABILITY_ATOL)
+    np.testing.assert_array_equal(first.probabilities.argmax(1), second.probabilities.argmax(1))
+    np.testing.assert_array_equal(first.novel, second.novel)
+    np.testing.assert_array_equal(first.unsure, second.unsure)
+
+
+def test_same_answers_on_mnist_test_digits(eager, compiled, mnist: Mnist) -> None:
+    images = mnist.test_images[:3000]
+    assert_same_answers(eager, compiled, images)
+    assert eager.score_batch(images).unsure.any()  # the flags compared are not all False
+
+
+def test_same_answers_on_non_digits_and_blank(eager, compiled) -> None:
+    shapes, _ = non_digit_shapes(130, np.random.default_rng(0))
+    forms = [canvas_to_mnist(shape) for shape in shapes]
+    forms28 = np.stack([f for f in forms if f is not None])
+    assert_same_answers(eager, compiled, forms28)
+    assert compiled.score_batch(forms28).novel.mean() > 0.5  # most of them are novel
+    blank = np.zeros((280, 280, 4), np.uint8)
+    assert eager.predict(blank) is None and compiled.predict(blank) is None
+    one, two = eager.predict(shapes[0]), compiled.predict(shapes[0])
+    assert one is not None and two is not None
+    assert (one.digit, one.unsure) == (two.digit, two.unsure)
+    np.testing.assert_allclose(one.probabilities, two.probabilities, atol=PROBABILITY_ATOL)
+
+
+@pytest.mark.parametrize("name", available_models(MODELS_DIR))
+def test_every_committed_model_compiles_to_the_same_answers(name: str, mnist: Mnist) -> None:
+    weights = weights_path(MODELS_DIR, name)
+    compiled = Predictor.load(weights, inference="torchscript")
+    assert compiled.inference == "torchscript"
+    eager = Predictor.load(weights, inference="eager")
+    assert_same_answers(eager, compiled, mnist.test_images[:500])
+
+
+def test_compiled_predictor_is_shared_across_threads(compiled, mnist: Mnist) -> None:
+    canvases = [np.kron(img, np.ones((10, 10), np.uint8)) for img in mnist.test_images[:12]]
+    expected = [compiled.predict(c).probabilities for c in canvases]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        got = list(pool.map(lambda c: compiled.predict(c).probabilities, canvases * 4))
+    for i, probs in enumerate(got):
+        np.testing.assert_allclose(probs, expected[i % 12], atol=1e-6)
+
+
+def test_the_setting_selects_the_path(monkeypatch) -> None:
+    weights = weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE)
+    monkeypatch.delenv("DIGITLAB_INFERENCE", raising=False)
+    assert get_settings().inference == "torchscript"
+    monkeypatch.setenv("DIGITLAB_INFERENCE", "eager")
+    assert get_settings().inference == "eager"
+    assert Predictor.load(weights).inference == "eager"
+    monkeypatch.setenv("DIGITLAB_INFERENCE", " TorchScript ")
+    assert Predictor.load(weights).inference == "torchscript"
+    # An explicit argument wins over the environment.
+    assert Predictor.load(weights, inference="eager").inference == "eager"
+
+
+def test_a_wrong_choice_says_what_is_allowed(monkeypatch) -> None:
+    monkeypatch.setenv("DIGITLAB_INFERENCE", "onnx")
+    with pytest.raises(ValueError, match="DIGITLAB_INFERENCE must be one of torchscript, eager"):
+        get_settings()
+    monkeypatch.delenv("DIGITLAB_INFERENCE")
+    with pytest.raises(ValueError, match="unknown inference path 'jit'; choose one of"):
+        Predictor.load(weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE), inference="jit")
+
+
+class ThroughNumPy(nn.Module):
+    """The real network, its logits taken through NumPy: tracing freezes them as constants."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.net(x).detach().numpy().copy())
+
+
+def test_a_network_that_cannot_be_traced_runs_eager_with_a_warning(caplog, mnist: Mnist) -> None:
+    net, card = load_checkpoint(weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE))
+    untraceable = ThroughNumPy(net).eval()
+    with caplog.at_level(logging.WARNING, logger="model.predictor"):
+        predictor = Predictor(untraceable, card, torch.device("cpu"), inference="torchscript")
+    assert predictor.inference == "eager"
+    assert "TorchScript compilation failed, running eager PyTorch" in caplog.text
+    expected = Predictor(net, card, torch.device("cpu"), inference="eager")
+    np.testing.assert_allclose(
+        predictor.predict_batch(mnist.test_images[:50]),
+        expected.predict_batch(mnist.test_images[:50]),
+        atol=1e-6,
+    )
