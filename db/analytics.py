@@ -29,7 +29,8 @@ from db.views import VIEW_NAMES, VIEWS, labeled_predictions
 
 lp = labeled_predictions
 DIGITS = range(N_CLASSES)
-N_BINS = 10
+N_BINS = 10  # calibration bins
+HISTOGRAM_BINS = 20  # confidence histogram bins
 _CORRECT = sa.func.sum(sa.case((lp.c.is_correct, 1), else_=0))
 
 
@@ -123,13 +124,25 @@ def confidence_by_outcome(
     since: date | datetime | None = None,
     until: date | datetime | None = None,
 ) -> pd.DataFrame:
-    """Confidence of every labelled prediction and whether it was right (for a histogram)."""
-    query = sa.select(
-        lp.c.confidence, lp.c.is_correct, lp.c.true_label, lp.c.predicted_digit
-    ).where(*_filters(model_version_id, since, until).conditions)
-    frame = _read(session, query, ["confidence", "is_correct", "true_label", "predicted_digit"])
-    frame["is_correct"] = frame["is_correct"].astype(bool)
-    return frame
+    """How many right and wrong answers fall in each confidence bin (for a histogram).
+
+    Twenty bins [b/20, (b+1)/20) (the last also holds 1.0): columns bin, bin_lower,
+    bin_upper, correct, wrong. Binned and counted in SQL, so the result is 20 rows
+    however many predictions are labelled (it used to be one row per prediction,
+    every labelled row pulled into Python).
+    """
+    bin_of = _confidence_bin(HISTOGRAM_BINS)
+    wrong = sa.func.sum(sa.case((lp.c.is_correct, 0), else_=1))
+    query = (
+        sa.select(bin_of, _CORRECT.label("correct"), wrong.label("wrong"))
+        .where(*_filters(model_version_id, since, until).conditions)
+        .group_by(bin_of)
+    )
+    frame = _read(session, query, ["bin", "correct", "wrong"]).set_index("bin")
+    frame = frame.reindex(range(HISTOGRAM_BINS), fill_value=0).rename_axis("bin").reset_index()
+    frame.insert(1, "bin_lower", frame["bin"] / HISTOGRAM_BINS)
+    frame.insert(2, "bin_upper", (frame["bin"] + 1) / HISTOGRAM_BINS)
+    return frame.astype({"correct": int, "wrong": int})
 
 
 def calibration_bins(
@@ -143,9 +156,7 @@ def calibration_bins(
 
     A calibrated model has accuracy close to mean confidence in every bin.
     """
-    bin_of = sa.case(
-        *((lp.c.confidence >= b / N_BINS, b) for b in range(N_BINS - 1, 0, -1)), else_=0
-    ).label("bin")
+    bin_of = _confidence_bin(N_BINS)
     query = (
         sa.select(
             bin_of,
@@ -287,6 +298,16 @@ def _table_filters(where: _Where) -> list[Any]:
     if where.until is not None:
         conditions.append(Prediction.created_at < where.until)
     return conditions
+
+
+def _confidence_bin(bins: int) -> Any:
+    """Bin b of `bins` equal bins holds confidences in [b/bins, (b+1)/bins); 1.0 is in the last.
+
+    The same CASE the calibration_bins view uses (comparisons with the bin edges, no
+    floor(), which SQLite may lack), so the dashboard and the view agree to the row.
+    """
+    edges = ((lp.c.confidence >= b / bins, b) for b in range(bins - 1, 0, -1))
+    return sa.case(*edges, else_=0).label("bin")
 
 
 def _count_correct(session: Session, conditions: list[Any]) -> tuple[int, int]:
