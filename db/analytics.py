@@ -11,7 +11,7 @@ cells are read from `prediction_stats`, the summary that triggers keep (migratio
 0003): at 1,000,000 predictions that is a few hundred thousand small rows at most
 instead of 700,000 labelled ones. Otherwise (a time of day, or the "last 24 hours"
 KPI) they are aggregated from `labeled_predictions` (the view that defines
-`is_correct`) with the filters applied first; the covering indexes keep such short
+`is_correct`) with the filters applied first; the created_at index keeps such short
 windows cheap. Both paths give the same numbers -- a test holds them to it, and to
 the aggregate views, so the dashboard and an analyst's psql session never disagree.
 
