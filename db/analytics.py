@@ -1,22 +1,30 @@
-"""The dashboard's statistics, read from the SQL analytics views.
+"""The dashboard's statistics: from the `prediction_stats` summary, or the SQL views.
 
 Why aggregate here rather than `SELECT * FROM accuracy_by_digit`: the dashboard
 filters by model version and date range, which the pre-aggregated views cannot do.
-So every function aggregates `labeled_predictions` (the view that defines
-`is_correct`) in SQL, with the filters applied first. With no filters the results
-equal the aggregate views exactly -- a test holds them to that -- so the dashboard
-and an analyst's psql session never disagree.
+
+Where the numbers come from: every statistic is a sum over "cells" of labelled
+predictions (n, correct, sum of confidences, grouped by some of: UTC day, model
+version, true label, predicted digit, confidence bin). When `since` and `until` are
+whole UTC days -- always, from the dashboard, whose filter is a date range -- the
+cells are read from `prediction_stats`, the summary that triggers keep (migration
+0003): at 1,000,000 predictions that is a few hundred thousand small rows at most
+instead of 700,000 labelled ones. Otherwise (a time of day, or the "last 24 hours"
+KPI) they are aggregated from `labeled_predictions` (the view that defines
+`is_correct`) with the filters applied first; the created_at index keeps such short
+windows cheap. Both paths give the same numbers -- a test holds them to it, and to
+the aggregate views, so the dashboard and an analyst's psql session never disagree.
 
 Filters, shared by all functions: `model_version_id`, `since` (inclusive) and
 `until` (exclusive) on the drawing's `created_at`; dates mean midnight UTC.
-Every result has a fixed shape (ten digits, ten bins, a 10x10 matrix) so charts need
-no special case for "no data yet": counts are 0 and accuracies NaN there.
+Every result has a fixed shape (ten digits, ten or twenty bins, a 10x10 matrix) so
+charts need no special case for "no data yet": counts are 0 and accuracies NaN there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -24,13 +32,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import validation as check
-from db.schema import N_CLASSES, ModelVersion, Prediction
+from db.schema import N_CLASSES, ModelVersion, Prediction, PredictionStats
 from db.views import VIEW_NAMES, VIEWS, labeled_predictions
 
 lp = labeled_predictions
+stats = PredictionStats.__table__.c
 DIGITS = range(N_CLASSES)
-N_BINS = 10
+N_BINS = 10  # calibration bins
+HISTOGRAM_BINS = 20  # confidence histogram bins, and prediction_stats.confidence_bin
 _CORRECT = sa.func.sum(sa.case((lp.c.is_correct, 1), else_=0))
+CELL_KEYS = ("day", "model_version_id", "true_label", "predicted_digit", "confidence_bin")
+# False: aggregate every statistic from the rows, as before prediction_stats existed
+# (benchmarks/database.py times both ways; the app never changes it).
+USE_SUMMARY = True
 
 
 @dataclass(frozen=True)
@@ -59,16 +73,17 @@ def kpis(
     defaults to the current time (tests pass it).
     """
     where = _filters(model_version_id, since, until)
-    predictions = session.execute(
-        sa.select(sa.func.count()).select_from(Prediction).where(*_table_filters(where))
-    ).scalar_one()
-    labelled, correct = _count_correct(session, where.conditions)
+    labelled, correct = _labelled_and_correct(session, where)
+    predictions = labelled + _unlabelled(session, where)
     moment = check.moment(now, "now") or datetime.now(UTC)
-    recent = [*where.conditions, lp.c.created_at >= moment - timedelta(hours=24)]
-    recent.append(lp.c.created_at < moment)
-    labelled_24h, correct_24h = _count_correct(session, recent)
+    start = max(moment - timedelta(hours=24), where.since or moment - timedelta(hours=24))
+    end = min(moment, where.until or moment)
+    labelled_24h, correct_24h = 0, 0
+    if start < end:
+        recent = _filters(where.model_version_id, start, end)
+        labelled_24h, correct_24h = _labelled_and_correct(session, recent)
     return Kpis(
-        predictions=int(predictions),
+        predictions=predictions,
         labelled=labelled,
         correct=correct,
         accuracy=correct / labelled if labelled else None,
@@ -85,14 +100,10 @@ def accuracy_by_digit(
     until: date | datetime | None = None,
 ) -> pd.DataFrame:
     """One row per true digit 0..9: n, correct, accuracy (NaN where n = 0)."""
-    query = (
-        sa.select(lp.c.true_label, sa.func.count().label("n"), _CORRECT.label("correct"))
-        .where(*_filters(model_version_id, since, until).conditions)
-        .group_by(lp.c.true_label)
-    )
-    frame = _read(session, query, ["true_label", "n", "correct"]).set_index("true_label")
-    frame = frame.reindex(DIGITS, fill_value=0).rename_axis("true_label").reset_index()
-    return _with_accuracy(frame)
+    where = _filters(model_version_id, since, until)
+    frame = _cells(session, where, ["true_label"])[["true_label", "n", "correct"]]
+    frame = frame.set_index("true_label").reindex(DIGITS, fill_value=0)
+    return _with_accuracy(frame.rename_axis("true_label").reset_index())
 
 
 def confusion_matrix(
@@ -103,12 +114,8 @@ def confusion_matrix(
     until: date | datetime | None = None,
 ) -> pd.DataFrame:
     """Counts as a 10x10 table: rows are true labels, columns predicted digits."""
-    query = (
-        sa.select(lp.c.true_label, lp.c.predicted_digit, sa.func.count().label("n"))
-        .where(*_filters(model_version_id, since, until).conditions)
-        .group_by(lp.c.true_label, lp.c.predicted_digit)
-    )
-    counts = _read(session, query, ["true_label", "predicted_digit", "n"])
+    where = _filters(model_version_id, since, until)
+    counts = _cells(session, where, ["true_label", "predicted_digit"])
     matrix = counts.pivot_table(
         index="true_label", columns="predicted_digit", values="n", aggfunc="sum", fill_value=0
     )
@@ -123,13 +130,22 @@ def confidence_by_outcome(
     since: date | datetime | None = None,
     until: date | datetime | None = None,
 ) -> pd.DataFrame:
-    """Confidence of every labelled prediction and whether it was right (for a histogram)."""
-    query = sa.select(
-        lp.c.confidence, lp.c.is_correct, lp.c.true_label, lp.c.predicted_digit
-    ).where(*_filters(model_version_id, since, until).conditions)
-    frame = _read(session, query, ["confidence", "is_correct", "true_label", "predicted_digit"])
-    frame["is_correct"] = frame["is_correct"].astype(bool)
-    return frame
+    """How many right and wrong answers fall in each confidence bin (for a histogram).
+
+    Twenty bins [b/20, (b+1)/20) (the last also holds 1.0): columns bin, bin_lower,
+    bin_upper, correct, wrong. Binned and counted in SQL, so the result is 20 rows
+    however many predictions are labelled.
+    """
+    where = _filters(model_version_id, since, until)
+    frame = _cells(session, where, ["confidence_bin"]).rename(columns={"confidence_bin": "bin"})
+    frame = frame.set_index("bin").reindex(range(HISTOGRAM_BINS), fill_value=0)
+    frame = frame.rename_axis("bin").reset_index()
+    frame.insert(1, "bin_lower", frame["bin"] / HISTOGRAM_BINS)
+    frame.insert(2, "bin_upper", (frame["bin"] + 1) / HISTOGRAM_BINS)
+    frame["wrong"] = frame["n"] - frame["correct"]
+    return frame[["bin", "bin_lower", "bin_upper", "correct", "wrong"]].astype(
+        {"bin": int, "correct": int, "wrong": int}
+    )
 
 
 def calibration_bins(
@@ -141,22 +157,13 @@ def calibration_bins(
 ) -> pd.DataFrame:
     """Ten confidence bins [b/10, (b+1)/10): n, correct, mean confidence, accuracy.
 
-    A calibrated model has accuracy close to mean confidence in every bin.
+    A calibrated model has accuracy close to mean confidence in every bin. Each is
+    two of the twenty histogram bins (the same edges: b/10 is 2b/20).
     """
-    bin_of = sa.case(
-        *((lp.c.confidence >= b / N_BINS, b) for b in range(N_BINS - 1, 0, -1)), else_=0
-    ).label("bin")
-    query = (
-        sa.select(
-            bin_of,
-            sa.func.count().label("n"),
-            _CORRECT.label("correct"),
-            sa.func.sum(lp.c.confidence).label("confidence_sum"),
-        )
-        .where(*_filters(model_version_id, since, until).conditions)
-        .group_by(bin_of)
-    )
-    frame = _read(session, query, ["bin", "n", "correct", "confidence_sum"]).set_index("bin")
+    where = _filters(model_version_id, since, until)
+    cells = _cells(session, where, ["confidence_bin"])
+    cells["bin"] = cells["confidence_bin"] // (HISTOGRAM_BINS // N_BINS)
+    frame = cells.groupby("bin")[["n", "correct", "confidence_sum"]].sum()
     frame = frame.reindex(range(N_BINS), fill_value=0).rename_axis("bin").reset_index()
     frame.insert(1, "bin_lower", frame["bin"] / N_BINS)
     frame.insert(2, "bin_upper", (frame["bin"] + 1) / N_BINS)
@@ -184,39 +191,33 @@ def accuracy_by_model(
 ) -> pd.DataFrame:
     """Every model version: MNIST test accuracy beside n, correct, accuracy on real drawings."""
     where = _filters(None, since, until)
-    n_predictions = (
-        sa.select(sa.func.count())
-        .select_from(Prediction)
-        .where(Prediction.model_version_id == ModelVersion.id, *_table_filters(where))
-        .scalar_subquery()
-    )
-    joined = sa.outerjoin(
-        ModelVersion, lp, sa.and_(lp.c.model_version_id == ModelVersion.id, *where.conditions)
-    )
-    query = (
+    models = _read(
+        session,
         sa.select(
             ModelVersion.id,
             ModelVersion.name,
             ModelVersion.architecture,
             ModelVersion.test_accuracy,
-            n_predictions,
-            sa.func.count(lp.c.id),
-            sa.func.coalesce(_CORRECT, 0),
-            sa.func.avg(lp.c.confidence),
-        )
-        .select_from(joined)
-        .group_by(
-            ModelVersion.id,
-            ModelVersion.name,
-            ModelVersion.architecture,
-            ModelVersion.test_accuracy,
-        )
-        .order_by(ModelVersion.id)
+        ).order_by(ModelVersion.id),
+        ["model_version_id", "model_name", "architecture", "test_accuracy"],
     )
+    labelled = _cells(session, where, ["model_version_id"]).set_index("model_version_id")
+    unlabelled = _read(
+        session,
+        sa.select(Prediction.model_version_id, sa.func.count())
+        .where(Prediction.true_label.is_(None), *_table_filters(where))
+        .group_by(Prediction.model_version_id),
+        ["model_version_id", "unlabelled"],
+    ).set_index("model_version_id")
+    frame = models.join(labelled, on="model_version_id").join(unlabelled, on="model_version_id")
+    frame = frame.fillna({"n": 0, "correct": 0, "unlabelled": 0})
+    frame["n_predictions"] = (frame["n"] + frame["unlabelled"]).astype(int)
+    frame["mean_confidence"] = frame["confidence_sum"].astype(float) / frame["n"].where(
+        frame["n"] > 0
+    )
+    frame["test_accuracy"] = frame["test_accuracy"].astype(float)
     columns = ["model_version_id", "model_name", "architecture", "test_accuracy"]
     columns += ["n_predictions", "n", "correct"]
-    frame = _read(session, query, [*columns, "mean_confidence"])
-    frame["mean_confidence"] = frame["mean_confidence"].astype(float)
     return _with_accuracy(frame)[[*columns, "accuracy", "mean_confidence"]]
 
 
@@ -228,20 +229,13 @@ def accuracy_over_time(
     until: date | datetime | None = None,
 ) -> pd.DataFrame:
     """Per UTC day and model version: n, correct, accuracy (days without labels absent)."""
-    if session.get_bind().dialect.name == "postgresql":
-        day = sa.cast(sa.func.timezone(sa.literal_column("'UTC'"), lp.c.created_at), sa.Date)
-    else:
-        day = sa.func.date(lp.c.created_at, type_=sa.Date)
-    day = day.label("day")
-    query = (
-        sa.select(day, lp.c.model_version_id, lp.c.model_name, sa.func.count(), _CORRECT.label("c"))
-        .where(*_filters(model_version_id, since, until).conditions)
-        .group_by(day, lp.c.model_version_id, lp.c.model_name)
-        .order_by(day, lp.c.model_version_id)
-    )
-    frame = _read(session, query, ["day", "model_version_id", "model_name", "n", "correct"])
+    where = _filters(model_version_id, since, until)
+    frame = _cells(session, where, ["day", "model_version_id"])
+    names = dict(session.execute(sa.select(ModelVersion.id, ModelVersion.name)).all())
+    frame.insert(2, "model_name", frame["model_version_id"].map(names))
     frame["day"] = pd.to_datetime(frame["day"])
-    return _with_accuracy(frame)
+    frame = frame.sort_values(["day", "model_version_id"], ignore_index=True)
+    return _with_accuracy(frame[["day", "model_version_id", "model_name", "n", "correct"]])
 
 
 def read_view(session: Session, name: str) -> pd.DataFrame:
@@ -258,6 +252,13 @@ class _Where:
     model_version_id: int | None
     since: datetime | None
     until: datetime | None
+
+    def whole_days(self) -> bool:
+        """Whether since and until (where given) are midnights UTC: prediction_stats can answer."""
+        return all(
+            moment is None or moment == datetime.combine(moment.date(), time(0), tzinfo=UTC)
+            for moment in (self.since, self.until)
+        )
 
 
 def _filters(
@@ -289,10 +290,85 @@ def _table_filters(where: _Where) -> list[Any]:
     return conditions
 
 
-def _count_correct(session: Session, conditions: list[Any]) -> tuple[int, int]:
-    query = sa.select(sa.func.count(), sa.func.coalesce(_CORRECT, 0)).where(*conditions)
-    n, correct = session.execute(query).one()
-    return int(n), int(correct)
+def _cells(
+    session: Session, where: _Where, by: list[str], *, summary: bool | None = None
+) -> pd.DataFrame:
+    """Labelled predictions matching `where`, grouped by `by` (some of CELL_KEYS).
+
+    Columns: `by`, then n, correct, confidence_sum; one row per non-empty group (one
+    row, with zeros, when `by` is empty). Read from prediction_stats when the filters
+    are whole days, else aggregated from the rows; `summary` forces one or the other
+    (tests compare the two).
+    """
+    if summary is None:
+        summary = USE_SUMMARY and where.whole_days()
+    if summary:
+        if not where.whole_days():
+            raise ValueError("prediction_stats holds whole UTC days only")
+        columns = {key: stats[key] for key in CELL_KEYS}
+        n: Any = sa.func.sum(stats.n)
+        correct: Any = sa.func.sum(
+            sa.case((stats.true_label == stats.predicted_digit, stats.n), else_=0)
+        )
+        confidence_sum: Any = sa.func.sum(stats.confidence_sum)
+        conditions = []
+        if where.model_version_id is not None:
+            conditions.append(stats.model_version_id == where.model_version_id)
+        if where.since is not None:
+            conditions.append(stats.day >= where.since.date())
+        if where.until is not None:
+            conditions.append(stats.day < where.until.date())
+    else:
+        columns = {
+            "day": _utc_day(session),
+            "model_version_id": lp.c.model_version_id,
+            "true_label": lp.c.true_label,
+            "predicted_digit": lp.c.predicted_digit,
+            "confidence_bin": _confidence_bin(HISTOGRAM_BINS),
+        }
+        n, correct, confidence_sum = sa.func.count(), _CORRECT, sa.func.sum(lp.c.confidence)
+        conditions = where.conditions
+    keys = [columns[key].label(key) for key in by]
+    query = sa.select(
+        *keys,
+        sa.func.coalesce(n, 0).label("n"),
+        sa.func.coalesce(correct, 0).label("correct"),
+        confidence_sum.label("confidence_sum"),
+    ).where(*conditions)
+    if keys:
+        query = query.group_by(*keys)
+    frame = _read(session, query, [*by, "n", "correct", "confidence_sum"])
+    return frame.astype({"n": int, "correct": int, "confidence_sum": float})
+
+
+def _labelled_and_correct(session: Session, where: _Where) -> tuple[int, int]:
+    row = _cells(session, where, []).iloc[0]
+    return int(row["n"]), int(row["correct"])
+
+
+def _unlabelled(session: Session, where: _Where) -> int:
+    """Predictions without a label (the partial index ix_predictions_unlabelled holds them)."""
+    query = sa.select(sa.func.count()).select_from(Prediction)
+    query = query.where(Prediction.true_label.is_(None), *_table_filters(where))
+    return int(session.execute(query).scalar_one())
+
+
+def _utc_day(session: Session) -> Any:
+    """The UTC day of a labelled prediction, as prediction_stats.day holds it."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.timezone(sa.literal_column("'UTC'"), lp.c.created_at), sa.Date)
+    return sa.func.date(lp.c.created_at, type_=sa.Date)
+
+
+def _confidence_bin(bins: int) -> Any:
+    """Bin b of `bins` equal bins holds confidences in [b/bins, (b+1)/bins); 1.0 is in the last.
+
+    The same CASE the calibration_bins view and prediction_stats' triggers use
+    (comparisons with the bin edges, no floor(), which SQLite may lack), so every
+    path bins a confidence on an edge the same way.
+    """
+    edges = ((lp.c.confidence >= b / bins, b) for b in range(bins - 1, 0, -1))
+    return sa.case(*edges, else_=0)
 
 
 def _read(session: Session, query: sa.Select[Any], columns: list[str]) -> pd.DataFrame:

@@ -11,7 +11,8 @@ that new tables get their grants):
 What each role may do:
 - `digitlab_app`: read and write `predictions` (insert, select, update, and delete,
   which the app's "delete this drawing" button needs), insert and read
-  `model_versions`, read the views and `alembic_version`. It owns nothing, so it
+  `model_versions`, read the views, `prediction_stats` (the dashboard's summary,
+  which only the owner's triggers write) and `alembic_version`. It owns nothing, so it
   cannot drop or alter a table, and may not create one.
 - `digitlab_analyst`: SELECT on the analytics views only. Views run with their
   owner's rights, so the analyst reads statistics without ever seeing the raw
@@ -106,6 +107,8 @@ def _grant(connection: Connection) -> None:
         f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {both}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON predictions TO {APP_ROLE}",
         f"GRANT SELECT, INSERT ON model_versions TO {APP_ROLE}",
+        # Kept by triggers that run with the owner's rights: the app only reads it.
+        f"GRANT SELECT ON prediction_stats TO {APP_ROLE}",
         f"GRANT SELECT ON alembic_version TO {APP_ROLE}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}",
         f"GRANT SELECT ON {views} TO {both}",

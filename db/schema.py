@@ -1,7 +1,8 @@
 """The feedback store's tables, identical on PostgreSQL and SQLite.
 
 Two tables: `model_versions` (one row per distinct weights file, found again by its
-SHA-256) and `predictions` (one row per submitted drawing). The views that analysts
+SHA-256) and `predictions` (one row per submitted drawing); and `prediction_stats`,
+a summary of the labelled predictions that triggers keep (migration 0003). The views that analysts
 and the dashboard read are created by migrations (`db/migrations/`) and described
 in `db.views`; they are not part of this metadata on purpose, so that Alembic's
 autogenerate never tries to create them as tables.
@@ -14,7 +15,7 @@ on both).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -142,6 +143,14 @@ class Prediction(Base):
             name="probabilities_length",
         ).ddl_if(dialect="postgresql"),
         sa.Index(None, "model_version_id", "created_at"),
+        # The unlabelled rows alone (their count joins prediction_stats' labelled counts).
+        sa.Index(
+            "ix_predictions_unlabelled",
+            "model_version_id",
+            "created_at",
+            postgresql_where=sa.text("true_label IS NULL"),
+            sqlite_where=sa.text("true_label IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
@@ -162,3 +171,22 @@ class Prediction(Base):
     image: Mapped[bytes] = mapped_column(sa.LargeBinary)
     latency_ms: Mapped[float | None] = mapped_column(sa.Float)
     client_request_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
+class PredictionStats(Base):
+    """Labelled predictions counted per UTC day, model version, outcome and confidence bin.
+
+    Written only by triggers on `predictions` (migration 0003), never by the app: a
+    summary the dashboard sums instead of aggregating every labelled row. One row per
+    non-empty cell; `confidence_bin` b holds confidences in [b/20, (b+1)/20), 1.0 in 19.
+    """
+
+    __tablename__ = "prediction_stats"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    true_label: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    predicted_digit: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    confidence_bin: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer)
+    confidence_sum: Mapped[float] = mapped_column(sa.Float)

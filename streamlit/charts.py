@@ -108,19 +108,25 @@ def confusion_figure(counts: np.ndarray | pd.DataFrame) -> go.Figure:
     return _layout(fig, height=380, y_title="true label")
 
 
-def confidence_histogram_figure(confidence: Sequence[float], correct: Sequence[bool]):
-    """Confidence of right and wrong answers, overlaid: wrong ones should sit low."""
-    frame = pd.DataFrame({"confidence": confidence, "correct": correct})
+def confidence_histogram_figure(bins: pd.DataFrame) -> go.Figure:
+    """Confidence of right and wrong answers, overlaid: wrong ones should sit low.
+
+    `bins` is `db.analytics.confidence_by_outcome`'s frame: counts per confidence bin
+    (bin_lower, bin_upper, correct, wrong), already binned by the database.
+    """
+    centres = ((bins["bin_lower"] + bins["bin_upper"]) / 2).tolist()
     fig = go.Figure()
-    for is_correct, name, colour in ((True, "correct", CORRECT), (False, "wrong", WRONG)):
-        values = frame.loc[frame["correct"] == is_correct, "confidence"]
+    for column, name, colour in (("correct", "correct", CORRECT), ("wrong", "wrong", WRONG)):
+        counts = [int(n) for n in bins[column]]
         fig.add_trace(
-            go.Histogram(
-                x=values,
-                name=f"{name} ({len(values)})",
+            go.Bar(
+                x=centres,
+                y=counts,
+                name=f"{name} ({sum(counts)})",
                 marker_color=colour,
                 opacity=0.75,
-                xbins={"start": 0, "end": 1.0001, "size": 0.05},
+                customdata=list(zip(bins["bin_lower"], bins["bin_upper"], strict=True)),
+                hovertemplate="%{customdata[0]:.0%}-%{customdata[1]:.0%}: %{y}<extra></extra>",
             )
         )
     fig.update_layout(barmode="overlay", showlegend=True, legend={"orientation": "h", "y": 1.1})

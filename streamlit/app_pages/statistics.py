@@ -92,10 +92,7 @@ elif headline is not None:
             outcomes = resources.read(analytics.confidence_by_outcome, **filters)
             if outcomes is not None:
                 st.plotly_chart(
-                    charts.confidence_histogram_figure(
-                        outcomes["confidence"], outcomes["is_correct"]
-                    ),
-                    config=charts.PLOTLY_CONFIG,
+                    charts.confidence_histogram_figure(outcomes), config=charts.PLOTLY_CONFIG
                 )
         with right:
             st.subheader("Reliability (calibration)")

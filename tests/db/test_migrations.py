@@ -16,7 +16,8 @@ from db.errors import UnknownRevisionError
 from db.schema import Base
 from db.views import VIEW_NAMES, VIEWS
 
-TABLES = {"model_versions", "predictions"}
+TABLES = {"model_versions", "predictions", "prediction_stats"}
+TABLES_AT_0001 = {"model_versions", "predictions"}
 
 
 def _tables_and_views(url: str) -> tuple[set[str], set[str]]:
@@ -52,10 +53,12 @@ def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(db_url: st
 
 def test_each_step_down_and_up_works(db_url: str) -> None:
     """Every revision's downgrade undoes exactly its upgrade, one step at a time."""
+    migrate.downgrade(db_url, "0002")
+    assert _tables_and_views(db_url) == (TABLES_AT_0001 | {"alembic_version"}, set(VIEW_NAMES))
     migrate.downgrade(db_url, "0001")
-    assert _tables_and_views(db_url) == (TABLES | {"alembic_version"}, set())
+    assert _tables_and_views(db_url) == (TABLES_AT_0001 | {"alembic_version"}, set())
     migrate.upgrade_to_head(db_url)
-    assert _tables_and_views(db_url)[1] == set(VIEW_NAMES)
+    assert _tables_and_views(db_url) == (TABLES | {"alembic_version"}, set(VIEW_NAMES))
 
 
 def test_models_and_migrations_agree(db_url: str) -> None:

@@ -56,6 +56,8 @@ def test_app_role_runs_the_whole_app_workflow(urls: dict[str, str]) -> None:
         assert list(repository.list_predictions(session)["id"]) == [kept]
         assert analytics.kpis(session).accuracy == 1.0
         assert len(analytics.read_view(session, "accuracy_by_model")) == 1
+        # The summary the statistics read was kept by the triggers, under the app's writes.
+        assert int(analytics.accuracy_by_digit(session).loc[3, "n"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -68,6 +70,8 @@ def test_app_role_runs_the_whole_app_workflow(urls: dict[str, str]) -> None:
         "DELETE FROM model_versions",
         "UPDATE model_versions SET name = 'x'",
         "TRUNCATE predictions",
+        "UPDATE prediction_stats SET n = n + 1",
+        "DELETE FROM prediction_stats",
     ],
 )
 def test_app_role_cannot_change_the_schema_or_model_versions(

@@ -24,13 +24,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from db_test_data import D2, NOW
+from db_test_data import D2, NOW, prediction_kwargs, register
 from sqlalchemy.orm import Session
 
-from db import analytics
+from db import analytics, repository
 from db.engine import session_scope
 
 # true_label -> (n, correct): 0: row 8; 1: row 5; 3: rows 1, 7; 5: rows 2, 6, 11; 7: rows 3, 4
@@ -152,11 +153,14 @@ def test_analytics_functions_on_the_seeded_set(session: Session, seeded: dict) -
     # ECE = (1*|0-.5| + 2*|.5-.625| + 2*|.5-.825| + 4*|.75-.9625|) / 9 = 2.25 / 9
     assert analytics.expected_calibration_error(bins) == pytest.approx(0.25)
 
-    outcome = analytics.confidence_by_outcome(session)
-    assert sorted(outcome.loc[~outcome["is_correct"], "confidence"]) == pytest.approx(
-        [0.5, 0.6, 0.8, 0.91]
-    )
-    assert len(outcome) == 9
+    outcome = analytics.confidence_by_outcome(session).set_index("bin")
+    assert list(outcome.index) == list(range(20))
+    assert outcome.loc[3, "bin_lower"] == pytest.approx(0.15)
+    assert outcome.loc[3, "bin_upper"] == pytest.approx(0.2)
+    # wrong: 0.50, 0.60, 0.80, 0.91 (lower edges stay in their bin); right: 0.65, 0.85,
+    # 0.95, 0.99 and 1.00 (1.0 belongs to the last bin)
+    assert {b: n for b, n in outcome["wrong"].items() if n} == {10: 1, 12: 1, 16: 1, 18: 1}
+    assert {b: n for b, n in outcome["correct"].items() if n} == {13: 1, 17: 1, 19: 3}
 
     over_time = analytics.accuracy_over_time(session)
     found = {
@@ -242,4 +246,48 @@ def test_empty_database_gives_full_shaped_results(db_url: str) -> None:
         bins = analytics.calibration_bins(session)
         assert len(bins) == 10 and analytics.expected_calibration_error(bins) is None
         assert analytics.accuracy_over_time(session).empty
-        assert analytics.confidence_by_outcome(session).empty
+        outcome = analytics.confidence_by_outcome(session)
+        assert len(outcome) == 20 and outcome[["correct", "wrong"]].to_numpy().sum() == 0
+
+
+def test_confidence_histogram_equals_counts_from_the_raw_rows(db_url: str) -> None:
+    """Binned in SQL, it must count exactly what binning every labelled row in Python does.
+
+    Confidences include every bin edge k/20 (a float that lands on the wrong side of an
+    edge would move a row), 0 and 1; some rows stay unlabelled, one is relabelled.
+    """
+    rng = np.random.default_rng(8)
+    confidences = [k / 20 for k in range(21)] + list(rng.uniform(0, 1, 80))
+    with session_scope(db_url) as session:
+        version = register(session)
+        other = register(session, "other-model")
+        ids = []
+        for i, confidence in enumerate(confidences):
+            predicted = int(rng.integers(0, 10))
+            label = predicted if rng.random() < 0.6 else int(rng.integers(0, 10))
+            ids.append(
+                repository.log_prediction(
+                    session,
+                    **prediction_kwargs(
+                        other if i % 7 == 0 else version,
+                        predicted_digit=predicted,
+                        confidence=float(confidence),
+                    ),
+                    true_label=None if i % 5 == 4 else label,
+                )
+            )
+        right = repository.get_prediction(session, ids[0])["predicted_digit"]
+        repository.set_label(session, ids[0], (right + 1) % 10)  # corrected: now wrong
+        repository.clear_label(session, ids[1])
+    with session_scope(db_url) as session:
+        for filters in ({}, {"model_version_id": version}):
+            raw = repository.list_predictions(session, status="labelled", limit=None, **filters)
+            expected = {"correct": [0] * 20, "wrong": [0] * 20}
+            for row in raw.itertuples():
+                b = max(k for k in range(20) if row.confidence >= k / 20)
+                outcome = "correct" if row.true_label == row.predicted_digit else "wrong"
+                expected[outcome][b] += 1
+            got = analytics.confidence_by_outcome(session, **filters)
+            assert list(got["correct"]) == expected["correct"], filters
+            assert list(got["wrong"]) == expected["wrong"], filters
+            assert got[["correct", "wrong"]].to_numpy().sum() == len(raw) > 0
