@@ -11,6 +11,10 @@ would in production.
 - `log_prediction` through the repository API, one transaction each: p50 and p99
   (goal p50 <= 2 ms); beside it, what the app's label button does (register the
   model version and log, one transaction).
+  Beside them, the same log with `synchronous_commit` off for that transaction (the
+  commit does not wait for the WAL flush) and the disk's own flush time
+  (`pg_test_fsync`'s fdatasync, one 8 kB write): a durable commit cannot be faster
+  than one flush, so these two say how much of the p50 is the disk.
 - 8 writer processes logging at once: predictions per second (goal >= 1,000/s).
 - Every statistics query the Statistics and History pages run, unfiltered and
   filtered (one model version, the last 30 days): median over repeats, end to end
@@ -31,7 +35,10 @@ from __future__ import annotations
 import io
 import itertools
 import multiprocessing
+import re
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -39,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -56,7 +63,7 @@ from benchmarks._common import (
 from db import analytics, repository
 from db.engine import dispose_engines, get_engine, session_scope
 from db.migrate import upgrade_to_head
-from scripts.pg_cluster import running_cluster
+from scripts.pg_cluster import find_bin_dir, running_cluster
 
 GOAL_LOG_P50_MS = 2.0
 GOAL_WRITES_PER_S = 1_000.0
@@ -184,9 +191,25 @@ def _prediction(version: int, request_id: str) -> dict[str, Any]:
     }
 
 
-def log_one(url: str, version: int, request_id: str) -> None:
+def log_one(url: str, version: int, request_id: str, wait_for_disk: bool = True) -> None:
     with session_scope(url) as session:
+        if not wait_for_disk:  # this transaction's commit returns before the WAL flush
+            session.execute(text("SET LOCAL synchronous_commit TO off"))
         repository.log_prediction(session, **_prediction(version, request_id))
+
+
+def disk_flush_ms() -> float | None:
+    """Milliseconds of one fdatasync of an 8 kB write on this disk (pg_test_fsync), or None."""
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            done = subprocess.run(
+                [str(find_bin_dir() / "pg_test_fsync"), "-s", "1", "-f", f"{folder}/probe"],
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+        except (OSError, RuntimeError, subprocess.TimeoutExpired):
+            return None
+    found = re.search(r"^\s*fdatasync\s+[\d.]+ ops/sec\s+(\d+) usecs/op", done.stdout, re.M)
+    return int(found[1]) / 1000 if found else None
 
 
 def save_like_the_app(url: str, version_args: dict[str, Any], request_id: str) -> None:
@@ -312,6 +335,13 @@ def run(rows: int, log_calls: int, per_writer: int, repeats: int) -> dict[str, A
             "name": "resnet", "architecture": "resnet", "weights_sha256": f"{3:064x}",
             "parameter_count": 100_000, "test_accuracy": 0.99, "card": {"name": "resnet"},
         }  # fmt: skip
+        no_wait = summary_ms(
+            timings_ms(
+                lambda: log_one(url, versions[-1], f"nowait-{next(counter)}", wait_for_disk=False),
+                log_calls,
+                10,
+            )
+        )
         app_save = summary_ms(
             timings_ms(
                 lambda: save_like_the_app(url, version_args, f"app-{next(counter)}"), log_calls, 10
@@ -336,6 +366,8 @@ def run(rows: int, log_calls: int, per_writer: int, repeats: int) -> dict[str, A
         "seed_seconds": round(seed_s, 1),
         "durability": DURABLE,
         "log_prediction_ms": log,
+        "log_prediction_no_disk_wait_ms": no_wait,
+        "disk_fdatasync_ms": disk_flush_ms(),
         "app_save_ms": app_save,
         "writers": WRITERS,
         "writes_per_writer": per_writer,
@@ -349,12 +381,15 @@ def run(rows: int, log_calls: int, per_writer: int, repeats: int) -> dict[str, A
 
 def render(data: dict[str, Any]) -> str:
     log, app = data["log_prediction_ms"], data["app_save_ms"]
+    no_wait, flush = data["log_prediction_no_disk_wait_ms"], data["disk_fdatasync_ms"]
     rate, total = data["concurrent_writes_per_second"], data["writers"] * data["writes_per_writer"]
     writes = markdown_table(
         ["write", "calls", "p50 ms", "p99 ms", "goal"],
         [
             ["log_prediction, one transaction", log["n"], ms(log["p50"]), ms(log["p99"]),
              f"p50 {goal_verdict(log['p50'], GOAL_LOG_P50_MS)}"],
+            ["the same, synchronous_commit off (no wait for the disk)", no_wait["n"],
+             ms(no_wait["p50"]), ms(no_wait["p99"]), ""],
             ["register version + log (the label button)", app["n"], ms(app["p50"]),
              ms(app["p99"]), ""],
             [f"{data['writers']} writer processes at once", total,
@@ -378,7 +413,9 @@ def render(data: dict[str, Any]) -> str:
     plans = "\n\n".join(data["slowest_explain"])
     return (
         f"{data['rows']:,} predictions loaded with COPY in {data['seed_seconds']:.0f} s; "
-        "writes timed with fsync and synchronous_commit on.\n\n"
+        "writes timed with fsync and synchronous_commit on"
+        + (f"; one fdatasync on this disk takes {flush:.1f} ms (pg_test_fsync)" if flush else "")
+        + ".\n\n"
         f"{writes}\n\n{reads}\n\n_From the rows_: the same statistic aggregated from "
         "`labeled_predictions` instead of the `prediction_stats` summary (as before "
         f"migration 0003).\n\nSlowest read, `{data['slowest_query']}`, EXPLAIN (ANALYZE, "

@@ -47,7 +47,7 @@ from benchmarks._common import (
     summary_ms,
 )
 from model.checkpoint import ModelLoadError
-from model.predictor import Predictor
+from model.predictor import Predictor, available_models
 from model.preprocess import canvas_to_mnist
 from model.strokes import digit_paths, render_strokes
 from settings import INFERENCE_PATHS, REPO_ROOT
@@ -132,6 +132,29 @@ def batch_rates(
     return {name: len(images) / float(np.median(s)) for name, s in seconds.items()}
 
 
+def every_model(
+    images: np.ndarray, input28: np.ndarray, calls: int, repeats: int, cores: int
+) -> dict[str, dict]:
+    """Each committed model on the TorchScript path: one-image score p50 and batch rate."""
+    loaded = {name: Predictor.load(name, inference="torchscript") for name in available_models()}
+    torch.set_num_threads(1)
+    with torch.inference_mode():
+        single = interleaved_ms(
+            {name: (lambda p=p: p.score_batch(input28[None])) for name, p in loaded.items()},
+            calls,
+        )
+    torch.set_num_threads(cores)
+    rates = batch_rates(loaded, images, repeats)
+    return {
+        name: {
+            "test_accuracy": predictor.card["test_accuracy"],
+            "score_p50_ms": float(np.median(single[name])),
+            "batch_images_per_second": rates[name],
+        }
+        for name, predictor in loaded.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = arguments(__doc__, argv)
     cores = torch.get_num_threads()
@@ -178,6 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     )["loop"]))  # fmt: skip
     loop_rate = loop_n / loop_ms * 1000
     rss = {path: peak_rss_mb(path) for path in INFERENCE_PATHS}
+    others = every_model(images, input28, calls, repeats, cores)
 
     predict_ratio = s["predict eager"]["p50"] / s["predict torchscript"]["p50"]
     network_ratio = s["network eager"]["p50"] / s["network torchscript"]["p50"]
@@ -223,8 +247,16 @@ def main(argv: list[str] | None = None) -> dict:
                 for path in INFERENCE_PATHS
             ),
             "- ONNX Runtime: not measured (not a dependency; see README)",
+            "",
+            "Every committed model, TorchScript, side by side (what a smaller network buys):\n",
+            markdown_table(
+                ["model", "MNIST test accuracy", "score_batch(1 image) p50 ms, 1 thread",
+                 f"predict_batch({batch_n:,}) images/s, {cores} threads"],
+                [[name, f"{m['test_accuracy']:.2%}", ms(m["score_p50_ms"]),
+                  f"{m['batch_images_per_second']:,.0f}"] for name, m in others.items()],
+            ),
         ]
-    )
+    )  # fmt: skip
     data = {
         "model": eager.name,
         "torchscript_compiled": compiled_ok,
@@ -243,6 +275,7 @@ def main(argv: list[str] | None = None) -> dict:
             for path, (base, loaded) in rss.items()
         },
         "threads": {"single": 1, "batch": cores},
+        "every_model": others,
     }
     save_result("inference", data, markdown, quick=args.quick, info=info)
     return data
