@@ -115,11 +115,24 @@ def log_prediction(
     if true_label is not None:
         values["true_label"] = check.digit(true_label, "true_label")
         values["labeled_at"] = utc_now() if made_at is None else made_at
-    if session.get(ModelVersion, version_id) is None:
+    # The foreign key, not a SELECT before the INSERT, says whether the version exists:
+    # one round trip less on every write (the benchmark's p50 is a few milliseconds).
+    # The failed INSERT spoils the transaction, which the caller's scope rolls back.
+    try:
+        return _insert_unless_present(session, Prediction, values, key="client_request_id")
+    except sa.exc.IntegrityError as err:
+        if not _is_foreign_key_violation(err):
+            raise
         raise ValueError(
             f"no model version with id {version_id}; register it with register_model_version"
-        )
-    return _insert_unless_present(session, Prediction, values, key="client_request_id")
+        ) from None
+
+
+def _is_foreign_key_violation(err: sa.exc.IntegrityError) -> bool:
+    """True for PostgreSQL's SQLSTATE 23503 and SQLite's 'FOREIGN KEY constraint failed'."""
+    return getattr(err.orig, "pgcode", None) == "23503" or "FOREIGN KEY constraint failed" in str(
+        err.orig
+    )
 
 
 def set_label(session: Session, prediction_id: int, label: int) -> None:
