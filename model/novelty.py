@@ -101,36 +101,23 @@ class WithFeatures(nn.Module):
 
     Forward hooks do not survive `torch.jit.trace` (the traced graph keeps only what
     flows to its outputs), so the compiled inference path (`model.predictor`) traces
-    this wrapper instead: the features FeatureTap would keep are returned beside the
-    logits. The hooks here run only while tracing or in eager use of the wrapper,
-    one thread at a time; the original network is not touched.
+    this wrapper instead: a FeatureTap on the copy collects the features while
+    tracing, and they become outputs beside the logits. The original network and its
+    own hooks are not touched.
     """
 
     def __init__(self, net: nn.Module, layers: tuple[str, ...]) -> None:
         super().__init__()
         self.net = copy.deepcopy(net)
-        self.layers = layers
-        self._seen: dict[str, torch.Tensor] = {}
-        modules = dict(self.net.named_modules())
-        missing = [name for name in layers if name not in modules]
-        if missing:
-            raise ValueError(f"the network has no layer named {', '.join(missing)}")
-        for name in layers:
-            modules[name]._forward_hooks.clear()  # FeatureTap's, copied with the network
-            modules[name].register_forward_hook(self._keeper(name))
-
-    def _keeper(self, name: str):
-        def keep(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-            self._seen[name] = pooled(output)
-
-        return keep
+        for module in self.net.modules():
+            module._forward_hooks.clear()  # any FeatureTap's, copied with the network
+        self._tap = FeatureTap(self.net, layers) if layers else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.net(x)
-        if not self.layers:  # a model without a detector: no features
+        if self._tap is None:  # a model without a detector: no features
             return logits, logits[:, :0]
-        features = torch.cat([self._seen.pop(name) for name in self.layers], dim=1)
-        return logits, features
+        return logits, self._tap.features()
 
 
 @torch.inference_mode()
