@@ -110,9 +110,10 @@ class TrainConfig:
                 f"unknown architecture {arch!r}; choose one of: {', '.join(ARCH_DEFAULTS)}"
             )
         given = {k: v for k, v in overrides.items() if v is not None}
-        on_cuda = pick_device(str(given.get("device", "auto"))).type == "cuda"
-        values = {**ARCH_DEFAULTS[arch], **(CUDA_DEFAULTS.get(arch, {}) if on_cuda else {})}
-        return cls(arch=arch, **{**values, **given})
+        values = dict(ARCH_DEFAULTS[arch])
+        if _on_cuda(given):
+            values |= CUDA_DEFAULTS.get(arch, {})
+        return cls(arch=arch, **(values | given))
 
     @classmethod
     def for_recipe(cls, recipe: str, arch: str | None = None, **overrides) -> TrainConfig:
@@ -126,11 +127,10 @@ class TrainConfig:
         given = {k: v for k, v in overrides.items() if v is not None}
         preset = dict(RECIPES[recipe])
         cuda_variant = preset.pop("cuda", {})
-        if pick_device(str(given.get("device", "auto"))).type == "cuda":
-            preset.update(cuda_variant)
-        chosen = arch or preset.pop("arch", None) or DEFAULT_ARCHITECTURE
-        preset.pop("arch", None)
-        return cls.for_arch(chosen, **{**preset, **given})
+        if _on_cuda(given):
+            preset |= cuda_variant
+        recipe_arch = preset.pop("arch", DEFAULT_ARCHITECTURE)
+        return cls.for_arch(arch or recipe_arch, **(preset | given))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -150,6 +150,11 @@ class TrainResult:
 # True to stop training at once. benchmarks/training.py uses it to measure time to
 # an accuracy: the hook evaluates, and the loop keeps its time off the clock.
 StepHook = Callable[[nn.Module, int, float], bool]
+
+
+def _on_cuda(overrides: dict) -> bool:
+    """Whether a configuration with these overrides trains on CUDA."""
+    return pick_device(str(overrides.get("device", "auto"))).type == "cuda"
 
 
 def pick_device(name: str = "auto") -> torch.device:
