@@ -205,7 +205,7 @@ def accuracy_by_model(
     unlabelled = _read(
         session,
         sa.select(Prediction.model_version_id, sa.func.count())
-        .where(Prediction.true_label.is_(None), *_table_filters(where))
+        .where(Prediction.true_label.is_(None), *where.on(Prediction.__table__))
         .group_by(Prediction.model_version_id),
         ["model_version_id", "unlabelled"],
     ).set_index("model_version_id")
@@ -248,10 +248,20 @@ def read_view(session: Session, name: str) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class _Where:
-    conditions: list[Any]
     model_version_id: int | None
     since: datetime | None
     until: datetime | None
+
+    def on(self, table: Any) -> list[Any]:
+        """The filters as conditions on `table` (labeled_predictions or predictions)."""
+        conditions: list[Any] = []
+        if self.model_version_id is not None:
+            conditions.append(table.c.model_version_id == self.model_version_id)
+        if self.since is not None:
+            conditions.append(table.c.created_at >= self.since)
+        if self.until is not None:
+            conditions.append(table.c.created_at < self.until)
+        return conditions
 
     def whole_days(self) -> bool:
         """Whether since and until (where given) are midnights UTC: prediction_stats can answer."""
@@ -267,27 +277,9 @@ def _filters(
     until: date | datetime | None = None,
 ) -> _Where:
     start, end = check.time_range(since, until)
-    conditions: list[Any] = []
     if model_version_id is not None:
         model_version_id = check.whole_number(model_version_id, "model_version_id")
-        conditions.append(lp.c.model_version_id == model_version_id)
-    if start is not None:
-        conditions.append(lp.c.created_at >= start)
-    if end is not None:
-        conditions.append(lp.c.created_at < end)
-    return _Where(conditions, model_version_id, start, end)
-
-
-def _table_filters(where: _Where) -> list[Any]:
-    """The same filters on the `predictions` table, for counts that include unlabelled rows."""
-    conditions: list[Any] = []
-    if where.model_version_id is not None:
-        conditions.append(Prediction.model_version_id == where.model_version_id)
-    if where.since is not None:
-        conditions.append(Prediction.created_at >= where.since)
-    if where.until is not None:
-        conditions.append(Prediction.created_at < where.until)
-    return conditions
+    return _Where(model_version_id, start, end)
 
 
 def _cells(
@@ -327,7 +319,7 @@ def _cells(
             "confidence_bin": _confidence_bin(HISTOGRAM_BINS),
         }
         n, correct, confidence_sum = sa.func.count(), _CORRECT, sa.func.sum(lp.c.confidence)
-        conditions = where.conditions
+        conditions = where.on(lp)
     keys = [columns[key].label(key) for key in by]
     query = sa.select(
         *keys,
@@ -349,7 +341,7 @@ def _labelled_and_correct(session: Session, where: _Where) -> tuple[int, int]:
 def _unlabelled(session: Session, where: _Where) -> int:
     """Predictions without a label (the partial index ix_predictions_unlabelled holds them)."""
     query = sa.select(sa.func.count()).select_from(Prediction)
-    query = query.where(Prediction.true_label.is_(None), *_table_filters(where))
+    query = query.where(Prediction.true_label.is_(None), *where.on(Prediction.__table__))
     return int(session.execute(query).scalar_one())
 
 
