@@ -100,7 +100,7 @@ class Submission:
     unsure: bool
     latency_ms: float | None
     session_id: str | None
-    true_label: int
+    true_label: int | None  # None: an unlabelled prediction
     submitted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def validate(self) -> None:
@@ -124,7 +124,8 @@ class Submission:
         check.source(self.source)
         check.optional_latency(self.latency_ms)
         check.text(self.session_id, "session_id", 64, optional=True)
-        check.digit(self.true_label, "true_label")
+        if self.true_label is not None:
+            check.digit(self.true_label, "true_label")
         check.moment(self.submitted_at, "submitted_at")
 
     def to_json(self) -> bytes:

@@ -1,8 +1,9 @@
 """The feedback store's tables, identical on PostgreSQL and SQLite.
 
 Two tables: `model_versions` (one row per distinct weights file, found again by its
-SHA-256) and `predictions` (one row per submitted drawing); and `prediction_stats`,
-a summary of the labelled predictions that triggers keep (migration 0003). The views that analysts
+SHA-256) and `predictions` (one row per submitted drawing, with its strokes when it
+was drawn on the canvas: migration 0004); and `prediction_stats`, a summary of the
+labelled predictions that triggers keep (migration 0003). The views that analysts
 and the dashboard read are created by migrations (`db/migrations/`) and described
 in `db.views`; they are not part of this metadata on purpose, so that Alembic's
 autogenerate never tries to create them as tables.
@@ -91,6 +92,8 @@ def _utc_now_sqlite(_element: utc_now, _compiler: Any, **_kw: Any) -> str:
 # JSON text on SQLite; real array / jsonb on PostgreSQL so SQL can index and query them.
 Probabilities = sa.JSON().with_variant(postgresql.ARRAY(sa.Float()), "postgresql")
 CardJSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# A drawing's strokes as JSON text on both; Python None is SQL NULL (an upload has none).
+StrokesJSON = sa.JSON(none_as_null=True)
 
 
 class Base(DeclarativeBase):
@@ -142,6 +145,20 @@ class Prediction(Base):
             "AND 0 <= ALL(probabilities) AND 1 >= ALL(probabilities)",
             name="probabilities_length",
         ).ddl_if(dialect="postgresql"),
+        sa.CheckConstraint(
+            "(canvas_width IS NULL) = (canvas_height IS NULL) "
+            "AND (canvas_width IS NULL OR (canvas_width > 0 AND canvas_height > 0))",
+            name="canvas_size",
+        ),
+        sa.CheckConstraint(
+            "strokes IS NULL OR canvas_width IS NOT NULL", name="strokes_with_canvas"
+        ),
+        sa.CheckConstraint(
+            "strokes IS NULL OR json_type(strokes) = 'array'", name="strokes_array"
+        ).ddl_if(dialect="sqlite"),
+        sa.CheckConstraint(
+            "strokes IS NULL OR json_typeof(strokes) = 'array'", name="strokes_array"
+        ).ddl_if(dialect="postgresql"),
         sa.Index(None, "model_version_id", "created_at"),
         # The unlabelled rows alone (their count joins prediction_stats' labelled counts).
         sa.Index(
@@ -171,6 +188,10 @@ class Prediction(Base):
     image: Mapped[bytes] = mapped_column(sa.LargeBinary)
     latency_ms: Mapped[float | None] = mapped_column(sa.Float)
     client_request_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # The drawing as the canvas reported it: strokes of [x, y] canvas pixels, y down.
+    strokes: Mapped[list[list[list[float]]] | None] = mapped_column(StrokesJSON)
+    canvas_width: Mapped[int | None] = mapped_column(sa.Integer)
+    canvas_height: Mapped[int | None] = mapped_column(sa.Integer)
 
 
 class PredictionStats(Base):

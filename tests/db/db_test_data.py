@@ -72,7 +72,7 @@ SEED_ROWS: list[tuple[str, int, int | None, float, datetime]] = [
 ]
 
 
-def make_submission(request_id: str, label: int = 3, **overrides: Any) -> Any:
+def make_submission(request_id: str, label: int | None = 3, **overrides: Any) -> Any:
     """A valid `db.outbox.Submission` as the Draw page builds one (model "cnn-test")."""
     from db.outbox import Submission
 

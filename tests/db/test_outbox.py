@@ -54,6 +54,12 @@ def test_submit_stores_at_once_when_the_database_answers(db_url: str, box: Outbo
     assert box.waiting() == []
 
 
+def test_an_unlabelled_submission_is_stored_without_a_label(db_url: str, box: Outbox) -> None:
+    assert submit(make_submission("r-2", label=None), box, db_url) is Delivery.STORED
+    rows = stored(db_url)
+    assert rows.true_label.isna().all() and rows.labeled_at.isna().all() and len(rows) == 1
+
+
 def test_an_unreachable_database_queues_it_fsynced_before_submit_returns(
     down_url: str, box: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
