@@ -8,24 +8,25 @@ predictions (n, correct, sum of confidences, grouped by some of: UTC day, model
 version, true label, predicted digit, confidence bin). When `since` and `until` are
 whole UTC days -- always, from the dashboard, whose filter is a date range -- the
 cells are read from `prediction_stats`, the summary that triggers keep (migration
-0003): at 1,000,000 predictions that is a few hundred thousand small rows at most
-instead of 700,000 labelled ones. Otherwise (a time of day, or the "last 24 hours"
-KPI) they are aggregated from `labeled_predictions` (the view that defines
-`is_correct`) with the filters applied first; the created_at index keeps such short
-windows cheap. Both paths give the same numbers -- a test holds them to it, and to
-the aggregate views, so the dashboard and an analyst's psql session never disagree.
+0003), instead of every labelled row. Otherwise (a time of day, or the "last 24
+hours" KPI), or with `from_summary=False`, they are aggregated from
+`labeled_predictions` (the view that defines `is_correct`) with the filters applied
+first. Both give the same numbers -- a test holds them to it, and to the aggregate
+views, so the dashboard and an analyst's psql session never disagree.
 
-Filters, shared by all functions: `model_version_id`, `since` (inclusive) and
-`until` (exclusive) on the drawing's `created_at`; dates mean midnight UTC.
+Arguments shared by all functions: `model_version_id`, `since` (inclusive) and
+`until` (exclusive) on the drawing's `created_at`, dates meaning midnight UTC; and
+`from_summary` (default True; False aggregates the rows, as before 0003).
 Every result has a fixed shape (ten digits, ten or twenty bins, a 10x10 matrix) so
 charts need no special case for "no data yet": counts are 0 and accuracies NaN there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
@@ -42,9 +43,6 @@ N_BINS = 10  # calibration bins
 HISTOGRAM_BINS = 20  # confidence histogram bins, and prediction_stats.confidence_bin
 _CORRECT = sa.func.sum(sa.case((lp.c.is_correct, 1), else_=0))
 CELL_KEYS = ("day", "model_version_id", "true_label", "predicted_digit", "confidence_bin")
-# False: aggregate every statistic from the rows, as before prediction_stats existed
-# (benchmarks/database.py times both ways; the app never changes it).
-USE_SUMMARY = True
 
 
 @dataclass(frozen=True)
@@ -66,13 +64,14 @@ def kpis(
     since: date | datetime | None = None,
     until: date | datetime | None = None,
     now: datetime | None = None,
+    from_summary: bool = True,
 ) -> Kpis:
     """Predictions, labelled, accuracy on labelled, and accuracy of the last 24 hours.
 
     "Last 24 hours" is [now - 24 h, now), intersected with the filters; `now`
     defaults to the current time (tests pass it).
     """
-    where = _filters(model_version_id, since, until)
+    where = _filters(model_version_id, since, until, from_summary)
     labelled, correct = _labelled_and_correct(session, where)
     predictions = labelled + _unlabelled(session, where)
     moment = check.moment(now, "now") or datetime.now(UTC)
@@ -80,7 +79,7 @@ def kpis(
     end = min(moment, where.until or moment)
     labelled_24h, correct_24h = 0, 0
     if start < end:
-        recent = _filters(where.model_version_id, start, end)
+        recent = dataclasses.replace(where, since=start, until=end)
         labelled_24h, correct_24h = _labelled_and_correct(session, recent)
     return Kpis(
         predictions=predictions,
@@ -98,9 +97,10 @@ def accuracy_by_digit(
     model_version_id: int | None = None,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
+    from_summary: bool = True,
 ) -> pd.DataFrame:
     """One row per true digit 0..9: n, correct, accuracy (NaN where n = 0)."""
-    where = _filters(model_version_id, since, until)
+    where = _filters(model_version_id, since, until, from_summary)
     frame = _cells(session, where, ["true_label"])[["true_label", "n", "correct"]]
     frame = frame.set_index("true_label").reindex(DIGITS, fill_value=0)
     return _with_accuracy(frame.rename_axis("true_label").reset_index())
@@ -112,9 +112,10 @@ def confusion_matrix(
     model_version_id: int | None = None,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
+    from_summary: bool = True,
 ) -> pd.DataFrame:
     """Counts as a 10x10 table: rows are true labels, columns predicted digits."""
-    where = _filters(model_version_id, since, until)
+    where = _filters(model_version_id, since, until, from_summary)
     counts = _cells(session, where, ["true_label", "predicted_digit"])
     matrix = counts.pivot_table(
         index="true_label", columns="predicted_digit", values="n", aggfunc="sum", fill_value=0
@@ -129,6 +130,7 @@ def confidence_by_outcome(
     model_version_id: int | None = None,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
+    from_summary: bool = True,
 ) -> pd.DataFrame:
     """How many right and wrong answers fall in each confidence bin (for a histogram).
 
@@ -136,7 +138,7 @@ def confidence_by_outcome(
     bin_upper, correct, wrong. Binned and counted in SQL, so the result is 20 rows
     however many predictions are labelled.
     """
-    where = _filters(model_version_id, since, until)
+    where = _filters(model_version_id, since, until, from_summary)
     frame = _cells(session, where, ["confidence_bin"]).rename(columns={"confidence_bin": "bin"})
     frame = frame.set_index("bin").reindex(range(HISTOGRAM_BINS), fill_value=0)
     frame = frame.rename_axis("bin").reset_index()
@@ -154,13 +156,14 @@ def calibration_bins(
     model_version_id: int | None = None,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
+    from_summary: bool = True,
 ) -> pd.DataFrame:
     """Ten confidence bins [b/10, (b+1)/10): n, correct, mean confidence, accuracy.
 
     A calibrated model has accuracy close to mean confidence in every bin. Each is
     two of the twenty histogram bins (the same edges: b/10 is 2b/20).
     """
-    where = _filters(model_version_id, since, until)
+    where = _filters(model_version_id, since, until, from_summary)
     cells = _cells(session, where, ["confidence_bin"])
     cells["bin"] = cells["confidence_bin"] // (HISTOGRAM_BINS // N_BINS)
     frame = cells.groupby("bin")[["n", "correct", "confidence_sum"]].sum()
@@ -188,9 +191,10 @@ def accuracy_by_model(
     *,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
+    from_summary: bool = True,
 ) -> pd.DataFrame:
     """Every model version: MNIST test accuracy beside n, correct, accuracy on real drawings."""
-    where = _filters(None, since, until)
+    where = _filters(None, since, until, from_summary)
     models = _read(
         session,
         sa.select(
@@ -227,9 +231,10 @@ def accuracy_over_time(
     model_version_id: int | None = None,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
+    from_summary: bool = True,
 ) -> pd.DataFrame:
     """Per UTC day and model version: n, correct, accuracy (days without labels absent)."""
-    where = _filters(model_version_id, since, until)
+    where = _filters(model_version_id, since, until, from_summary)
     frame = _cells(session, where, ["day", "model_version_id"])
     names = dict(session.execute(sa.select(ModelVersion.id, ModelVersion.name)).all())
     frame.insert(2, "model_name", frame["model_version_id"].map(names))
@@ -251,6 +256,7 @@ class _Where:
     model_version_id: int | None
     since: datetime | None
     until: datetime | None
+    from_summary: bool = True  # whole-day filters read prediction_stats
 
     def on(self, table: Any) -> list[Any]:
         """The filters as conditions on `table` (labeled_predictions or predictions)."""
@@ -272,65 +278,82 @@ class _Where:
 
 
 def _filters(
-    model_version_id: int | None = None,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
+    model_version_id: int | None,
+    since: date | datetime | None,
+    until: date | datetime | None,
+    from_summary: bool,
 ) -> _Where:
     start, end = check.time_range(since, until)
     if model_version_id is not None:
         model_version_id = check.whole_number(model_version_id, "model_version_id")
-    return _Where(model_version_id, start, end)
+    return _Where(model_version_id, start, end, bool(from_summary))
 
 
-def _cells(
-    session: Session, where: _Where, by: list[str], *, summary: bool | None = None
-) -> pd.DataFrame:
+class _CellSource(NamedTuple):
+    """Where cells come from: their key columns, aggregates and the filters' conditions."""
+
+    columns: dict[str, Any]
+    n: Any
+    correct: Any
+    confidence_sum: Any
+    conditions: list[Any]
+
+
+def _cells(session: Session, where: _Where, by: list[str]) -> pd.DataFrame:
     """Labelled predictions matching `where`, grouped by `by` (some of CELL_KEYS).
 
     Columns: `by`, then n, correct, confidence_sum; one row per non-empty group (one
-    row, with zeros, when `by` is empty). Read from prediction_stats when the filters
-    are whole days, else aggregated from the rows; `summary` forces one or the other
-    (tests compare the two).
+    row, with zeros, when `by` is empty). From prediction_stats when the filters are
+    whole days and `where.from_summary`, else aggregated from the rows.
     """
-    if summary is None:
-        summary = USE_SUMMARY and where.whole_days()
-    if summary:
-        if not where.whole_days():
-            raise ValueError("prediction_stats holds whole UTC days only")
-        columns = {key: stats[key] for key in CELL_KEYS}
-        n: Any = sa.func.sum(stats.n)
-        correct: Any = sa.func.sum(
-            sa.case((stats.true_label == stats.predicted_digit, stats.n), else_=0)
-        )
-        confidence_sum: Any = sa.func.sum(stats.confidence_sum)
-        conditions = []
-        if where.model_version_id is not None:
-            conditions.append(stats.model_version_id == where.model_version_id)
-        if where.since is not None:
-            conditions.append(stats.day >= where.since.date())
-        if where.until is not None:
-            conditions.append(stats.day < where.until.date())
-    else:
-        columns = {
+    use_summary = where.from_summary and where.whole_days()
+    source = _summary_cells(where) if use_summary else _row_cells(session, where)
+    keys = [source.columns[key].label(key) for key in by]
+    query = sa.select(
+        *keys,
+        sa.func.coalesce(source.n, 0).label("n"),
+        sa.func.coalesce(source.correct, 0).label("correct"),
+        source.confidence_sum.label("confidence_sum"),
+    ).where(*source.conditions)
+    if keys:
+        query = query.group_by(*keys)
+    frame = _read(session, query, [*by, "n", "correct", "confidence_sum"])
+    return frame.astype({"n": int, "correct": int, "confidence_sum": float})
+
+
+def _summary_cells(where: _Where) -> _CellSource:
+    """Cells summed from prediction_stats (whole UTC days only)."""
+    conditions = []
+    if where.model_version_id is not None:
+        conditions.append(stats.model_version_id == where.model_version_id)
+    if where.since is not None:
+        conditions.append(stats.day >= where.since.date())
+    if where.until is not None:
+        conditions.append(stats.day < where.until.date())
+    return _CellSource(
+        columns={key: stats[key] for key in CELL_KEYS},
+        n=sa.func.sum(stats.n),
+        correct=sa.func.sum(sa.case((stats.true_label == stats.predicted_digit, stats.n), else_=0)),
+        confidence_sum=sa.func.sum(stats.confidence_sum),
+        conditions=conditions,
+    )
+
+
+def _row_cells(session: Session, where: _Where) -> _CellSource:
+    """Cells aggregated from the labelled rows (`labeled_predictions`), any time range."""
+    return _CellSource(
+        columns={
             "day": _utc_day(session),
             "model_version_id": lp.c.model_version_id,
             "true_label": lp.c.true_label,
             "predicted_digit": lp.c.predicted_digit,
             "confidence_bin": _confidence_bin(HISTOGRAM_BINS),
-        }
-        n, correct, confidence_sum = sa.func.count(), _CORRECT, sa.func.sum(lp.c.confidence)
-        conditions = where.on(lp)
-    keys = [columns[key].label(key) for key in by]
-    query = sa.select(
-        *keys,
-        sa.func.coalesce(n, 0).label("n"),
-        sa.func.coalesce(correct, 0).label("correct"),
-        confidence_sum.label("confidence_sum"),
-    ).where(*conditions)
-    if keys:
-        query = query.group_by(*keys)
-    frame = _read(session, query, [*by, "n", "correct", "confidence_sum"])
-    return frame.astype({"n": int, "correct": int, "confidence_sum": float})
+        },
+        n=sa.func.count(),
+        correct=_CORRECT,
+        confidence_sum=sa.func.sum(lp.c.confidence),
+        conditions=where.on(lp),
+    )
 
 
 def _labelled_and_correct(session: Session, where: _Where) -> tuple[int, int]:

@@ -18,3 +18,9 @@ class DatabaseUnavailableError(FeedbackStoreError):
 
 class UnknownRevisionError(FeedbackStoreError):
     """The database was migrated by a version of digitlab this code does not know."""
+
+
+def first_line(error: BaseException) -> str:
+    """The sentence to show for an error: its message's first line (or its type)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

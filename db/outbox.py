@@ -1,11 +1,11 @@
-"""A durable local outbox: labelled drawings wait here while the database is away.
+"""A durable local outbox: drawings wait here while the database is away.
 
 Why: people label hundreds of digits in a session, and a database restart must not
-cost them one label. `submit` stores a submission at once when it can; when the
-database cannot be reached it writes the submission to a file under
-`DIGITLAB_OUTBOX_DIR` and fsyncs it before returning, so "saved" is true when the
-user reads it. `Outbox.flush` replays what waits, oldest first, once the database
-is back (the app calls it on the next submit and periodically).
+cost them one label. `db.feedback.FeedbackStore.submit` stores a submission at once
+when it can; when the database cannot be reached it appends it here, a file under
+`DIGITLAB_OUTBOX_DIR` fsync'd before returning, so "saved" is true when the user
+reads it. `Outbox.flush` replays what waits, oldest first, once the database is
+back (the app calls it on the next submit and periodically).
 
 Crash safety, step by step:
 - One file per submission: written under `tmp/`, fsync'd, renamed into `pending/`
@@ -13,16 +13,16 @@ Crash safety, step by step:
   cut. A crash leaves the whole file in `pending/` or nothing, never half of one.
 - A file is deleted only after the transaction that stored it committed. A crash (or
   a lost commit acknowledgement) between the commit and the delete sends it again on
-  the next flush, and `log_prediction` is idempotent by `client_request_id`: still
-  one row. For the same reason the delete needs no fsync.
+  the next flush, and `repository.store` is idempotent by `client_request_id`:
+  still one row. For the same reason the delete needs no fsync.
 - One flusher at a time: an exclusive `flock` on `outbox.lock`. flock locks belong to
   an open file, so two threads of one process exclude each other exactly like two
   processes do. Whoever holds the lock reads, sends and deletes; nobody can send a
   file twice at once or delete one another flusher has not stored.
-- A submission the database refuses as invalid (ValueError) would block the queue
-  for ever. `submit` checks everything before queueing, so this needs a bug or a
-  hand-edited file; such a file moves to `rejected/` with the reason beside it, kept
-  for a person to look at, and replay goes on.
+- A submission the database refuses as invalid would block the queue for ever. A
+  `Submission` is checked when it is made, so this needs a bug or a hand-edited
+  file; such a file moves to `rejected/` with the reason beside it, kept for a
+  person to look at, and replay goes on.
 
 File names start with a nanosecond sequence number, so their sort order is the
 replay order. Each app replica has its own outbox (its own DIGITLAB_HOME) while they
@@ -35,149 +35,33 @@ share one database; idempotence by `client_request_id` makes that safe.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import enum
+import dataclasses
 import fcntl
-import json
 import os
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from db import repository
-from db import validation as check
 from db.engine import session_scope
-from db.errors import FeedbackStoreError
+from db.errors import FeedbackStoreError, first_line
+from db.submission import Submission
 from settings import get_settings
 
-FORMAT_VERSION = 1
 # "The database cannot take it right now": keep the submission and try again later.
 STORE_ERRORS = (FeedbackStoreError, SQLAlchemyError)
 # "The database will never take it": retrying would block the queue for ever. Only
 # these move a file to rejected/; any other error (a bad setting, say) leaves it be.
 UNREADABLE = (KeyError, TypeError, ValueError)  # reading or checking the file
 REFUSED = (IntegrityError, DataError)  # the database's constraints said no
-
-
-class Delivery(enum.StrEnum):
-    """Where a submission ended up."""
-
-    STORED = "stored"  # committed in the database
-    QUEUED = "queued"  # fsync'd in the outbox; sent when the database is back
-    NOT_SAVED = "not_saved"  # for callers: not even the outbox could take it
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One labelled prediction in plain values: what the outbox writes and replays.
-
-    It carries the model version too, so that a replay can register it: the database
-    may have been empty (or another one) when the drawing was made.
-    """
-
-    client_request_id: str
-    model_name: str
-    architecture: str
-    weights_sha256: str
-    parameter_count: int
-    test_accuracy: float | None
-    card: dict[str, Any]
-    predicted_digit: int
-    confidence: float
-    probabilities: list[float]
-    image: bytes
-    source: str
-    unsure: bool
-    latency_ms: float | None
-    session_id: str | None
-    true_label: int | None  # None: an unlabelled prediction
-    submitted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def validate(self) -> None:
-        """Raise ValueError now for anything the database would refuse later.
-
-        The same checks `db.repository` runs, so a queued submission can always be
-        sent once the database is back; a bad one is refused before it is queued.
-        """
-        check.text(self.client_request_id, "client_request_id", 64)
-        check.text(self.model_name, "name", 200)
-        check.text(self.architecture, "architecture", 50)
-        check.sha256(self.weights_sha256)
-        check.whole_number(self.parameter_count, "parameter_count", minimum=0)
-        if self.test_accuracy is not None:
-            check.fraction(self.test_accuracy, "test_accuracy")
-        check.json_object(self.card, "card")
-        check.digit(self.predicted_digit, "predicted_digit")
-        check.fraction(self.confidence, "confidence")
-        check.probabilities(self.probabilities)
-        check.image_bytes(self.image)
-        check.source(self.source)
-        check.optional_latency(self.latency_ms)
-        check.text(self.session_id, "session_id", 64, optional=True)
-        if self.true_label is not None:
-            check.digit(self.true_label, "true_label")
-        check.moment(self.submitted_at, "submitted_at")
-
-    def to_json(self) -> bytes:
-        record = asdict(self)
-        record["image"] = base64.b64encode(self.image).decode("ascii")
-        record["submitted_at"] = self.submitted_at.isoformat()
-        document = {"format": FORMAT_VERSION, "submission": record}
-        return json.dumps(document, allow_nan=False).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> Submission:
-        """Read a file `to_json` wrote; ValueError, KeyError or TypeError if it is not one."""
-        document = json.loads(data)
-        if document.get("format") != FORMAT_VERSION:
-            raise ValueError(f"unknown outbox format {document.get('format')!r}")
-        record = dict(document["submission"])
-        record["image"] = base64.b64decode(record["image"], validate=True)
-        record["submitted_at"] = datetime.fromisoformat(record["submitted_at"])
-        return cls(**record)
-
-
-def store_submission(session: Session, submission: Submission, *, replayed: bool = False) -> int:
-    """Register the model version and log the labelled prediction; the prediction's id.
-
-    Call it inside one `session_scope()`: a submission is all there or not at all.
-    A replayed submission keeps the time it was made; a direct one gets the
-    database's clock, as every other row does.
-    """
-    version_id = repository.register_model_version(
-        session,
-        name=submission.model_name,
-        architecture=submission.architecture,
-        weights_sha256=submission.weights_sha256,
-        parameter_count=submission.parameter_count,
-        test_accuracy=submission.test_accuracy,
-        card=submission.card,
-    )
-    return repository.log_prediction(
-        session,
-        model_version_id=version_id,
-        predicted_digit=submission.predicted_digit,
-        confidence=submission.confidence,
-        probabilities=submission.probabilities,
-        image=submission.image,
-        source=submission.source,
-        unsure=submission.unsure,
-        latency_ms=submission.latency_ms,
-        session_id=submission.session_id,
-        client_request_id=submission.client_request_id,
-        true_label=submission.true_label,
-        created_at=submission.submitted_at if replayed else None,
-    )
 
 
 @dataclass(frozen=True)
@@ -209,9 +93,15 @@ class Outbox:
         return _json_files(self.rejected_dir)
 
     def append(self, submission: Submission) -> Path:
-        """Write one submission durably at the end of the queue; its file."""
+        """Write one submission durably at the end of the queue; its file.
+
+        A submission without a time gets this moment's, so that its replay counts on
+        the day it was made, not the day it arrived.
+        """
         for folder in (self.folder, self.pending_dir, self._tmp_dir):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if submission.created_at is None:
+            submission = dataclasses.replace(submission, created_at=datetime.now(UTC))
         name = f"{_next_sequence():020d}-{uuid.uuid4().hex}.json"
         temporary = self._tmp_dir / name
         _write_durably(temporary, submission.to_json())
@@ -226,20 +116,19 @@ class Outbox:
             for path in self.waiting():
                 try:
                     submission = Submission.from_json(path.read_bytes())
-                    submission.validate()
                 except UNREADABLE as error:
                     self._reject(path, f"{type(error).__name__}: {error}")
                     rejected += 1
                     continue
                 try:
                     with session_scope(url) as session:
-                        store_submission(session, submission, replayed=True)
+                        repository.store(session, submission)
                 except REFUSED as error:
                     self._reject(path, f"{type(error).__name__}: {error}")
                     rejected += 1
                     continue
                 except STORE_ERRORS as error:
-                    return FlushReport(sent, rejected, len(self.waiting()), _first_line(error))
+                    return FlushReport(sent, rejected, len(self.waiting()), first_line(error))
                 path.unlink()
                 sent += 1
         return FlushReport(sent, rejected, len(self.waiting()))
@@ -260,38 +149,6 @@ class Outbox:
         os.replace(path, self.rejected_dir / path.name)
 
 
-def submit(
-    submission: Submission, outbox: Outbox, url: str | None = None, *, try_database: bool = True
-) -> Delivery:
-    """Store a labelled prediction now, or queue it durably: STORED or QUEUED, never lost.
-
-    Order is kept: while older submissions wait, a new one queues behind them and the
-    queue is flushed. `try_database=False` (the caller already knows the database is
-    away) queues without waiting for a connection to fail. Raises ValueError for an
-    invalid submission (nothing is written anywhere; if only the database's own
-    constraints catch it, it is kept in rejected/) and OSError when even the local
-    disk refuses it.
-    """
-    submission.validate()
-    if try_database and not outbox.waiting():
-        try:
-            with session_scope(url) as session:
-                store_submission(session, submission)
-        except STORE_ERRORS:
-            pass  # the database is away: queue it below
-        else:
-            return Delivery.STORED
-    path = outbox.append(submission)
-    if try_database:
-        outbox.flush(url)
-    if path.exists():
-        return Delivery.QUEUED
-    refusal = outbox.rejected_dir / f"{path.stem}.reason.txt"
-    if refusal.exists():  # the database refused what validate() let through
-        raise ValueError(f"the database refused this submission: {refusal.read_text().strip()}")
-    return Delivery.STORED
-
-
 _sequence_lock = threading.Lock()
 _last_sequence = 0
 
@@ -302,11 +159,6 @@ def _next_sequence() -> int:
     with _sequence_lock:
         _last_sequence = max(time.time_ns(), _last_sequence + 1)
         return _last_sequence
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 def _json_files(folder: Path) -> list[Path]:

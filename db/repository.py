@@ -2,8 +2,9 @@
 
 Plain functions taking a SQLAlchemy `Session` first, so the caller decides the unit
 of work (`with session_scope() as session: ...` commits once at the end: one
-transaction per submission). Every argument is checked before anything is written;
-bad input raises `ValueError` with a sentence saying what was wrong.
+transaction per submission). What is written arrives as a `db.submission` type,
+checked when it was made; other arguments are checked here. Bad input raises
+`ValueError` with a sentence saying what was wrong.
 
 Reads return pandas DataFrames with fixed columns, even when empty, so a page can
 draw a table or a chart without special cases. Statistics live in `db.analytics`.
@@ -12,6 +13,7 @@ draw a table or a chart without special cases. Statistics live in `db.analytics`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
@@ -23,13 +25,14 @@ from sqlalchemy.orm import Session
 
 from db import validation as check
 from db.schema import IMAGE_SIZE, ModelVersion, Prediction, utc_now
+from db.submission import ModelIdentity, Submission
 
 STATUSES = ("all", "labelled", "unlabelled", "wrong")
 
 PREDICTION_COLUMNS = (
     "id", "created_at", "model_version_id", "model_name", "predicted_digit", "confidence",
     "probabilities", "unsure", "true_label", "labeled_at", "source", "latency_ms",
-    "session_id", "client_request_id", "image",
+    "session_id", "client_request_id", "image", "strokes", "canvas_width", "canvas_height",
 )  # fmt: skip
 MODEL_VERSION_COLUMNS = (
     "id", "name", "architecture", "weights_sha256", "parameter_count", "test_accuracy",
@@ -37,102 +40,78 @@ MODEL_VERSION_COLUMNS = (
 )  # fmt: skip
 
 
-def register_model_version(
-    session: Session,
-    *,
-    name: str,
-    architecture: str,
-    weights_sha256: str,
-    parameter_count: int,
-    test_accuracy: float | None,
-    card: dict[str, Any],
-) -> int:
+def register_model_version(session: Session, model: ModelIdentity) -> int:
     """The id of the model version with these weights, registering it if it is new.
 
     Idempotent by `weights_sha256`: the same weights always map to the same row
     (the first registration's name and card are kept).
     """
-    values = {
-        "name": check.text(name, "name", 200),
-        "architecture": check.text(architecture, "architecture", 50),
-        "weights_sha256": check.sha256(weights_sha256),
-        "parameter_count": check.whole_number(parameter_count, "parameter_count", minimum=0),
-        "test_accuracy": None
-        if test_accuracy is None
-        else check.fraction(test_accuracy, "test_accuracy"),
-        "card": check.json_object(card, "card"),
-    }
-    # Nearly every call (one per labelled drawing) is for a model already registered:
+    # Nearly every call (one per stored drawing) is for a model already registered:
     # one SELECT answers it, where the INSERT ... ON CONFLICT below needs two statements.
     known = session.execute(
-        sa.select(ModelVersion.id).where(ModelVersion.weights_sha256 == values["weights_sha256"])
+        sa.select(ModelVersion.id).where(ModelVersion.weights_sha256 == model.weights_sha256)
     ).scalar()
     if known is not None:
         return int(known)
-    return _insert_unless_present(session, ModelVersion, values, key="weights_sha256")
+    statement = _insert(session, ModelVersion).values(**asdict(model))
+    inserted = session.execute(
+        statement.on_conflict_do_nothing(index_elements=["weights_sha256"]).returning(
+            ModelVersion.id
+        )
+    ).scalar()
+    return int(inserted) if inserted is not None else register_model_version(session, model)
 
 
-def log_prediction(
-    session: Session,
-    *,
-    model_version_id: int,
-    predicted_digit: int,
-    confidence: float,
-    probabilities: Sequence[float] | np.ndarray,
-    image: bytes | np.ndarray,
-    source: str = "canvas",
-    unsure: bool = False,
-    latency_ms: float | None = None,
-    session_id: str | None = None,
-    client_request_id: str | None = None,
-    true_label: int | None = None,
-    created_at: datetime | None = None,
-) -> int:
-    """Store one prediction and return its id.
+def store(session: Session, submission: Submission) -> int:
+    """Store one prediction (registering its model version) and return its id.
 
-    Idempotent by `client_request_id`: sending the same submission again (a double
-    click, a retried request) returns the first row's id and writes nothing. Give
-    `true_label` when the person labelled it in the same step. `created_at` (default:
-    the database's clock) is for submissions replayed from the outbox after an
-    outage, so that they count on the day they were made, not the day they arrived.
+    Idempotent by `client_request_id`: the same submission again (a double click, a
+    retried request, a replay) returns the first row's id and writes nothing, except
+    that a submission with a label labels a row stored without one (or relabels it).
+    `submission.created_at` None means the database's clock.
     """
-    version_id = check.whole_number(model_version_id, "model_version_id")
-    values = {
-        "model_version_id": version_id,
-        "predicted_digit": check.digit(predicted_digit, "predicted_digit"),
-        "confidence": check.fraction(confidence, "confidence"),
-        "probabilities": check.probabilities(probabilities),
-        "image": check.image_bytes(image),
-        "source": check.source(source),
-        "unsure": bool(unsure),
-        "latency_ms": check.optional_latency(latency_ms),
-        "session_id": check.text(session_id, "session_id", 64, optional=True),
-        "client_request_id": check.request_id(client_request_id),
-    }
-    made_at = check.moment(created_at, "created_at")
-    if made_at is not None:
-        values["created_at"] = made_at
-    if true_label is not None:
-        values["true_label"] = check.digit(true_label, "true_label")
-        values["labeled_at"] = utc_now() if made_at is None else made_at
-    # The foreign key, not a SELECT before the INSERT, says whether the version exists:
-    # one round trip less on every write (the benchmark's p50 is a few milliseconds).
-    # The failed INSERT spoils the transaction, which the caller's scope rolls back.
-    try:
-        return _insert_unless_present(session, Prediction, values, key="client_request_id")
-    except sa.exc.IntegrityError as err:
-        if not _is_foreign_key_violation(err):
-            raise
-        raise ValueError(
-            f"no model version with id {version_id}; register it with register_model_version"
-        ) from None
-
-
-def _is_foreign_key_violation(err: sa.exc.IntegrityError) -> bool:
-    """True for PostgreSQL's SQLSTATE 23503 and SQLite's 'FOREIGN KEY constraint failed'."""
-    return getattr(err.orig, "pgcode", None) == "23503" or "FOREIGN KEY constraint failed" in str(
-        err.orig
+    values = _prediction_values(submission, register_model_version(session, submission.model))
+    statement = _insert(session, Prediction).values(**values)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["client_request_id"],
+        set_={"true_label": excluded.true_label, "labeled_at": excluded.labeled_at},
+        where=excluded.true_label.is_not(None)
+        & Prediction.true_label.is_distinct_from(excluded.true_label),
     )
+    stored = session.execute(statement.returning(Prediction.id)).scalar()
+    if stored is not None:
+        return int(stored)
+    return int(
+        session.execute(
+            sa.select(Prediction.id).where(
+                Prediction.client_request_id == submission.client_request_id
+            )
+        ).scalar_one()
+    )
+
+
+def _prediction_values(submission: Submission, model_version_id: int) -> dict[str, Any]:
+    values = asdict(submission)
+    del values["model"], values["drawing"]
+    values["model_version_id"] = model_version_id
+    if submission.created_at is None:
+        del values["created_at"]
+    if submission.true_label is not None:
+        values["labeled_at"] = submission.created_at or utc_now()
+    if submission.drawing is not None:
+        values |= asdict(submission.drawing)
+    return values
+
+
+def _insert(session: Session, model: type[ModelVersion] | type[Prediction]) -> Any:
+    """INSERT for the session's database, with its ON CONFLICT clauses."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise ValueError(f"unsupported database dialect {dialect!r}")  # pragma: no cover
 
 
 def set_label(session: Session, prediction_id: int, label: int) -> None:
@@ -240,28 +219,6 @@ def _update_prediction(session: Session, prediction_id: int, **values: Any) -> N
 
 def _no_prediction(identifier: int) -> str:
     return f"no prediction with id {identifier} (never saved, or deleted)"
-
-
-def _insert_unless_present(
-    session: Session, model: type[ModelVersion] | type[Prediction], values: dict[str, Any], key: str
-) -> int:
-    """INSERT ... ON CONFLICT (key) DO NOTHING, then the id of whichever row holds `key`.
-
-    Safe against two requests racing: the database, not a prior SELECT, decides.
-    """
-    dialect = session.get_bind().dialect.name
-    table = model.__table__
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
-    else:  # pragma: no cover - digitlab supports PostgreSQL and SQLite only
-        raise ValueError(f"unsupported database dialect {dialect!r}")
-    inserted = session.execute(statement.values(**values).returning(table.c.id)).scalar()
-    if inserted is not None:
-        return int(inserted)
-    existing = session.execute(sa.select(table.c.id).where(table.c[key] == values[key])).scalar()
-    return int(existing)
 
 
 def _frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:

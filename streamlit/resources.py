@@ -9,21 +9,19 @@ Nothing here decides anything about digits or SQL: that lives in `model/` and `d
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
 
 from db import repository
-from db.engine import check_connection, session_scope
-from db.errors import FeedbackStoreError
-from db.migrate import upgrade_to_head
-from db.outbox import Delivery, Outbox, Submission, submit
+from db.errors import first_line
+from db.feedback import FeedbackStore
+from db.outbox import STORE_ERRORS, Outbox
+from db.submission import Drawing, ModelIdentity, Submission
 from model.image_io import ImageReadError, read_image
 from model.nets import ARCHITECTURES
 from model.predictor import (
@@ -36,11 +34,8 @@ from model.predictor import (
 from settings import get_settings
 
 SELECTED_MODEL = "selected_model"
-# How long a verdict on the database (reachable or not) is trusted before asking again.
-STORE_CHECK_TTL_S = 15
 # How often an open Draw page sends what waits in the outbox and refreshes its count.
 OUTBOX_FLUSH_S = 10
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -126,35 +121,20 @@ def browser_session_id() -> str:
     return st.session_state["browser_session_id"]
 
 
-@st.cache_resource(show_spinner="Preparing the database…")
-def _migrated(migration_url: str) -> str:
-    """Bring the database to head once per process (exceptions are not cached)."""
-    return upgrade_to_head(migration_url)
-
-
-@st.cache_data(ttl=STORE_CHECK_TTL_S, show_spinner=False)
-def _store_problem(database_url: str, migration_url: str) -> str | None:
-    """Why the feedback store cannot be used right now, or None when it can.
-
-    Cached for a short while, failures included: when the server is down, every
-    stroke would otherwise wait for a connection timeout before showing its answer.
-    """
-    try:
-        _migrated(migration_url)
-        check_connection(database_url)
-    except (FeedbackStoreError, SQLAlchemyError) as error:
-        return str(error).splitlines()[0]
-    return None
-
-
-def store_problem() -> str | None:
+def feedback_store() -> FeedbackStore:
+    """This server's feedback store (database, outbox, "is it up?"), one per process."""
     settings = get_settings()
-    return _store_problem(settings.database_url, settings.migration_url)
+    return _feedback_store(settings.database_url, settings.migration_url, settings.outbox_dir)
+
+
+@st.cache_resource(show_spinner=False)
+def _feedback_store(database_url: str, migration_url: str, outbox_dir: Path) -> FeedbackStore:
+    return FeedbackStore(Outbox(outbox_dir), database_url, migration_url=migration_url)
 
 
 def stop_unless_store_reachable() -> None:
     """For pages that only show stored data: one clear message instead of empty charts."""
-    problem = store_problem()
+    problem = feedback_store().problem()
     if problem is not None:
         st.error(
             f"**The database cannot be reached**, so there is nothing to show.\n\n{problem}",
@@ -163,84 +143,45 @@ def stop_unless_store_reachable() -> None:
         st.stop()
 
 
-def _forget_store_status() -> None:
-    _store_problem.clear()
-
-
-def save_labelled_prediction(
+def submission(
     predictor: Predictor,
     prediction: Prediction,
     *,
-    label: int,
     source: str,
     client_request_id: str,
-) -> Delivery:
-    """Store a prediction with the label a person gave it: STORED, QUEUED or NOT_SAVED.
+    label: int | None = None,
+    drawing: Drawing | None = None,
+) -> Submission:
+    """What the feedback store keeps of a prediction; `label` None: nobody labelled it.
 
-    One transaction: the model version is registered (idempotent by its SHA-256) and
-    the prediction logged with its label, so a submission is all there or not at all.
-    When the database is away the submission goes to this server's outbox (fsync'd
-    before this returns) and is sent when it is back: QUEUED is as safe as STORED.
-    The same `client_request_id` twice (a double click) stores one row. NOT_SAVED
-    only when even the local disk refused it (the reason is logged).
+    Hand it to `feedback_store().submit(...)`: STORED, QUEUED (on this server's disk,
+    sent when the database is back: as safe as STORED) or NOT_SAVED. To label it
+    later, submit `submission.labelled(digit)`: the same `client_request_id` stores
+    one row. Raises ValueError for a value the store would refuse.
     """
     card = predictor.card
-    submission = Submission(
-        client_request_id=client_request_id,
-        model_name=predictor.name,
+    model = ModelIdentity(
+        name=predictor.name,
         architecture=str(card.get("architecture", predictor.name)),
         weights_sha256=predictor.sha256,
         parameter_count=int(card.get("parameters", 0)),
         test_accuracy=card.get("test_accuracy"),
         card=card,
+    )
+    return Submission(
+        client_request_id=client_request_id,
+        model=model,
         predicted_digit=prediction.digit,
         confidence=prediction.confidence,
         probabilities=[float(p) for p in prediction.probabilities],
-        image=prediction.input28.tobytes(),
+        image=prediction.input28,
         source=source,
         unsure=prediction.unsure,
         latency_ms=prediction.latency_ms,
         session_id=browser_session_id(),
         true_label=label,
+        drawing=drawing,
     )
-    try:
-        delivery = submit(submission, outbox(), try_database=store_problem() is None)
-    except (OSError, ValueError):
-        log.exception("could not store or queue submission %s", client_request_id)
-        return Delivery.NOT_SAVED
-    if delivery is Delivery.QUEUED:
-        _forget_store_status()  # the banner should say so on the next rerun
-    return delivery
-
-
-def outbox() -> Outbox:
-    """This server's outbox (DIGITLAB_OUTBOX_DIR): submissions waiting for the database."""
-    return Outbox.from_settings()
-
-
-@dataclass(frozen=True)
-class OutboxState:
-    waiting: int  # submissions not yet in the database
-    rejected: int  # refused by the database as invalid, kept on disk for a person
-    folder: str
-
-
-def flush_outbox() -> OutboxState:
-    """Send what waits in the outbox if the database is reachable; what is left.
-
-    Cheap when nothing waits (one directory listing), so the Draw page can call it
-    every few seconds.
-    """
-    box = outbox()
-    if box.waiting() and store_problem() is None:
-        try:
-            report = box.flush()
-        except OSError:
-            log.exception("could not flush the outbox in %s", box.folder)
-        else:
-            if report.problem is not None:
-                _forget_store_status()
-    return OutboxState(len(box.waiting()), len(box.rejected()), str(box.folder))
 
 
 def read(query: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -249,14 +190,14 @@ def read(query: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     Returns None after showing why when the store cannot be reached, so a page
     degrades to a message instead of a traceback.
     """
-    problem = store_problem()
+    store = feedback_store()
+    problem = store.problem()
     if problem is None:
         try:
-            with session_scope() as session:
+            with store.session() as session:
                 return query(session, *args, **kwargs)
-        except (FeedbackStoreError, SQLAlchemyError) as error:
-            _forget_store_status()
-            problem = str(error).splitlines()[0]
+        except STORE_ERRORS as error:
+            problem = first_line(error)
     st.error(f"The database cannot be read right now. {problem}", icon=":material/cloud_off:")
     return None
 
@@ -264,13 +205,12 @@ def read(query: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
 def write(change: Callable[..., None], *args: Any, **kwargs: Any) -> str | None:
     """Run one `db.repository` change in its own transaction; the error text, or None."""
     try:
-        with session_scope() as session:
+        with feedback_store().session() as session:
             change(session, *args, **kwargs)
     except ValueError as error:
         return str(error)
-    except (FeedbackStoreError, SQLAlchemyError) as error:
-        _forget_store_status()
-        return f"The database cannot be written right now: {str(error).splitlines()[0]}"
+    except STORE_ERRORS as error:
+        return f"The database cannot be written right now: {first_line(error)}"
     return None
 
 

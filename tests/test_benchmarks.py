@@ -86,7 +86,7 @@ def test_database_benchmark_on_a_thousand_rows(fresh_pg_url: str) -> None:
     versions = database.register_versions(fresh_pg_url)
     now = datetime.now(UTC)
     database.seed_rows(fresh_pg_url, 1_000, versions, now, chunk=400)
-    database.log_one(fresh_pg_url, versions[0], "one")
+    database.store_one(fresh_pg_url, database.MODEL_VERSIONS[0], "one")
     queries = database.dashboard_queries(versions[-1], now)
     timings = database.time_queries(fresh_pg_url, queries, repeats=1)
     assert set(timings) == set(queries) and all(t["n"] == 1 for t in timings.values())

@@ -15,6 +15,7 @@ import resources
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from db.feedback import Delivery
 from model.image_io import ImageReadError, read_image
 
 if TYPE_CHECKING:
@@ -49,10 +50,11 @@ def _store(
     `request_id` was fixed when the buttons were drawn, so a double click (two
     callbacks for one drawing) sends the same id twice and the store keeps one row.
     """
-    delivery = resources.save_labelled_prediction(
-        predictor, prediction, label=label, source=source, client_request_id=request_id
+    submission = resources.submission(
+        predictor, prediction, source=source, client_request_id=request_id, label=label
     )
-    if delivery is resources.Delivery.NOT_SAVED:
+    delivery = resources.feedback_store().submit(submission)
+    if delivery is Delivery.NOT_SAVED:
         st.toast(
             f"Not saved: this server cannot store it right now (you said {label}). "
             "Try again in a moment.",
@@ -60,7 +62,7 @@ def _store(
         )
         return
     verdict = "right" if label == prediction.digit else f"it said {prediction.digit}"
-    if delivery is resources.Delivery.QUEUED:
+    if delivery is Delivery.QUEUED:
         st.toast(
             f"Saved as **{label}** ({verdict}) on this server; it will be sent when the "
             "database is back.",
@@ -205,8 +207,8 @@ def store_status() -> None:
     A fragment that reruns on its own every few seconds: it sends what waits in the
     outbox once the database is back, and the banners follow without a click.
     """
-    outbox = resources.flush_outbox()
-    problem = resources.store_problem()
+    outbox = resources.feedback_store().flush()
+    problem = outbox.problem
     if problem is not None:
         st.warning(
             "**The database is unreachable.** Predictions still work, and your labels are "

@@ -1,7 +1,7 @@
 """Statistics: how good is the model on real drawings -- overall, per digit, over time.
 
-Layout only: every number comes from `db.analytics` (which reads the SQL views), for
-the model version and date range chosen at the top.
+Layout only: every number comes from `db.analytics` (which sums the `prediction_stats`
+summary for whole-day ranges), for the model version and date range chosen at the top.
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from db import repository
 from db.engine import session_scope
+from testing_support.feedback import bar_image, make_submission, register
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "streamlit" / "app.py"
@@ -88,18 +88,6 @@ SEED = [
 ]
 
 
-def _probabilities(digit: int, confidence: float) -> list[float]:
-    rest = (1.0 - confidence) / 9
-    return [confidence if d == digit else rest for d in range(10)]
-
-
-def _image(digit: int) -> np.ndarray:
-    """A distinct 28x28 picture per row (a bar whose position is the digit)."""
-    image = np.zeros((28, 28), dtype=np.uint8)
-    image[4:24, 4 + 2 * digit : 6 + 2 * digit] = 255
-    return image
-
-
 @dataclass(frozen=True)
 class Seeded:
     url: str
@@ -111,28 +99,20 @@ class Seeded:
 def seeded(app_db: str) -> Iterator[Seeded]:
     """SEED stored through the repository, as the app would have stored it."""
     with session_scope(app_db) as session:
-        versions = {
-            name: repository.register_model_version(
-                session,
-                name=name,
-                architecture="cnn",
-                weights_sha256=f"{index:064x}",
-                parameter_count=1000,
-                test_accuracy=0.99,
-                card={"name": name},
-            )
-            for index, name in enumerate(("alpha", "beta"), start=1)
-        }
+        versions = {name: register(session, name) for name in ("alpha", "beta")}
         ids = [
-            repository.log_prediction(
+            repository.store(
                 session,
-                model_version_id=versions[row.model],
-                predicted_digit=row.predicted,
-                confidence=row.confidence,
-                probabilities=_probabilities(row.predicted, row.confidence),
-                image=_image(row.predicted),
-                true_label=row.label,
-                client_request_id=f"seed-{n}",
+                make_submission(
+                    f"seed-{n}",
+                    label=row.label,
+                    model_name=row.model,
+                    predicted_digit=row.predicted,
+                    confidence=row.confidence,
+                    image=bar_image(4 + 2 * row.predicted),  # a distinct picture per row
+                    latency_ms=None,
+                    session_id=None,
+                ),
             )
             for n, row in enumerate(SEED)
         ]

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from db_test_data import SEED_ROWS, prediction_kwargs, register
+from db_test_data import SEED_ROWS
 
 from db import repository
 from db.engine import session_scope
 from db.schema import UTCDateTime
+from testing_support.feedback import make_submission, register
 
 
 @pytest.fixture
@@ -22,13 +23,11 @@ def model_version_id(db_url: str) -> int:
 
 @pytest.fixture
 def make_prediction(db_url: str, model_version_id: int) -> Callable[..., int]:
-    """Log one valid prediction (overrides as keyword arguments) in its own transaction."""
+    """Store one valid prediction of model "cnn-test" (overrides as keyword arguments)."""
 
     def make(**overrides: Any) -> int:
         with session_scope(db_url) as session:
-            return repository.log_prediction(
-                session, **prediction_kwargs(model_version_id, **overrides)
-            )
+            return repository.store(session, make_submission(**overrides))
 
     return make
 
@@ -44,12 +43,13 @@ def seeded(db_url: str) -> dict[str, Any]:
         models = {name: register(session, f"model-{name}") for name in ("A", "B", "C")}
         ids = []
         for model, predicted, label, confidence, created_at in SEED_ROWS:
-            kwargs = prediction_kwargs(
-                models[model], predicted_digit=predicted, confidence=confidence
+            submission = make_submission(
+                label=label,
+                model_name=f"model-{model}",
+                predicted_digit=predicted,
+                confidence=confidence,
             )
-            prediction_id = repository.log_prediction(session, **kwargs)
-            if label is not None:
-                repository.set_label(session, prediction_id, label)
+            prediction_id = repository.store(session, submission)
             session.execute(
                 sa.text("UPDATE predictions SET created_at = :t WHERE id = :id").bindparams(
                     sa.bindparam("t", type_=UTCDateTime())

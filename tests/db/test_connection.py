@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from db_test_data import prediction_kwargs, register
 
 from db import migrate, repository
 from db.engine import check_connection, get_engine, session_scope
 from db.errors import DatabaseUnavailableError
 from settings import get_settings
+from testing_support.feedback import make_submission
 
 
 def _closed_port() -> int:
@@ -86,8 +86,7 @@ def test_default_database_is_a_sqlite_file_under_the_home(
     check_connection()
     assert (home / "digitlab.sqlite").is_file()
     with session_scope() as session:
-        version = register(session)
-        repository.log_prediction(session, **prediction_kwargs(version))
+        repository.store(session, make_submission())
     with session_scope() as session:
         assert len(repository.list_predictions(session)) == 1
     get_engine().dispose()
@@ -95,7 +94,7 @@ def test_default_database_is_a_sqlite_file_under_the_home(
 
 def test_session_scope_rolls_back_when_the_block_fails(db_url: str, model_version_id: int) -> None:
     with pytest.raises(RuntimeError, match="page crashed"), session_scope(db_url) as session:
-        repository.log_prediction(session, **prediction_kwargs(model_version_id))
+        repository.store(session, make_submission())
         raise RuntimeError("page crashed")
     with get_engine(db_url).connect() as connection:
         assert connection.execute(sa.text("SELECT COUNT(*) FROM predictions")).scalar() == 0

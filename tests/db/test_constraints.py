@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from db_test_data import one_hot_ish, prediction_kwargs
 
 from db import repository
 from db.engine import get_engine, session_scope
 from db.schema import Prediction
+from db.submission import Drawing, ModelIdentity
+from testing_support.feedback import make_submission, model_identity, one_hot_ish
 
 
 def _count(url: str) -> int:
@@ -88,16 +89,42 @@ def test_database_accepts_the_valid_raw_row(db_url: str, model_version_id: int) 
         ({"source": "camera"}, "source must be one of canvas, upload; got 'camera'"),
         ({"latency_ms": -3}, "latency_ms must be zero or more, got -3.0"),
         ({"client_request_id": "x" * 65}, "client_request_id must be at most 64 characters"),
-        ({"model_version_id": 999}, "no model version with id 999"),
+        ({"client_request_id": " "}, "client_request_id must be a non-empty text"),
+        ({"unsure": "no"}, "unsure must be True or False"),
+        ({"model": "cnn"}, "model must be a ModelIdentity"),
+        (
+            {
+                "source": "upload",
+                "drawing": Drawing(strokes=[[[1, 2]]], canvas_width=9, canvas_height=9),
+            },
+            "only canvas drawings have strokes",
+        ),
     ],
 )
-def test_repository_explains_bad_input_and_writes_nothing(
-    db_url: str, model_version_id: int, overrides: dict, message: str
-) -> None:
-    with pytest.raises(ValueError) as caught, session_scope(db_url) as session:
-        repository.log_prediction(session, **(prediction_kwargs(model_version_id) | overrides))
+def test_a_submission_explains_bad_input_when_it_is_made(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        make_submission(**overrides)
     assert message in str(caught.value)
-    assert _count(db_url) == 0
+
+
+@pytest.mark.parametrize(
+    ("drawing", "message"),
+    [
+        ({"strokes": []}, "strokes must be a non-empty list of strokes"),
+        ({"strokes": [[]]}, "strokes[0] must be a non-empty list of [x, y] points"),
+        ({"strokes": [[[1, 2, 3]]]}, "strokes[0] must hold [x, y] pairs of finite numbers"),
+        ({"strokes": [[[1, float("inf")]]]}, "strokes[0] must hold [x, y] pairs"),
+        ({"strokes": [[["1", 2]]]}, "strokes[0] must hold [x, y] pairs"),
+        ({"strokes": [[[0, 0]] * 50_001]}, "strokes must have at most 50000 points"),
+        ({"canvas_width": 0}, "canvas_width must be at least 1, got 0"),
+        ({"canvas_height": 10_001}, "canvas_height must be at most 10000 pixels"),
+    ],
+)
+def test_a_drawing_explains_bad_strokes_and_sizes(drawing: dict, message: str) -> None:
+    values: dict[str, Any] = {"strokes": [[[1, 2], [3, 4]]], "canvas_width": 280}
+    with pytest.raises(ValueError) as caught:
+        Drawing(**(values | {"canvas_height": 280} | drawing))
+    assert message in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -111,20 +138,10 @@ def test_repository_explains_bad_input_and_writes_nothing(
         ("card", {"when": object()}, "card must be plain JSON"),
     ],
 )
-def test_model_version_validation(db_url: str, field: str, value: Any, message: str) -> None:
-    arguments: dict[str, Any] = {
-        "name": "cnn",
-        "architecture": "cnn",
-        "weights_sha256": "0" * 64,
-        "parameter_count": 10,
-        "test_accuracy": 0.98,
-        "card": {},
-    }
-    expected = pytest.raises(ValueError, match=message.replace("(", r"\("))
-    with expected, session_scope(db_url) as session:
-        repository.register_model_version(session, **(arguments | {field: value}))
-    with get_engine(db_url).connect() as connection:
-        assert connection.execute(sa.text("SELECT COUNT(*) FROM model_versions")).scalar() == 0
+def test_model_version_validation(field: str, value: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        model_identity(**{field: value})
+    assert isinstance(model_identity(), ModelIdentity)
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """Nothing lost, nothing twice: submissions across a PostgreSQL restart, and many at once.
 
 Real servers only: the restart test stops and starts a PostgreSQL of its own with
-`pg_ctl` while a session keeps submitting through `db.outbox.submit`, the function
-the Draw page's label buttons call.
+`pg_ctl` while a session keeps submitting through `FeedbackStore.submit`, what the
+Draw page's label buttons call.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from db_test_data import make_submission
 
 from db import repository
 from db.engine import session_scope
-from db.outbox import Delivery, Outbox, submit
+from db.feedback import Delivery, FeedbackStore
+from db.outbox import Outbox
+from testing_support.feedback import make_submission
 
 pytestmark = pytest.mark.postgres
 
@@ -40,13 +41,14 @@ def test_a_database_restart_mid_run_loses_and_duplicates_nothing(
     monkeypatch.setenv("DIGITLAB_DB_CONNECT_TIMEOUT", "2")
     url = restartable_pg.url()
     box = Outbox(tmp_path / "outbox")
+    store = FeedbackStore(box, url, recheck_after_s=0)
     sent: dict[str, int] = {}
     deliveries: Counter[Delivery] = Counter()
 
     def send(count: int) -> None:
         for _ in range(count):
             request_id, label = f"fault-{len(sent):04d}", len(sent) % 10
-            deliveries[submit(make_submission(request_id, label=label), box, url)] += 1
+            deliveries[store.submit(make_submission(request_id, label=label))] += 1
             sent[request_id] = label
 
     def send_while(action: Callable[[], None]) -> None:
@@ -84,13 +86,13 @@ def test_eight_sessions_submitting_500_each_store_exactly_4000_rows(
     sessions, each = 8, 500
 
     def session(number: int) -> Counter[Delivery]:
-        box = Outbox(tmp_path / f"outbox-{number}")
+        store = FeedbackStore(Outbox(tmp_path / f"outbox-{number}"), fresh_pg_url)
         outcomes: Counter[Delivery] = Counter()
         for n in range(each):
             submission = make_submission(
                 f"s{number}-{n:03d}", label=(number + n) % 10, session_id=f"browser-{number}"
             )
-            outcomes[submit(submission, box, fresh_pg_url)] += 1
+            outcomes[store.submit(submission)] += 1
         return outcomes
 
     started = time.perf_counter()

@@ -13,14 +13,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
-from db_test_data import prediction_kwargs, register
 from sqlalchemy.orm import Session
 
 from db import analytics, migrate, repository
 from db.engine import session_scope
 from db.schema import Prediction, PredictionStats
+from testing_support.feedback import make_submission, register
 
 DAY = datetime(2026, 3, 9, tzinfo=UTC)
 
@@ -80,16 +81,14 @@ def populate(url: str, n: int = 160, seed: int = 0) -> dict[str, Any]:
             predicted = int(rng.integers(0, 10))
             label = predicted if rng.random() < 0.7 else int(rng.integers(0, 10))
             made = DAY + timedelta(hours=float(rng.uniform(0, 96)))
-            ids.append(
-                repository.log_prediction(
-                    session,
-                    **prediction_kwargs(
-                        models[i % 2], predicted_digit=predicted, confidence=float(confidence)
-                    ),
-                    true_label=None if i % 4 == 3 else label,
-                    created_at=made,
-                )
+            submission = make_submission(
+                label=None if i % 4 == 3 else label,
+                model_name=("model-a", "model-b")[i % 2],
+                predicted_digit=predicted,
+                confidence=float(confidence),
+                created_at=made,
             )
+            ids.append(repository.store(session, submission))
     return {"models": models, "ids": ids, "rng": rng}
 
 
@@ -127,9 +126,7 @@ def test_summary_follows_inserts_corrections_and_deletes(db_url: str) -> None:
 
 def test_the_last_row_of_a_cell_takes_the_cell_with_it(db_url: str) -> None:
     with session_scope(db_url) as session:
-        version = register(session)
-        kwargs = prediction_kwargs(version, predicted_digit=3, confidence=0.9)
-        only = repository.log_prediction(session, **kwargs, true_label=3)
+        only = repository.store(session, make_submission(label=3, confidence=0.9))
         assert list(summary(session).values()) == [(1, pytest.approx(0.9))]
         repository.set_label(session, only, 5)
         assert [key[2] for key in summary(session)] == [5]
@@ -142,11 +139,15 @@ def test_upgrade_summarises_the_predictions_already_there(db_url: str) -> None:
     with session_scope(db_url) as session:  # written by a digitlab from before 0003
         version = register(session)
         for digit, label, confidence in [(1, 1, 0.95), (1, 7, 0.95), (2, None, 0.3), (4, 4, 1.0)]:
-            values = prediction_kwargs(version, predicted_digit=digit, confidence=confidence)
-            values["image"] = values["image"].tobytes()
+            values = make_submission(predicted_digit=digit, confidence=confidence)
             session.execute(
                 sa.insert(Prediction).values(
-                    **values,
+                    model_version_id=version,
+                    predicted_digit=digit,
+                    confidence=confidence,
+                    probabilities=values.probabilities,
+                    image=values.image,
+                    source="canvas",
                     client_request_id=f"old-{digit}-{label}",
                     true_label=label,
                     labeled_at=None if label is None else DAY,
@@ -166,36 +167,36 @@ FILTERS = [
 ]
 
 
+STATISTICS = [
+    analytics.accuracy_by_digit,
+    analytics.confusion_matrix,
+    analytics.confidence_by_outcome,
+    analytics.calibration_bins,
+    analytics.accuracy_over_time,
+]
+
+
 @pytest.mark.parametrize("filters", FILTERS)
-def test_summary_and_rows_give_the_same_cells(db_url: str, filters: dict[str, Any]) -> None:
+def test_summary_and_rows_give_the_same_statistics(db_url: str, filters: dict[str, Any]) -> None:
     data = populate(db_url, seed=1)
     with session_scope(db_url) as session:
         repository.set_label(session, data["ids"][0], 9)
         repository.delete_prediction(session, data["ids"][1])
     if "model_version_id" in filters:
         filters = filters | {"model_version_id": data["models"][1]}
-    where = analytics._filters(**filters)
+    by_model = {key: value for key, value in filters.items() if key != "model_version_id"}
+    calls = [(statistic, filters) for statistic in STATISTICS]
+    calls.append((analytics.accuracy_by_model, by_model))
     with session_scope(db_url) as session:
-        for by in ([], ["true_label"], ["true_label", "predicted_digit"], ["confidence_bin"]):
-            from_summary = analytics._cells(session, where, by, summary=True)
-            from_rows = analytics._cells(session, where, by, summary=False)
-            assert from_rows["n"].sum() > 0
-            _assert_same(from_summary, from_rows, by)
-        by = ["day", "model_version_id"]
-        _assert_same(
-            analytics._cells(session, where, by, summary=True),
-            analytics._cells(session, where, by, summary=False),
-            by,
-        )
-
-
-def _assert_same(a, b, by: list[str]) -> None:
-    a = a.sort_values(by).reset_index(drop=True) if by else a
-    b = b.sort_values(by).reset_index(drop=True) if by else b
-    assert a[[*by, "n", "correct"]].to_dict("records") == b[[*by, "n", "correct"]].to_dict(
-        "records"
-    )
-    assert list(a["confidence_sum"]) == pytest.approx(list(b["confidence_sum"]), rel=1e-9)
+        for statistic, arguments in calls:
+            from_summary = statistic(session, **arguments)
+            from_rows = statistic(session, **arguments, from_summary=False)
+            assert from_rows.to_numpy().size > 0, statistic.__name__
+            pd.testing.assert_frame_equal(from_summary, from_rows, check_dtype=False)
+        now = DAY + timedelta(days=3, hours=5)
+        kpis = analytics.kpis(session, **filters, now=now)
+        assert kpis == analytics.kpis(session, **filters, now=now, from_summary=False)
+        assert kpis.labelled > 0
 
 
 def test_a_time_of_day_filter_counts_from_the_rows(db_url: str) -> None:
@@ -221,4 +222,6 @@ def test_the_dashboard_reads_the_summary(db_url: str, monkeypatch) -> None:
         expected = analytics.confusion_matrix(session, since=date(2026, 3, 10))
         session.execute(sa.text("UPDATE prediction_stats SET n = n * 1000"))
         inflated = analytics.confusion_matrix(session, since=date(2026, 3, 10))
+        rows = analytics.confusion_matrix(session, since=date(2026, 3, 10), from_summary=False)
     assert int(inflated.to_numpy().sum()) == 1000 * int(expected.to_numpy().sum()) > 0
+    pd.testing.assert_frame_equal(rows, expected)  # from_summary=False counts the rows

@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
-from db_test_data import D1, D2, SEED_ROWS, prediction_kwargs, register, sha_of
+from db_test_data import D1, D2, SEED_ROWS
 
 from db import repository
 from db.engine import session_scope
+from db.submission import Drawing
+from testing_support.feedback import make_submission, model_identity, register, sha_of
 
 
 def test_register_model_version_is_idempotent_by_weights_hash(db_url: str) -> None:
@@ -21,12 +23,14 @@ def test_register_model_version_is_idempotent_by_weights_hash(db_url: str) -> No
     with session_scope(db_url) as session:
         again = repository.register_model_version(
             session,
-            name="renamed",
-            architecture="resnet",
-            weights_sha256=sha_of("resnet").upper(),  # same hash, other spelling
-            parameter_count=1,
-            test_accuracy=None,
-            card={},
+            model_identity(
+                "renamed",
+                architecture="resnet",
+                weights_sha256=sha_of("resnet").upper(),  # same hash, other spelling
+                parameter_count=1,
+                test_accuracy=None,
+                card={},
+            ),
         )
         versions = repository.list_model_versions(session)
     assert again == first != other
@@ -36,38 +40,71 @@ def test_register_model_version_is_idempotent_by_weights_hash(db_url: str) -> No
     assert kept["weights_sha256"] == sha_of("resnet")
 
 
-def test_log_prediction_round_trips_every_field(db_url: str, model_version_id: int) -> None:
-    kwargs = prediction_kwargs(model_version_id, predicted_digit=7, confidence=0.75)
-    kwargs |= {"source": "upload", "unsure": True, "client_request_id": "req-1"}
+def test_store_round_trips_every_field(db_url: str) -> None:
+    image = np.arange(784, dtype=np.uint8).reshape(28, 28)
+    submission = make_submission(
+        "req-1", predicted_digit=7, confidence=0.75, source="upload", unsure=True, image=image
+    )
     before = datetime.now(UTC) - timedelta(seconds=5)
     with session_scope(db_url) as session:
-        prediction_id = repository.log_prediction(session, **kwargs)
+        prediction_id = repository.store(session, submission)
     with session_scope(db_url) as session:
         row = repository.get_prediction(session, prediction_id)
 
-    assert row["id"] == prediction_id
+    assert row["id"] == prediction_id and row["client_request_id"] == "req-1"
     assert row["model_name"] == "cnn-test"
     assert row["predicted_digit"] == 7 and row["confidence"] == 0.75
-    assert row["probabilities"] == pytest.approx(kwargs["probabilities"])
-    assert row["image"] == kwargs["image"].tobytes()
-    assert np.array_equal(repository.image_as_array(row["image"]), kwargs["image"])
+    assert row["probabilities"] == pytest.approx(submission.probabilities)
+    assert row["image"] == image.tobytes() == submission.image
+    assert np.array_equal(repository.image_as_array(row["image"]), image)
     assert row["source"] == "upload" and row["unsure"] is True
     assert row["latency_ms"] == 4.2 and row["session_id"] == "browser-1"
     assert row["true_label"] is None and row["labeled_at"] is None
+    assert (row["strokes"], row["canvas_width"], row["canvas_height"]) == (None, None, None)
     assert row["created_at"].tzinfo is not None
     assert before <= row["created_at"] <= datetime.now(UTC) + timedelta(seconds=5)
 
 
-def test_same_client_request_id_twice_makes_one_row(db_url: str, model_version_id: int) -> None:
-    kwargs = prediction_kwargs(model_version_id, client_request_id="double-click")
+def test_store_keeps_the_drawing_and_the_time_given(db_url: str) -> None:
+    strokes = [[[10, 20.5], [11, 22]], [[140, 30], [141, 250], [139.25, 251]]]
+    made = datetime(2026, 3, 9, 12, 30, tzinfo=UTC)
+    drawing = Drawing(strokes=strokes, canvas_width=280, canvas_height=200)
+    submission = make_submission("drawn", label=4, drawing=drawing, created_at=made)
     with session_scope(db_url) as session:
-        first = repository.log_prediction(session, **kwargs)
+        row = repository.get_prediction(session, repository.store(session, submission))
+    assert row["strokes"] == [[[10.0, 20.5], [11.0, 22.0]], [[140, 30], [141, 250], [139.25, 251]]]
+    assert (row["canvas_width"], row["canvas_height"]) == (280, 200)
+    assert row["created_at"] == made == row["labeled_at"] and row["true_label"] == 4
+
+
+def test_same_client_request_id_twice_makes_one_row(db_url: str) -> None:
+    submission = make_submission("double-click", label=2)
     with session_scope(db_url) as session:
-        second = repository.log_prediction(session, **kwargs)
-        third = repository.log_prediction(session, **kwargs)
+        first = repository.store(session, submission)
+    with session_scope(db_url) as session:
+        second = repository.store(session, submission)
+        third = repository.store(session, submission)
         everything = repository.list_predictions(session, limit=None)
     assert first == second == third
     assert list(everything["id"]) == [first]
+    assert list(everything["true_label"]) == [2]
+
+
+def test_a_labelled_resubmission_labels_the_stored_row(db_url: str) -> None:
+    """Stored unlabelled (the canvas was cleared), labelled later: one row, the new label."""
+    unlabelled = make_submission("cleared")
+    with session_scope(db_url) as session:
+        first = repository.store(session, unlabelled)
+    with session_scope(db_url) as session:
+        assert repository.store(session, unlabelled.labelled(6)) == first
+        labelled = repository.get_prediction(session, first)
+        assert repository.store(session, unlabelled) == first  # no label: keeps the label
+        assert repository.store(session, unlabelled.labelled(5)) == first  # a correction
+        corrected = repository.get_prediction(session, first)
+    assert labelled["true_label"] == 6 and labelled["labeled_at"] is not None
+    assert corrected["true_label"] == 5 and corrected["labeled_at"] >= labelled["labeled_at"]
+    with session_scope(db_url) as session:
+        assert len(repository.list_predictions(session, limit=None)) == 1
 
 
 def test_without_a_request_id_each_call_is_a_new_row(
@@ -78,16 +115,12 @@ def test_without_a_request_id_each_call_is_a_new_row(
         assert len(repository.list_predictions(session)) == 2 == len(ids)
 
 
-def test_a_failed_submission_leaves_the_transaction_usable(
-    db_url: str, model_version_id: int
-) -> None:
+def test_a_failed_call_leaves_the_transaction_usable(db_url: str) -> None:
     """One bad call inside a unit of work does not poison the good ones before it."""
     with session_scope(db_url) as session:
-        good = repository.log_prediction(session, **prediction_kwargs(model_version_id))
+        good = repository.store(session, make_submission())
         with pytest.raises(ValueError):
-            repository.log_prediction(session, **prediction_kwargs(model_version_id) | {
-                "confidence": 2.0
-            })  # fmt: skip
+            repository.set_label(session, good, 12)
     with session_scope(db_url) as session:
         assert list(repository.list_predictions(session)["id"]) == [good]
 
@@ -183,14 +216,14 @@ def test_list_predictions_explains_bad_filters(db_url: str, arguments: dict, mes
 
 def test_racing_duplicate_submissions_make_one_row(db_url: str, model_version_id: int) -> None:
     """Four requests with one client_request_id at the same moment: one row, one id."""
-    kwargs = prediction_kwargs(model_version_id, client_request_id="raced")
+    submission = make_submission("raced")
     barrier = threading.Barrier(4)
     ids: list[int] = []
 
     def submit() -> None:
         with session_scope(db_url) as session:
             barrier.wait()
-            ids.append(repository.log_prediction(session, **kwargs))
+            ids.append(repository.store(session, submission))
 
     threads = [threading.Thread(target=submit) for _ in range(4)]
     for thread in threads:

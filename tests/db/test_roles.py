@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from db_test_data import prediction_kwargs, register
 
 from db import analytics, migrate, repository
 from db.engine import dispose_engines, get_engine, session_scope
 from db.errors import FeedbackStoreError
 from db.roles import ANALYST_ROLE, APP_ROLE, ensure_roles, role_url
 from db.views import VIEW_NAMES
+from testing_support.feedback import make_submission, register
 
 pytestmark = pytest.mark.postgres
 PERMISSION_DENIED = "42501"
@@ -48,8 +48,8 @@ def test_app_role_runs_the_whole_app_workflow(urls: dict[str, str]) -> None:
     with session_scope(app) as session:
         version = register(session)
         assert register(session) == version
-        kept = repository.log_prediction(session, **prediction_kwargs(version))
-        dropped = repository.log_prediction(session, **prediction_kwargs(version))
+        kept = repository.store(session, make_submission())
+        dropped = repository.store(session, make_submission())
         repository.set_label(session, kept, 3)
         repository.delete_prediction(session, dropped)
     with session_scope(app) as session:
@@ -88,8 +88,7 @@ def test_app_role_gets_a_clear_message_when_the_schema_is_behind(urls: dict[str,
 
 def test_analyst_reads_every_view(urls: dict[str, str]) -> None:
     with session_scope(urls["owner"]) as session:
-        version = register(session)
-        prediction = repository.log_prediction(session, **prediction_kwargs(version))
+        prediction = repository.store(session, make_submission())
         repository.set_label(session, prediction, 8)
     with get_engine(urls["analyst"]).connect() as connection:
         counts = {

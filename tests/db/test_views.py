@@ -28,11 +28,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from db_test_data import D2, NOW, prediction_kwargs, register
+from db_test_data import D2, NOW
 from sqlalchemy.orm import Session
 
 from db import analytics, repository
 from db.engine import session_scope
+from testing_support.feedback import make_submission, register
 
 # true_label -> (n, correct): 0: row 8; 1: row 5; 3: rows 1, 7; 5: rows 2, 6, 11; 7: rows 3, 4
 BY_DIGIT = {0: (1, 1), 1: (1, 1), 3: (2, 1), 5: (3, 1), 7: (2, 1)}
@@ -260,22 +261,18 @@ def test_confidence_histogram_equals_counts_from_the_raw_rows(db_url: str) -> No
     confidences = [k / 20 for k in range(21)] + list(rng.uniform(0, 1, 80))
     with session_scope(db_url) as session:
         version = register(session)
-        other = register(session, "other-model")
+        register(session, "other-model")
         ids = []
         for i, confidence in enumerate(confidences):
             predicted = int(rng.integers(0, 10))
             label = predicted if rng.random() < 0.6 else int(rng.integers(0, 10))
-            ids.append(
-                repository.log_prediction(
-                    session,
-                    **prediction_kwargs(
-                        other if i % 7 == 0 else version,
-                        predicted_digit=predicted,
-                        confidence=float(confidence),
-                    ),
-                    true_label=None if i % 5 == 4 else label,
-                )
+            submission = make_submission(
+                label=None if i % 5 == 4 else label,
+                model_name="other-model" if i % 7 == 0 else "cnn-test",
+                predicted_digit=predicted,
+                confidence=float(confidence),
             )
+            ids.append(repository.store(session, submission))
         right = repository.get_prediction(session, ids[0])["predicted_digit"]
         repository.set_label(session, ids[0], (right + 1) % 10)  # corrected: now wrong
         repository.clear_label(session, ids[1])

@@ -1,0 +1,1 @@
+"""Helpers the tests and the benchmarks share; nothing here is imported by the app."""
