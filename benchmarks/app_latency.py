@@ -1,7 +1,7 @@
 """The app as a user feels it: from lifting the pen to the answer, and the server's share.
 
 - Browser: a real `streamlit run` on a throwaway PostgreSQL and Debian's Chromium
-  driven by Playwright (the browser suite's own helpers, tests/e2e/live_app.py). On a
+  driven by Playwright (the browser suite's own helpers, testing_support/live_app.py). On a
   blank canvas a digit is drawn in one mouse stroke; the clock starts at the
   `mouseup` event the page receives and stops when the Prediction metric's value
   appears in the page (a MutationObserver, so DOM update, before paint). Then Clear,
@@ -36,9 +36,9 @@ from benchmarks._common import (
 from db.migrate import upgrade_to_head
 from model.predictor import available_models, default_model_name
 from scripts.pg_cluster import running_cluster
-from tests.digit_paths import DIGIT_STROKES
-from tests.e2e.canvas_strokes import draw_with_mouse, drawing_surface
-from tests.e2e.live_app import APP, launch_chromium, running_streamlit
+from testing_support.canvas_strokes import draw_with_mouse, drawing_surface
+from testing_support.digit_paths import DIGIT_STROKES
+from testing_support.live_app import APP, launch_chromium, running_streamlit
 
 GOAL_P95_MS = 300.0
 READY_TIMEOUT_MS = 120_000
@@ -102,7 +102,7 @@ def server_reruns(runs: int) -> tuple[dict, dict]:
     """AppTest script runs of the Draw page: (with a drawing, with a blank canvas), in ms."""
     from streamlit.testing.v1 import AppTest
 
-    from tests.app.canvas_input import put_drawing, stroke_image
+    from testing_support.canvas_input import put_drawing, stroke_image
 
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     blank = summary_ms(timings_ms(at.run, runs, warmup=2))

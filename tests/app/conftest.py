@@ -9,8 +9,7 @@ test database the way a user would configure the app: through DATABASE_URL.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -19,18 +18,8 @@ from streamlit.testing.v1 import AppTest
 
 from db import repository
 from db.engine import session_scope
-from testing_support.feedback import bar_image, make_submission, register
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-APP = REPO_ROOT / "streamlit" / "app.py"
-# The first run of a process imports torch and loads the model: allow for it.
-RUN_TIMEOUT_S = 60
-PAGES = {
-    "draw": "app_pages/draw.py",
-    "statistics": "app_pages/statistics.py",
-    "history": "app_pages/history.py",
-    "model": "app_pages/model.py",
-}
+from testing_support import APP
+from testing_support.dashboard import PAGES, RUN_TIMEOUT_S, Seeded, seed
 
 
 @pytest.fixture
@@ -66,57 +55,10 @@ def open_page(app_db: str) -> Callable[[str], AppTest]:
     return open_
 
 
-@dataclass(frozen=True)
-class SeedRow:
-    model: str
-    predicted: int
-    label: int | None
-    confidence: float
-
-
-# A small data set whose statistics are worked out by hand in the tests:
-# all 6 predictions, 5 labelled, 3 right (rows 1, 3, 5) -> 60.0 %;
-# model "alpha" alone: 4 predictions, 3 labelled, 2 right -> 66.7 %;
-# wrong ones: rows 2 and 6.
-SEED = [
-    SeedRow("alpha", 3, 3, 0.90),
-    SeedRow("alpha", 3, 5, 0.80),
-    SeedRow("alpha", 7, 7, 0.95),
-    SeedRow("alpha", 1, None, 0.60),
-    SeedRow("beta", 0, 0, 0.99),
-    SeedRow("beta", 4, 9, 0.55),
-]
-
-
-@dataclass(frozen=True)
-class Seeded:
-    url: str
-    versions: dict[str, int]
-    ids: list[int]
-
-
 @pytest.fixture
-def seeded(app_db: str) -> Iterator[Seeded]:
+def seeded(app_db: str) -> Seeded:
     """SEED stored through the repository, as the app would have stored it."""
-    with session_scope(app_db) as session:
-        versions = {name: register(session, name) for name in ("alpha", "beta")}
-        ids = [
-            repository.store(
-                session,
-                make_submission(
-                    f"seed-{n}",
-                    label=row.label,
-                    model_name=row.model,
-                    predicted_digit=row.predicted,
-                    confidence=row.confidence,
-                    image=bar_image(4 + 2 * row.predicted),  # a distinct picture per row
-                    latency_ms=None,
-                    session_id=None,
-                ),
-            )
-            for n, row in enumerate(SEED)
-        ]
-    yield Seeded(app_db, versions, ids)
+    return seed(app_db)
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from db import repository
 from model.predictor import Predictor
-from tests.app.canvas_input import canvas_key, put_drawing, stroke_image
-from tests.digit_paths import DIGIT_STROKES
+from testing_support.canvas_input import canvas_key, put_drawing, stroke_image
+from testing_support.digit_paths import DIGIT_STROKES
 
 
 @pytest.fixture(scope="module")

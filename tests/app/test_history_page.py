@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import Seeded
+from testing_support.dashboard import Seeded
 
 
 def shown_ids(at: AppTest) -> list[int]:

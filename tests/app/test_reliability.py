@@ -19,16 +19,17 @@ from streamlit.testing.v1 import AppTest
 from db import repository
 from db.engine import session_scope
 from db.outbox import Outbox
-from tests.app.canvas_input import (
+from testing_support import APP
+from testing_support.canvas_input import (
     canvas_key,
     png_data_url,
     put_canvas_data_url,
     put_drawing,
     stroke_image,
 )
-from tests.app.conftest import APP, RUN_TIMEOUT_S
+from testing_support.dashboard import RUN_TIMEOUT_S
+from testing_support.digit_paths import DIGIT_STROKES
 from tests.bad_images import bad_uploads, png_claiming
-from tests.digit_paths import DIGIT_STROKES
 from tests.model_files import MODEL_FAULTS, break_model, save_untrained
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import Seeded
+from testing_support.dashboard import Seeded
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from tests.e2e.live_app import REPO_ROOT, launch_chromium, running_streamlit
+from testing_support.live_app import REPO_ROOT, launch_chromium, running_streamlit
 
 SCREENSHOTS = REPO_ROOT / "results" / "screenshots"
 

@@ -18,13 +18,13 @@ from playwright.sync_api import Page, expect
 from db import repository
 from db.engine import session_scope
 from model.predictor import Predictor
-from tests.digit_paths import DIGIT_STROKES
-from tests.e2e.canvas_strokes import (
+from testing_support.canvas_strokes import (
     draw_with_mouse,
     draw_with_touch,
     drawing_surface,
     ink_pixels,
 )
+from testing_support.digit_paths import DIGIT_STROKES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

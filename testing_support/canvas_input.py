@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from tests.digit_paths import CANVAS_SIZE, Stroke
+from testing_support.digit_paths import CANVAS_SIZE, Stroke
 
 CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 

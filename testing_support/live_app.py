@@ -1,6 +1,6 @@
 """A real dashboard and a real browser: `streamlit run` on a loopback port, and Chromium.
 
-Why a module of its own: the browser suite (conftest.py) and the browser benchmark
+Why a module of its own: the browser suite (tests/e2e) and the browser benchmark
 (benchmarks/app_latency.py) must start the server and the browser the same way, so
 that the latency README quotes is that of the app the tests check. The server runs
 the way `make run` runs it (headless, XSRF protection on) but with this checkout's
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Playwright
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-APP = REPO_ROOT / "streamlit" / "app.py"
+from testing_support import APP, REPO_ROOT
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -5,7 +5,7 @@ hands pixels back to Streamlit after real pointer input ending in a pointer-up, 
 test cannot inject an image; it has to move a pointer along a path. Paths are given
 in canvas pixels (0..280), scaled to the canvas's on-screen box, so they stay right
 if the canvas is displayed at another size; the paths themselves are in
-`tests/digit_paths.py`, shared with the AppTest suite.
+`testing_support/digit_paths.py`, shared with the AppTest suite.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from playwright.sync_api import CDPSession, Locator, Page
 
-from tests.digit_paths import CANVAS_SIZE, Point, Stroke
+from testing_support.digit_paths import CANVAS_SIZE, Point, Stroke
 
 
 def drawing_surface(page: Page) -> Locator:
