@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (README.md):
 #   make run   -- the app on the embedded default database
-#   make test  -- the whole suite
+#   make test  -- the whole suite; first the Debian packages it needs (below)
 #   make run-pg -- the app on a throwaway PostgreSQL (needs `apt-get install postgresql`)
 # Both create .venv/ at the repository root when it is missing.
 
@@ -11,7 +11,14 @@ STAMP  := $(VENV)/.installed-stamp
 MNIST_DIR ?= $(if $(wildcard ../shared/datasets/mnist/t10k-images-idx3-ubyte.gz),$(abspath ../shared/datasets/mnist),)
 export MNIST_DIR
 
-.PHONY: run run-pg db-upgrade test venv lint bench train clean
+# What the tests need that pip cannot install: PostgreSQL's server (the database tests
+# run on a real one, scripts/pg_cluster.py) and Debian's Chromium (the browser tests;
+# Playwright's own browser download is never used).
+MISSING_PACKAGES := $(strip \
+  $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) \
+  $(if $(wildcard /usr/bin/chromium),,chromium))
+
+.PHONY: run run-pg db-upgrade test system-packages venv lint bench train clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,9 +40,24 @@ run-pg: venv
 	$(PY) scripts/pg_cluster.py run -- sh -c \
 	  '$(PY) -m db.migrate upgrade && exec $(PY) -m streamlit run streamlit/app.py'
 
-test: venv
+test: system-packages venv
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# Installs MISSING_PACKAGES with apt-get when run as root; otherwise stops, naming the
+# command to run, before anything is installed or tested.
+system-packages:
+ifneq ($(MISSING_PACKAGES),)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing the Debian packages the tests need: $(MISSING_PACKAGES)"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(MISSING_PACKAGES); \
+	else \
+	  echo "make test needs $(MISSING_PACKAGES), which pip cannot install. Run" >&2; \
+	  echo "    sudo apt-get install -y $(MISSING_PACKAGES)" >&2; \
+	  echo "(or make test as root, which does it), then make test again." >&2; \
+	  exit 1; \
+	fi
+endif
 
 lint: venv
 	$(PY) -m ruff check .
