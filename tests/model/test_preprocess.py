@@ -394,22 +394,21 @@ def test_any_float_picture_in_range_gives_mnist_form_or_none(array: np.ndarray) 
     assert_mnist_form_or_none(canvas_to_mnist(array))
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    digit=st.integers(0, 9),
-    seed=st.integers(0, 2**16),
-    brush_share=st.floats(0.02, 0.25),
-    height=st.floats(0.2, 0.95),
-    polarity=st.sampled_from(["light", "dark"]),
-    rgba=st.booleans(),
-)
-def test_any_drawn_digit_is_boxed_and_centred_like_mnist(
-    digit, seed, brush_share, height, polarity, rgba
-) -> None:
-    """Brushes from hairline to a quarter of the digit's height (fatter is a blob)."""
+@st.composite
+def drawings(draw) -> np.ndarray:
+    """Any digit on a 280 px canvas, brushes from hairline to a quarter of its height."""
+    digit, seed = draw(st.integers(0, 9)), draw(st.integers(0, 2**16))
+    brush_share, height = draw(st.floats(0.02, 0.25)), draw(st.floats(0.2, 0.95))
+    polarity, rgba = draw(st.sampled_from(["light", "dark"])), draw(st.booleans())
     paths = digit_paths(digit, np.random.default_rng(seed), height=height)
-    brush = max(2.0, brush_share * height * 280)
-    out = canvas_to_mnist(render_strokes(paths, 280, brush, polarity=polarity, rgba=rgba))
+    brush = max(2.0, brush_share * height * 280)  # fatter is a blob
+    return render_strokes(paths, 280, brush, polarity=polarity, rgba=rgba)
+
+
+@settings(max_examples=60, deadline=None)
+@given(drawings())
+def test_any_drawn_digit_is_boxed_and_centred_like_mnist(drawing: np.ndarray) -> None:
+    out = canvas_to_mnist(drawing)
     assert out is not None
     assert max(ink_box(out)) == 20
     assert np.allclose(ndimage.center_of_mass(out.astype(float)), (14.0, 14.0), atol=1.0)
@@ -517,17 +516,6 @@ def test_a_compressed_canvas_gives_the_same_digit_on_either_path() -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    digit=st.integers(0, 9),
-    seed=st.integers(0, 2**16),
-    brush_share=st.floats(0.02, 0.25),
-    height=st.floats(0.2, 0.95),
-    polarity=st.sampled_from(["light", "dark"]),
-    rgba=st.booleans(),
-)
-def test_any_drawn_digit_comes_out_the_same_on_either_path(
-    digit, seed, brush_share, height, polarity, rgba
-) -> None:
-    paths = digit_paths(digit, np.random.default_rng(seed), height=height)
-    brush = max(2.0, brush_share * height * 280)
-    assert_same_as_full_path([render_strokes(paths, 280, brush, polarity=polarity, rgba=rgba)])
+@given(drawings())
+def test_any_drawn_digit_comes_out_the_same_on_either_path(drawing: np.ndarray) -> None:
+    assert_same_as_full_path([drawing])
