@@ -33,6 +33,7 @@ from scipy.ndimage import gaussian_filter1d
 from model.preprocess import canvas_to_mnist
 from model.strokes import Path as Stroke
 from model.strokes import arc, render_strokes
+from settings import get_settings
 
 CANVAS = 280
 # Seed streams of the two groups of people; a person's habits come from (group, index).
@@ -393,6 +394,11 @@ def person_digits(who: Person, per_digit: int, seed: int = 0) -> tuple[np.ndarra
 # --- many people, in parallel, cached ---------------------------------------------
 
 
+def default_cache_dir() -> Path:
+    """Where drawn sets are kept between runs: under the settings' home."""
+    return get_settings().home / "handwriting"
+
+
 @dataclass(frozen=True)
 class StyleDigits:
     """Digits of several people in MNIST's form; `person[i]` says whose image i is."""
@@ -448,3 +454,16 @@ def style_digits(
             np.savez(out, images=digits.images, labels=digits.labels, person=digits.person)
         partial.replace(cached)
     return digits
+
+
+# Training people draw every digit this many times (more people, fewer drawings each).
+TRAINING_PER_DIGIT = 2
+
+
+def training_digits(count: int, cache_dir: Path | None, seed: int = 0) -> StyleDigits:
+    """About `count` digits of training people (`seed` 1 and up: other drawings by them)."""
+    people_needed = max(1, -(-count // (10 * TRAINING_PER_DIGIT)))
+    digits = style_digits(
+        "train", people_needed, TRAINING_PER_DIGIT, seed=seed, cache_dir=cache_dir
+    )
+    return StyleDigits(digits.images[:count], digits.labels[:count], digits.person[:count])

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from model import plots, robustness
+from model import handwriting, plots, robustness
 from model.calibration import choose_unsure_threshold, fit_temperature, softmax
 from model.card import git_commit, write_card
 from model.checkpoint import card_path, load_checkpoint, save_checkpoint
@@ -57,13 +58,19 @@ def train_and_save(
     """
     name = name or config.arch
     train_x, train_y, val_x, val_y = mnist.split()
-    result = train(config, train_x, train_y, val_x, val_y, progress=progress and is_rank_zero())
+    train_x, train_y = with_style_digits(train_x[: config.limit], train_y[: config.limit], config)
+    result = train(
+        replace(config, limit=None), train_x, train_y, val_x, val_y,
+        progress=progress and is_rank_zero(),
+    )  # fmt: skip
     if not is_rank_zero():
         return None
 
     val_logits = predict_logits(result.net, val_x)
-    temperature = fit_temperature(val_logits, torch.from_numpy(val_y.astype(np.int64)))
-    threshold = choose_unsure_threshold(softmax(val_logits.numpy(), temperature))
+    cal_x, cal_y = calibration_split(mnist)
+    cal_logits = predict_logits(result.net, cal_x)
+    temperature = fit_temperature(cal_logits, torch.from_numpy(cal_y.astype(np.int64)))
+    threshold = choose_unsure_threshold(softmax(cal_logits.numpy(), temperature))
     validation = evaluate_logits(val_logits.numpy(), val_y, temperature, threshold)
 
     test_logits = predict_logits(result.net, mnist.test_images).numpy()
@@ -83,12 +90,13 @@ def train_and_save(
         "training_seconds": round(result.seconds, 1),
         **_world_size_entry(),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "train_images": len(train_y) if config.limit is None else min(config.limit, len(train_y)),
+        "train_images": len(train_y),
         "val_accuracy": validation["accuracy"],
         "test_accuracy": test["accuracy"],
         "per_digit_test_accuracy": test["per_digit_accuracy"],
         "calibration": {
-            "method": "temperature scaling fitted on the validation split",
+            "method": "temperature scaling fitted on the validation split and held-in "
+            "people's style digits",
             "temperature": temperature,
             "ece_bins": 15,
             "ece_before": test["ece_before"],
@@ -97,7 +105,7 @@ def train_and_save(
         "unsure_threshold": threshold,
         "unsure_report": {
             "rule": "unsure when the calibrated confidence is below unsure_threshold",
-            "threshold_chosen_on": "validation split",
+            "threshold_chosen_on": CALIBRATION_SET,
             "mnist_test_flagged": test["unsure_share"],
             "mnist_test_accuracy_when_sure": test["accuracy_when_sure"],
             "mnist_test_errors_flagged": test["errors_flagged_unsure"],
@@ -115,6 +123,33 @@ def train_and_save(
     card = complete_card(weights, mnist)
     draw_results(card, mnist, softmax(test_logits, temperature), Path(results_dir))
     return card
+
+
+CALIBRATION_SET = "validation split and held-in people's style digits"
+# Held-in style digits (other drawings by training people) beside MNIST's validation
+# split when fitting the temperature and both unsure thresholds.
+CALIBRATION_STYLE_DIGITS = 2000
+
+
+def with_style_digits(
+    images: np.ndarray, labels: np.ndarray, config: TrainConfig | float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training split with training people's style digits added: `style_share` of it."""
+    share = config if isinstance(config, float | int) else config.style_share
+    count = round(share * len(labels))
+    if count == 0:
+        return images, labels
+    style = handwriting.training_digits(count, handwriting.default_cache_dir())
+    return np.concatenate([images, style.images]), np.concatenate([labels, style.labels])
+
+
+def calibration_split(mnist: Mnist) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's validation split and held-in style digits (training people, other drawings)."""
+    _, _, val_x, val_y = mnist.split()
+    style = handwriting.training_digits(
+        CALIBRATION_STYLE_DIGITS, handwriting.default_cache_dir(), seed=1
+    )
+    return np.concatenate([val_x, style.images]), np.concatenate([val_y, style.labels])
 
 
 def complete_card(weights: Path, mnist: Mnist) -> dict:
@@ -135,11 +170,13 @@ def fit_novelty(weights: Path, mnist: Mnist) -> dict:
     The card's unsure report is then measured again on the test set, with both tests.
     """
     net, card = load_checkpoint(weights)
-    train_x, train_y, val_x, _ = mnist.split()
+    train_x, train_y, _, _ = mnist.split()
+    style_share = card.get("config", {}).get("style_share", 0.0)
+    train_x, train_y = with_style_digits(train_x, train_y, style_share)
     tap = FeatureTap(net, FEATURE_LAYERS[card["architecture"]])
     _, train_features = logits_and_features(net, tap, train_x)
     detector = NoveltyDetector.fit(train_features, train_y)
-    val_logits, val_features = logits_and_features(net, tap, val_x)
+    val_logits, val_features = logits_and_features(net, tap, calibration_split(mnist)[0])
     confident = softmax(val_logits, card["calibration"]["temperature"]).max(axis=1)
     detector = detector.with_threshold(
         detector.distances(val_features), confident < card["unsure_threshold"]
@@ -152,8 +189,8 @@ def fit_novelty(weights: Path, mnist: Mnist) -> dict:
         "threshold": detector.threshold,
         "layers": list(tap.layers),
         "dimensions": int(train_features.shape[1]),
-        "fitted_on": "training split",
-        "threshold_chosen_on": "validation split",
+        "fitted_on": "training split and training people's style digits",
+        "threshold_chosen_on": CALIBRATION_SET,
         "validation_unsure_share": UNSURE_VALIDATION_SHARE,
     }
     write_card(card_path(weights), card)
@@ -197,6 +234,7 @@ def add_robustness_report(weights: Path, mnist: Mnist, n_canvases: int = 2000) -
         "non_digits_flagged_by_kind": shapes["by_kind"],
         "mnist_unchanged_by_preprocessing": robustness.idempotence(predictor, mnist.test_images),
     }
+    card["style_proxy"] = robustness.style_proxy(predictor, robustness.proxy_digits())
     write_card(card_path(weights), card)
     return card
 

@@ -19,7 +19,7 @@ from collections import Counter
 
 import numpy as np
 
-from model.handwriting import StyleDigits, style_digits
+from model.handwriting import StyleDigits, default_cache_dir, style_digits
 from model.predictor import Predictor
 from model.preprocess import canvas_to_mnist
 from model.synthetic import (
@@ -119,9 +119,9 @@ PROXY_PEOPLE = 40
 PROXY_PER_DIGIT = 5
 
 
-def proxy_digits(cache_dir=None) -> StyleDigits:
+def proxy_digits() -> StyleDigits:
     """The proxy set: PROXY_PEOPLE held-out people drawing each digit PROXY_PER_DIGIT times."""
-    return style_digits("held-out", PROXY_PEOPLE, PROXY_PER_DIGIT, cache_dir=cache_dir)
+    return style_digits("held-out", PROXY_PEOPLE, PROXY_PER_DIGIT, cache_dir=default_cache_dir())
 
 
 def style_proxy(predictor: Predictor, digits: StyleDigits) -> dict:
