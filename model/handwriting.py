@@ -60,6 +60,7 @@ class Shape:
     crossbar: float  # width of a 7's crossbar
     arm_gap: float  # how far an open 4's arm stays from its stem
     retrace: float  # gap between up and down strokes retraced in one go
+    curl: float = 0.0  # how much a 7's top bows up, as a 2's would
 
 
 # --- the styles: digit -> variant -> strokes for a Shape --------------------------
@@ -173,18 +174,23 @@ def _six(s: Shape) -> dict[str, list[Stroke]]:
 
 
 def _seven(s: Shape) -> dict[str, list[Stroke]]:
-    """The crossbar crosses the stem (a curved line from (0.95, 0.05) to (0.4, 1))."""
+    """The crossbar crosses the stem (a curved line from (0.95, 0.05) to (0.42, 1))."""
     t = np.linspace(0, 1, 12)[:, None]
-    stem = (1 - t) ** 2 * [0.95, 0.05] + 2 * t * (1 - t) * [0.55, 0.35] + t**2 * [0.42, 1.0]
-    bar_y = 0.5 + 0.3 * s.arm_gap / 0.4  # people who cross low make it look like a 2's base
+    stem = _bezier(t, (0.95, 0.05), (0.55, 0.35), (0.42, 1.0))
+    top = _bezier(t, (0.05, 0.05 + 0.25 * s.curl), (0.5, -0.15 * s.curl), (0.95, 0.05))
+    bar_y = 0.55 + 0.25 * s.arm_gap / 0.4  # people who cross low make it look like a 2's base
     mid = float(np.interp(bar_y, stem[:, 1], stem[:, 0]))
     bar = _line((mid - 0.6 * s.crossbar, bar_y + 0.02), (mid + 0.4 * s.crossbar, bar_y - 0.02))
     return {
         "plain": [_line((0.05, 0.05), (0.95, 0.05), (0.35, 1.0))],
-        "crossbar": [_join(_line((0.05, 0.05)), stem), bar],
+        "crossbar": [_join(top, stem), bar],
         "hooked": [_line((0.05, 0.22), (0.1, 0.05), (0.95, 0.05), (0.4, 1.0))],
-        "hooked-crossbar": [_join(_line((0.05, 0.22), (0.1, 0.05)), stem), bar],
+        "hooked-crossbar": [_join(_line((0.05, 0.22)), top, stem), bar],
     }
+
+
+def _bezier(t: np.ndarray, a: tuple, b: tuple, c: tuple) -> Stroke:
+    return (1 - t) ** 2 * np.array(a) + 2 * t * (1 - t) * np.array(b) + t**2 * np.array(c)
 
 
 def _eight(s: Shape) -> dict[str, list[Stroke]]:
@@ -206,24 +212,19 @@ def _nine(s: Shape) -> dict[str, list[Stroke]]:
     right = 0.5 + rx
     ring = arc(0.5, ry, rx, ry, -10, -300 - 60 * s.loop)  # fast hands leave it open
     hook = s.tail_hook
+    tail = _join(
+        _line((right, ry), (right - 0.02, 0.95 - 0.4 * hook)),
+        arc(
+            right - 0.3 * hook - 0.1, 0.95 - 0.4 * hook, 0.3 * hook + 0.1, 0.4 * hook + 0.05, 0, 150
+        ),
+    )
     return {
         "round": [_join(arc(0.5, 0.3, 0.4, 0.28, 0, -360), _line((0.88, 1.0)))],
         "straight-tail": [_join(ring, _line((right, ry), (right - 0.1, 1.0)))],
-        "hooked-tail": [
-            _join(
-                ring,
-                _line((right, ry), (right - 0.02, 0.95 - 0.4 * hook)),
-                arc(
-                    right - 0.3 * hook - 0.1,
-                    0.95 - 0.4 * hook,
-                    0.3 * hook + 0.1,
-                    0.4 * hook + 0.05,
-                    0,
-                    150,
-                ),
-            )
-        ],
+        "hooked-tail": [_join(ring, tail)],
         "curved-tail": [_join(ring, arc(right - 0.35, ry, 0.35, 1.0 - ry, 0, 110))],
+        # The loop begun at its left and never closed: a curl over the top, then the tail.
+        "open-loop": [_join(arc(0.5, ry, rx, ry, 120, 360), tail)],
     }
 
 
@@ -243,7 +244,7 @@ VARIANT_WEIGHTS: dict[int, dict[str, float]] = {
     6: {"curved": 3, "straight": 2, "tiny-loop": 4},
     7: {"plain": 3, "crossbar": 4, "hooked": 1, "hooked-crossbar": 2},
     8: {"crossing": 3, "two-loops": 3, "stacked": 1},
-    9: {"round": 3, "straight-tail": 3, "hooked-tail": 3, "curved-tail": 2},
+    9: {"round": 3, "straight-tail": 3, "hooked-tail": 3, "curved-tail": 2, "open-loop": 1},
 }
 
 
@@ -305,7 +306,9 @@ def person(group: str, index: int) -> Person:
         names, weights = zip(*VARIANT_WEIGHTS[digit].items(), strict=True)
         chosen.append(str(rng.choice(names, p=np.array(weights) / sum(weights))))
     shape = Shape(
-        *rng.uniform(0, 1, 2), *rng.uniform([0.25, 0.5, 0.05, 0.02], [0.6, 1.0, 0.4, 0.08])
+        *rng.uniform(0, 1, 2),
+        *rng.uniform([0.25, 0.5, 0.05, 0.02], [0.6, 1.0, 0.4, 0.08]),
+        curl=float(rng.uniform(0, 1)),
     )
     finger = bool(rng.random() < 0.4)
     return Person(
@@ -334,7 +337,8 @@ def people(group: str, count: int, start: int = 0) -> list[Person]:
 
 def _vary(shape: Shape, rng: np.random.Generator) -> Shape:
     """This drawing's shape: the person's habits, give or take a little."""
-    return Shape(*np.clip(np.array(astuple(shape)) * rng.uniform(0.85, 1.15, 6), 0, 1))
+    values = np.array(astuple(shape))
+    return Shape(*np.clip(values * rng.uniform(0.85, 1.15, len(values)), 0, 1))
 
 
 def pen_paths(who: Person, digit: int, rng: np.random.Generator) -> list[Stroke]:
