@@ -19,12 +19,11 @@ Template coordinates are (x, y) in a unit box, y pointing down, as in `model.str
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, dataclass
 from multiprocessing import get_context
-from os import cpu_count
+from os import cpu_count, getpid
 from pathlib import Path
 
 import numpy as np
@@ -453,7 +452,7 @@ def style_digits(
     )
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{hashlib.sha1(key.encode()).hexdigest()[:8]}.tmp")
+        partial = cached.with_suffix(f".{getpid()}.tmp")  # one writer per file, then a rename
         with partial.open("wb") as out:
             np.savez(out, images=digits.images, labels=digits.labels, person=digits.person)
         partial.replace(cached)

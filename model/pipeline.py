@@ -58,7 +58,10 @@ def train_and_save(
     """
     name = name or config.arch
     train_x, train_y, val_x, val_y = mnist.split()
-    train_x, train_y = with_style_digits(train_x[: config.limit], train_y[: config.limit], config)
+    with rank_zero_first():  # drawn once into the cache, not once per process
+        train_x, train_y = with_style_digits(
+            train_x[: config.limit], train_y[: config.limit], config
+        )
     result = train(
         replace(config, limit=None), train_x, train_y, val_x, val_y,
         progress=progress and is_rank_zero(),
