@@ -3,15 +3,17 @@
 Why isolated: AppTest has no browser, so the canvas component never sends anything;
 the only way in is to write the value the component would have sent into session
 state under the widget's key. That value's shape belongs to streamlit-drawable-canvas
-0.13 (a Streamlit v2 component): `{"drawing": {"raw": <Fabric JSON>, "data": <PNG
-data URL>}, "backgroundFit": None}`. If a new version changes it, only this module
-changes.
+0.13 as patched in streamlit/components/drawable_canvas (a Streamlit v2 component):
+`{"drawing": {"raw": <Fabric JSON>, "data": <PNG data URL>, "nonce": <reset number>},
+"backgroundFit": None}`. If a new version changes it, only this module changes.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -19,18 +21,27 @@ from streamlit.testing.v1 import AppTest
 
 from testing_support.digit_paths import CANVAS_SIZE, Stroke
 
-CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
+CANVAS_COMPONENT = "digitlab-drawable-canvas.canvas"
 
 
-def canvas_key(at: AppTest) -> str:
-    """The key of the (single) drawing canvas on the page AppTest last ran."""
+def _canvas(at: AppTest) -> Any:
     canvases = [
         element
         for element in at.get("bidi_component")
         if element.proto.component_name == CANVAS_COMPONENT
     ]
     assert len(canvases) == 1, f"expected one canvas on the page, found {len(canvases)}"
-    return canvases[0].key
+    return canvases[0]
+
+
+def canvas_key(at: AppTest) -> str:
+    """The key of the (single) drawing canvas on the page AppTest last ran."""
+    return _canvas(at).key
+
+
+def canvas_reset(at: AppTest) -> int:
+    """How many times the page has blanked the canvas (its initial drawing's nonce)."""
+    return json.loads(_canvas(at).proto.json)["initialDrawing"]["nonce"]
 
 
 def put_drawing(at: AppTest, rgba: np.ndarray) -> AppTest:
@@ -49,7 +60,12 @@ def put_canvas_data_url(at: AppTest, data_url: str) -> AppTest:
     """Make the canvas report `data_url` as is (what a hand-made websocket message could send)."""
     at.session_state[canvas_key(at)] = {
         # One Fabric path object stands for "something was drawn"; the app reads pixels.
-        "drawing": {"raw": {"objects": [{"type": "Path"}]}, "data": data_url},
+        # The nonce says which blank canvas it was drawn on: the current one.
+        "drawing": {
+            "raw": {"objects": [{"type": "Path"}]},
+            "data": data_url,
+            "nonce": canvas_reset(at),
+        },
         "backgroundFit": None,
     }
     return at.run()

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import charts
+import drawable_canvas
 import resources
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from db.feedback import Delivery
 from model.image_io import ImageReadError, read_image
@@ -28,9 +28,10 @@ BRUSH_PX = 18
 INK = "#ffffff"
 PAPER = "#000000"
 
-# Bumping a generation gives the widget a new key: a fresh, empty canvas / uploader.
+# Bumping a generation blanks the canvas (in place) / gives the uploader a new key.
 CANVAS_GENERATION = "canvas_generation"
 UPLOAD_GENERATION = "upload_generation"
+NOTICE = "draw_notice"  # (text, icon) of a toast a callback asks the next run to show
 
 
 def _next(generation_key: str) -> None:
@@ -49,28 +50,41 @@ def _store(
 
     `request_id` was fixed when the buttons were drawn, so a double click (two
     callbacks for one drawing) sends the same id twice and the store keeps one row.
+    The toast is shown by the next run (`show_notice`): an element sent from a
+    callback of a fragment lands on top of the page's elements and shifts them.
     """
     submission = resources.submission(
         predictor, prediction, source=source, client_request_id=request_id, label=label
     )
     delivery = resources.feedback_store().submit(submission)
     if delivery is Delivery.NOT_SAVED:
-        st.toast(
+        _notice(
             f"Not saved: this server cannot store it right now (you said {label}). "
             "Try again in a moment.",
-            icon=":material/error:",
+            ":material/error:",
         )
         return
     verdict = "right" if label == prediction.digit else f"it said {prediction.digit}"
     if delivery is Delivery.QUEUED:
-        st.toast(
+        _notice(
             f"Saved as **{label}** ({verdict}) on this server; it will be sent when the "
             "database is back.",
-            icon=":material/cloud_upload:",
+            ":material/cloud_upload:",
         )
     else:
-        st.toast(f"Saved as **{label}** ({verdict}).", icon=":material/check_circle:")
+        _notice(f"Saved as **{label}** ({verdict}).", ":material/check_circle:")
     _next(generation_key)
+
+
+def _notice(text: str, icon: str) -> None:
+    st.session_state[NOTICE] = (text, icon)
+
+
+def show_notice() -> None:
+    """The toast a callback left for this run, if any."""
+    notice = st.session_state.pop(NOTICE, None)
+    if notice is not None:
+        st.toast(notice[0], icon=notice[1])
 
 
 def show_prediction(
@@ -133,21 +147,21 @@ def predict_or_explain(predictor: Predictor, image: Any) -> Prediction | None:
         return None
 
 
+@st.fragment
 def draw_tab(predictor: Predictor) -> None:
+    """A fragment: a stroke, a label or Clear reruns this tab only, not the whole page."""
+    show_notice()
     generation = st.session_state.get(CANVAS_GENERATION, 0)
     canvas_column, result_column = st.columns([2, 3], gap="large")
     with canvas_column:
         st.space("small")  # room for the canvas toolbar, which pops up above it on hover
-        canvas = st_canvas(
+        canvas = drawable_canvas.st_canvas(
             stroke_width=BRUSH_PX,
             stroke_color=INK,
             background_color=PAPER,
-            width=CANVAS_PX,
-            height=CANVAS_PX,
-            drawing_mode="freedraw",
-            update_streamlit=True,
-            return_image_data=True,
-            key=f"canvas-{generation}",
+            size=CANVAS_PX,
+            key="canvas",
+            reset=generation,
         )
         with st.container(horizontal=True, vertical_alignment="center"):
             st.caption("Draw one digit, large. Hover the canvas for undo and redo.")
@@ -157,7 +171,8 @@ def draw_tab(predictor: Predictor) -> None:
                 key="clear-canvas",
                 on_click=_next,
                 args=(CANVAS_GENERATION,),
-                help="Start again on a blank canvas (nothing is stored).",
+                # No help tooltip: it popped up over the canvas's bottom-right corner
+                # after a click and took the next pen-down there.
             )
     prediction = None
     try:
@@ -175,6 +190,7 @@ def draw_tab(predictor: Predictor) -> None:
 
 
 def upload_tab(predictor: Predictor) -> None:
+    show_notice()
     generation = st.session_state.get(UPLOAD_GENERATION, 0)
     upload = st.file_uploader(
         "A photo or scan of one handwritten digit",

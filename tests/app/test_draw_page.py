@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -13,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from db import repository
 from model.predictor import Predictor
-from testing_support.canvas_input import canvas_key, put_drawing, stroke_image
+from testing_support import REPO_ROOT
+from testing_support.canvas_input import canvas_reset, put_drawing, stroke_image
 from testing_support.digit_paths import DIGIT_STROKES
 
 
@@ -62,7 +65,7 @@ def test_drawing_is_predicted_then_stored_with_its_label_in_one_click(
     assert [button.proto.type for button in buttons].count("primary") == 1
     assert buttons[digit].proto.type == "primary"
 
-    first_canvas = canvas_key(at)
+    first_canvas = canvas_reset(at)
     buttons[digit].click().run()
     assert not at.exception
 
@@ -74,7 +77,7 @@ def test_drawing_is_predicted_then_stored_with_its_label_in_one_click(
     assert np.array_equal(repository.image_as_array(row.image), expected.input28)
     assert row.model_name == predictor.name
     assert any("Saved" in toast.value for toast in at.toast)
-    assert canvas_key(at) != first_canvas, "the canvas was not replaced by a blank one"
+    assert canvas_reset(at) != first_canvas, "the canvas was not replaced by a blank one"
     assert prediction_shown(at) is None
 
 
@@ -118,9 +121,18 @@ def test_without_a_database_prediction_works_and_labels_wait_in_the_outbox(
     assert any("database is unreachable" in warning.value for warning in at.warning)
     at = put_drawing(at, stroke_image(DIGIT_STROKES[0]()))
     assert prediction_shown(at) == "0"
-    canvas = canvas_key(at)
+    canvas = canvas_reset(at)
     at.button(key="label-canvas-0").click().run()
     assert not at.exception
     assert any("will be sent when the database is back" in toast.value for toast in at.toast)
     assert any("1 labelled drawing waits" in info.value for info in at.info)
-    assert canvas_key(at) != canvas, "the canvas was not cleared for the next digit"
+    assert canvas_reset(at) != canvas, "the canvas was not cleared for the next digit"
+
+
+def test_the_shipped_canvas_build_is_upstreams_bundle_with_the_patch():
+    """streamlit/components/drawable_canvas/frontend is what its build script makes."""
+    build = REPO_ROOT / "streamlit" / "components" / "drawable_canvas" / "build.py"
+    result = subprocess.run(
+        [sys.executable, str(build), "--check"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
