@@ -83,7 +83,8 @@ def st_canvas(
 
     A new `reset` number blanks the canvas in place (no remount: the page does not
     move under the pen). What was drawn before the last reset reads as blank, even
-    when the browser sends it after the reset was decided.
+    when the browser sends it after the reset was decided; so does a canvas whose
+    toolbar reset or undo left nothing on it.
     """
     blank = {"objects": [], "background": background_color, "nonce": reset}
     data = {
@@ -115,6 +116,8 @@ def st_canvas(
         height="content",
     )
     drawing = result.get("drawing") or {}
-    if drawing.get("nonce") != reset:
+    raw = drawing.get("raw")
+    drawn = isinstance(raw, dict) and bool(raw.get("objects"))
+    if drawing.get("nonce") != reset or not drawn:  # older than the reset, or blank
         return CanvasDrawing(json_data=None, image_data_url=None)
-    return CanvasDrawing(json_data=drawing.get("raw"), image_data_url=drawing.get("data"))
+    return CanvasDrawing(json_data=raw, image_data_url=drawing.get("data"))

@@ -44,28 +44,34 @@ def canvas_reset(at: AppTest) -> int:
     return json.loads(_canvas(at).proto.json)["initialDrawing"]["nonce"]
 
 
-def put_drawing(at: AppTest, rgba: np.ndarray) -> AppTest:
-    """Make the canvas report `rgba` (H x W x 4 uint8) as the user's drawing; rerun."""
+def put_drawing(at: AppTest, rgba: np.ndarray, strokes: list[Stroke] | None = None) -> AppTest:
+    """Make the canvas report `rgba` (H x W x 4 uint8) as the user's drawing; rerun.
+
+    `strokes` (canvas pixels) become the Fabric paths the canvas reports beside it.
+    """
     assert rgba.ndim == 3 and rgba.shape[2] == 4 and rgba.dtype == np.uint8
     png = io.BytesIO()
     Image.fromarray(rgba).save(png, format="PNG")
-    return put_canvas_data_url(at, png_data_url(png.getvalue()))
+    return put_canvas_data_url(at, png_data_url(png.getvalue()), strokes)
 
 
 def png_data_url(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def put_canvas_data_url(at: AppTest, data_url: str) -> AppTest:
+def fabric_path(stroke: Stroke) -> dict[str, Any]:
+    """A freehand stroke as Fabric.js serialises it: move to the first point, lines on."""
+    (x0, y0), rest = stroke[0], stroke[1:]
+    return {"type": "Path", "path": [["M", x0, y0], *[["L", x, y] for x, y in rest]]}
+
+
+def put_canvas_data_url(at: AppTest, data_url: str, strokes: list[Stroke] | None = None) -> AppTest:
     """Make the canvas report `data_url` as is (what a hand-made websocket message could send)."""
+    # Without strokes, one bare Fabric path stands for "something was drawn".
+    objects = [fabric_path(stroke) for stroke in strokes] if strokes else [{"type": "Path"}]
     at.session_state[canvas_key(at)] = {
-        # One Fabric path object stands for "something was drawn"; the app reads pixels.
         # The nonce says which blank canvas it was drawn on: the current one.
-        "drawing": {
-            "raw": {"objects": [{"type": "Path"}]},
-            "data": data_url,
-            "nonce": canvas_reset(at),
-        },
+        "drawing": {"raw": {"objects": objects}, "data": data_url, "nonce": canvas_reset(at)},
         "backgroundFit": None,
     }
     return at.run()

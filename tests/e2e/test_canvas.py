@@ -6,6 +6,8 @@ toolbar drew nothing, and a run of 40 labelled drawings once left 41 rows.
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -102,3 +104,32 @@ def test_forty_drawings_labelled_briskly_are_each_answered_and_stored_once(
     assert len(new) == BRISK_DRAWINGS, f"{len(new)} rows for {BRISK_DRAWINGS} drawings"
     assert list(new["true_label"]) == labels
     assert list(new["predicted_digit"]) == labels
+
+
+def test_a_cleared_drawing_is_stored_unlabelled_with_the_strokes_drawn(
+    desktop_page: Page, app_url: str, e2e_database_url: str
+):
+    before = set(stored(e2e_database_url)["id"])
+    open_draw_page(desktop_page, app_url)
+    strokes = DIGIT_STROKES[0]()
+    draw_with_mouse(desktop_page, strokes)
+    expect(prediction_value(desktop_page)).to_have_text("0", timeout=ANSWER_TIMEOUT_MS)
+    assert set(stored(e2e_database_url)["id"]) == before, "stored while only drawing"
+    clear_canvas(desktop_page)
+    rows = stored(e2e_database_url)
+    new = rows[~rows["id"].isin(before)]
+    assert len(new) == 1, f"{len(new)} rows for one cleared drawing"
+    row = new.iloc[0]
+    assert (row.predicted_digit, row.source, row.canvas_width, row.canvas_height) == (
+        0,
+        "canvas",
+        280,
+        280,
+    )
+    assert pd.isna(row.true_label), "a cleared drawing was stored with a label"
+    (stroke,) = row.strokes
+    drawn, kept = np.asarray(strokes[0]), np.asarray(stroke)
+    # The canvas reports the path it smoothed from the pointer: same start, same extent.
+    assert np.abs(kept[0] - drawn[0]).max() <= 3
+    assert np.abs(kept.min(axis=0) - drawn.min(axis=0)).max() <= 4
+    assert np.abs(kept.max(axis=0) - drawn.max(axis=0)).max() <= 4
