@@ -1,9 +1,10 @@
 """streamlit-drawable-canvas 0.13.0 with digitlab's patch: its frontend, served from this repo.
 
-Why: upstream sends a drawing 200 ms after pen-up and parks its hidden toolbar over the
-canvas's top-right corner. The patched build (and how to rebuild it) is in
-`components/drawable_canvas/`; this module registers it as a Streamlit v2 component and
-draws it the way upstream's `st_canvas` does, for the one mode the app uses (freedraw).
+Why: upstream sends a drawing 200 ms after pen-up, parks its hidden toolbar over the
+canvas's top-right corner, and can only be blanked by a remount. The patched build (what
+changed, how to rebuild it) is in `components/drawable_canvas/`; this module registers
+it as a Streamlit v2 component and draws it the way upstream's `st_canvas` does, for the
+one mode the app uses (freedraw).
 """
 
 from __future__ import annotations

@@ -293,7 +293,7 @@ def store_status() -> None:
     if outbox.waiting:
         plural = "s wait" if outbox.waiting != 1 else " waits"
         st.info(
-            f"**{outbox.waiting} labelled drawing{plural}** on this server to be sent to "
+            f"**{outbox.waiting} drawing{plural}** (labelled or not) on this server to be sent to "
             "the database. Nothing is lost: they go as soon as it answers.",
             icon=":material/cloud_upload:",
         )

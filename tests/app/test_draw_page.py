@@ -200,7 +200,7 @@ def test_without_a_database_prediction_works_and_labels_wait_in_the_outbox(
     at.button(key="label-canvas-0").click().run()
     assert not at.exception
     assert any("will be sent when the database is back" in toast.value for toast in at.toast)
-    assert any("1 labelled drawing waits" in info.value for info in at.info)
+    assert any("1 drawing waits" in info.value for info in at.info)
     assert canvas_reset(at) != canvas, "the canvas was not cleared for the next digit"
 
 

@@ -93,7 +93,7 @@ def test_labels_made_while_the_database_is_down_are_kept_and_sent_when_it_is_bac
     assert not at.exception
     assert any("will be sent when the database is back" in toast.value for toast in at.toast)
     assert canvas_reset(at) != first_canvas, "the canvas was not cleared for the next digit"
-    assert any("1 labelled drawing waits" in info.value for info in at.info)
+    assert any("1 drawing waits" in info.value for info in at.info)
     assert len(outbox(tmp_path).waiting()) == 1
 
     monkeypatch.setenv("DATABASE_URL", fresh_pg_url)  # the database is back

@@ -56,8 +56,9 @@ JS_PATCHES = [
     #    the same canvas for each new digit instead of mounting a new one under a new
     #    key (a remount blanked the page's layout for a moment, and a stroke begun then
     #    hit the text that slid under the pointer), and ignores a drawing whose nonce is
-    #    an older one. Upstream also enabled the pen only after an asynchronous
-    #    loadFromJSON, so a stroke begun on a just-mounted canvas drew nothing.
+    #    an older one (so this reset sends nothing back: one rerun less per digit).
+    #    Upstream also enabled the pen only after an asynchronous loadFromJSON, so a
+    #    stroke begun on a just-mounted canvas drew nothing.
     (
         """  if (o !== e.lastInitialDrawingKey) {
     e.lastInitialDrawingKey = o, e.sender.cancel();""",
@@ -67,7 +68,6 @@ JS_PATCHES = [
     const h = e.canvas.toObject(Ht);
     e.history.reset(h), e.pointEdit = null, e.nonce = t.initialDrawing.nonce ?? null;
     Yr(e, t), e.lastToolKey = zi(t, e.editActive);
-    !n && e.latest.realtimeUpdateStreamlit && e.sender.now(h);
   } else if (o !== e.lastInitialDrawingKey) {
     e.lastInitialDrawingKey = o, e.sender.cancel();""",
     ),

@@ -11271,7 +11271,6 @@ var Mc = 3, Dc = 10, Ec = 24, to = (e) => {
     const h = e.canvas.toObject(Ht);
     e.history.reset(h), e.pointEdit = null, e.nonce = t.initialDrawing.nonce ?? null;
     Yr(e, t), e.lastToolKey = zi(t, e.editActive);
-    !n && e.latest.realtimeUpdateStreamlit && e.sender.now(h);
   } else if (o !== e.lastInitialDrawingKey) {
     e.lastInitialDrawingKey = o, e.sender.cancel();
     const a = ++e.loadGeneration;
