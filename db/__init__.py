@@ -12,6 +12,9 @@ Modules, in the order data flows through them:
 - `db.views`      -- the SQL analytics views (public API) as selectable constructs.
 - `db.analytics`  -- the dashboard's statistics, read from the views as DataFrames.
 - `db.roles`      -- the PostgreSQL app and analyst roles.
+- `db.drawings`   -- drawings in and out as plain values (import, export, fine-tuning).
+- `db.champion`   -- which model version serves (the "champion" alias) and its audit.
+- `db.jobs`       -- fine-tune jobs: one at a time across replicas, progress, report.
 
 The package never imports torch: images arrive as 784 bytes (or a uint8 array).
 """

@@ -12,7 +12,9 @@ What each role may do:
 - `digitlab_app`: read and write `predictions` (insert, select, update, and delete,
   which the app's "delete this drawing" button needs), insert and read
   `model_versions`, read the views, `prediction_stats` (the dashboard's summary,
-  which only the owner's triggers write) and `alembic_version`. It owns nothing, so it
+  which only the owner's triggers write) and `alembic_version`; move the champion
+  alias and run fine-tune jobs (`model_aliases`, `finetune_jobs`), append to the
+  audit `alias_changes` (never change or delete it). It owns nothing, so it
   cannot drop or alter a table, and may not create one.
 - `digitlab_analyst`: SELECT on the analytics views only. Views run with their
   owner's rights, so the analyst reads statistics without ever seeing the raw
@@ -110,6 +112,9 @@ def _grant(connection: Connection) -> None:
         # Kept by triggers that run with the owner's rights: the app only reads it.
         f"GRANT SELECT ON prediction_stats TO {APP_ROLE}",
         f"GRANT SELECT ON alembic_version TO {APP_ROLE}",
+        # Promotion and fine-tune jobs from the dashboard; the audit is append-only.
+        f"GRANT SELECT, INSERT, UPDATE ON model_aliases, finetune_jobs TO {APP_ROLE}",
+        f"GRANT SELECT, INSERT ON alias_changes TO {APP_ROLE}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}",
         f"GRANT SELECT ON {views} TO {both}",
     ]

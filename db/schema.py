@@ -3,8 +3,9 @@
 Two tables: `model_versions` (one row per distinct weights file, found again by its
 SHA-256) and `predictions` (one row per submitted drawing, with its strokes when it
 was drawn on the canvas: migration 0004); and `prediction_stats`, a summary of the
-labelled predictions that triggers keep (migration 0003). The views that analysts
-and the dashboard read are created by migrations (`db/migrations/`) and described
+labelled predictions that triggers keep (migration 0003); the learning loop's
+`model_aliases`, `alias_changes` and `finetune_jobs` (migration 0005). The views that
+analysts and the dashboard read are created by migrations (`db/migrations/`) and described
 in `db.views`; they are not part of this metadata on purpose, so that Alembic's
 autogenerate never tries to create them as tables.
 
@@ -211,3 +212,77 @@ class PredictionStats(Base):
     confidence_bin: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
     n: Mapped[int] = mapped_column(sa.Integer)
     confidence_sum: Mapped[float] = mapped_column(sa.Float)
+
+
+# --- The learning loop (migration 0005) --------------------------------------------
+
+JOB_STATES = ("running", "succeeded", "failed")
+
+
+class ModelAlias(Base):
+    """A name for the model version that plays a part; "champion" is the one served."""
+
+    __tablename__ = "model_aliases"
+
+    alias: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("model_versions.id", ondelete="RESTRICT")
+    )
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=utc_now())
+
+
+class AliasChange(Base):
+    """Audit: each time an alias moved, from which version to which, and why."""
+
+    __tablename__ = "alias_changes"
+    __table_args__ = (
+        sa.CheckConstraint("NOT forced OR reason IS NOT NULL", name="forced_has_reason"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=utc_now())
+    alias: Mapped[str] = mapped_column(sa.String(50), index=True)
+    from_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("model_versions.id", ondelete="RESTRICT")
+    )
+    to_version_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("model_versions.id", ondelete="RESTRICT")
+    )
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(CardJSON)
+    forced: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class FinetuneJob(Base):
+    """One fine-tune run; at most one is "running" at a time, across every replica."""
+
+    __tablename__ = "finetune_jobs"
+    __table_args__ = (
+        sa.CheckConstraint(f"state IN {JOB_STATES!r}", name="state_known"),
+        sa.CheckConstraint("progress >= 0 AND progress <= 1", name="progress_range"),
+        sa.Index(
+            "uq_finetune_jobs_running",
+            "state",
+            unique=True,
+            postgresql_where=sa.text("state = 'running'"),
+            sqlite_where=sa.text("state = 'running'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    progress: Mapped[float] = mapped_column(sa.Float, server_default="0")
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    host: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int | None] = mapped_column(sa.Integer)
+    log_path: Mapped[str | None] = mapped_column(sa.String(1000))
+    base_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("model_versions.id", ondelete="RESTRICT")
+    )
+    challenger_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("model_versions.id", ondelete="RESTRICT"), index=True
+    )
+    report: Mapped[dict[str, Any] | None] = mapped_column(CardJSON)
