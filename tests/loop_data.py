@@ -1,0 +1,75 @@
+"""Test data for the learning loop: JSON Lines of drawings, stored people, reports.
+
+Shared by tests/loop (the command line) and tests/app (the dashboard) so both use
+the same drawings and the same kind of evidence.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from typing import Any
+
+import numpy as np
+from digit_paths import one_strokes, zero_strokes
+from PIL import Image
+
+from db import drawings
+from db.engine import session_scope
+from model.strokes import render_strokes
+
+CANVAS = 280
+
+
+def png_base64(image: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def canvas_line(digit: int, request_id: str | None, **fields: Any) -> str:
+    """A 0 or a 1 drawn on a 280x280 canvas, as one line of the import file."""
+    strokes = {0: zero_strokes, 1: one_strokes}[digit]()
+    canvas = render_strokes([np.asarray(s) for s in strokes], CANVAS, 18.0)
+    values = {
+        "image_png": png_base64(canvas), "label": digit, "session": "person-a",
+        "strokes": [[list(point) for point in stroke] for stroke in strokes],
+        "canvas_size": [CANVAS, CANVAS], "created_at": "2026-05-01T10:00:00+00:00",
+        "request_id": request_id,
+    }  # fmt: skip
+    return json.dumps({k: v for k, v in (values | fields).items() if v is not None})
+
+
+def store_labelled(url: str, labelled: Any, version_id: int) -> None:
+    """`model.finetune.LabelledDrawings` straight into the store (no model involved)."""
+    probabilities = [0.1] * 10
+    with session_scope(url) as session:
+        for i, label in enumerate(labelled.labels):
+            drawing = drawings.NewDrawing(
+                model_version_id=version_id, predicted_digit=int(label), confidence=0.1,
+                probabilities=probabilities, unsure=True, image=labelled.images[i].tobytes(),
+                label=int(label), request_id=f"synthetic-{i}", session_id=labelled.people[i],
+                strokes=labelled.strokes[i], canvas_size=labelled.canvas_sizes[i],
+                created_at=labelled.created_at[i],
+            )  # fmt: skip
+            drawings.store_drawing(session, drawing)
+
+
+def report_json(champion: str, challenger: str, *, better: bool) -> dict[str, Any]:
+    """A genuine comparison report: on 200 held-out drawings the challenger fixes 30
+    of the champion's errors (better) or breaks 30 of its right answers (not)."""
+    from model.compare import ModelRef, promotion_report
+
+    labels = np.arange(200) % 10
+    champion_digits, challenger_digits = labels.copy(), labels.copy()
+    worse = challenger_digits if not better else champion_digits
+    worse[:30] = (labels[:30] + 1) % 10
+    mnist = np.arange(1000) % 10
+    report = promotion_report(
+        ModelRef(champion, f"saved_models/{champion}.pt"),
+        ModelRef(challenger, f"saved_models/{challenger}.pt"),
+        held_out=(labels, champion_digits, challenger_digits),
+        mnist_test=(mnist, mnist, mnist),
+    )
+    return report.to_json()
