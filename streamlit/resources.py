@@ -9,6 +9,7 @@ Nothing here decides anything about digits or SQL: that lives in `model/` and `d
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 import streamlit as st
 
-from db import repository
+from db import champion, repository
 from db.errors import first_line
 from db.feedback import FeedbackStore
 from db.outbox import STORE_ERRORS, Outbox
@@ -29,13 +30,15 @@ from model.predictor import (
     Prediction,
     Predictor,
     available_models,
-    default_model_name,
 )
 from settings import get_settings
 
 SELECTED_MODEL = "selected_model"
 # How often an open Draw page sends what waits in the outbox and refreshes its count.
 OUTBOX_FLUSH_S = 10
+# How long a server trusts its answer to "which model is the champion?": a promotion
+# reaches every running replica within this time, without a restart.
+CHAMPION_TTL_S = 10
 T = TypeVar("T")
 
 
@@ -69,7 +72,17 @@ def choose_model(key: str) -> Predictor | None:
             icon=":material/error:",
         )
         return None
-    default = default_model_name()
+    serving = serving_choice()
+    default = serving.name
+    if serving.missing is not None:
+        st.warning(
+            f"The champion's weights `{serving.missing}` are missing, so the default model "
+            f"`{default}` serves instead. Restore the file, or promote another model "
+            "(`python run_model.py promote NAME`).",
+            icon=":material/warning:",
+        )
+    # A person's own pick (kept across pages) wins; otherwise the serving model, which
+    # follows promotions on the next rerun.
     current = st.session_state.get(SELECTED_MODEL)
     if current not in names:
         current = default if default in names else names[0]
@@ -83,14 +96,15 @@ def choose_model(key: str) -> Predictor | None:
             f"the other saved models are offered meanwhile.",
             icon=":material/warning:",
         )
+    st.session_state[key] = current
     name = st.selectbox(
         "Model",
         names,
-        index=names.index(current),
         key=key,
-        help="Every model in saved_models/; the default is preselected.",
+        on_change=_remember_choice,
+        args=(key,),
+        help="Every model in saved_models/; the champion (else the default) is preselected.",
     )
-    st.session_state[SELECTED_MODEL] = name
     try:
         return load_predictor(name)
     except ModelLoadError as error:
@@ -98,6 +112,39 @@ def choose_model(key: str) -> Predictor | None:
         choose = f" Choose another model above ({', '.join(others)})." if others else ""
         st.error(f"**Model `{name}` cannot be used.** {error}.{choose}", icon=":material/error:")
         return None
+
+
+def _remember_choice(key: str) -> None:
+    st.session_state[SELECTED_MODEL] = st.session_state[key]
+
+
+def serving_choice() -> champion.ServingChoice:
+    """The model to serve: the store's champion alias, else DIGITLAB_DEFAULT_MODEL.
+
+    While the store cannot be reached, the last champion this server saw keeps serving.
+    """
+    settings = get_settings()
+    url = settings.database_url
+    if feedback_store().problem() is None:
+        with contextlib.suppress(*STORE_ERRORS):  # keep serving the last one seen
+            _last_champion[url] = _champion(url)
+    return champion.serving_choice(
+        _last_champion.get(url), settings.models_dir, settings.default_model
+    )
+
+
+_last_champion: dict[str, champion.AliasTarget | None] = {}
+
+
+def forget_champion() -> None:
+    """Ask the store again on the next rerun (this server just moved the alias)."""
+    _champion.clear()
+
+
+@st.cache_data(ttl=CHAMPION_TTL_S, show_spinner=False)
+def _champion(database_url: str) -> champion.AliasTarget | None:
+    with feedback_store().session() as session:
+        return champion.get_alias(session)
 
 
 def canvas_drawing(canvas: Any) -> np.ndarray | None:
