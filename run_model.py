@@ -479,30 +479,19 @@ def _answered(predictor: Predictor, version: int, record: DrawingRecord) -> NewD
 
 def run_export_drawings(args: argparse.Namespace) -> int:
     from db import drawings
-    from db.drawing_file import format_line
+    from db.drawing_file import format_lines
     from db.engine import session_scope
 
     _store_ready()
     with session_scope() as session:
         rows = drawings.stored_drawings(session, labelled_only=args.labelled_only)
-    text = "".join(format_line(row, _png28(row.image)) + "\n" for row in rows)
+    text = format_lines(rows)
     if str(args.file) == "-":
         sys.stdout.write(text)
     else:
         args.file.write_text(text, encoding="utf-8")
     print(f"{len(rows)} drawings written to {args.file}", file=sys.stderr)
     return 0
-
-
-def _png28(image: bytes) -> bytes:
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.frombuffer(image, np.uint8).reshape(28, 28), "L").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 # --- promote
@@ -572,38 +561,67 @@ def run_promote(args: argparse.Namespace) -> int:
 # --- finetune
 
 
+@dataclass(frozen=True)
+class FinetunePlan:
+    base: ServingChoice
+    labelled: LabelledDrawings
+    exclude: np.ndarray | None
+    name: str
+
+
 def run_finetune(args: argparse.Namespace) -> int:
-    """Fine-tune a challenger from the stored labels, register it, write its report."""
-    import json
+    """Fine-tune a challenger from the stored labels, register it, write its report.
 
-    from db.engine import session_scope
-    from model.finetune import finetune_from_drawings
-    from model.pipeline import load_data
-
-    settings = get_settings()
+    Run by hand it checks the data before claiming the job slot, so too little data
+    touches nothing; run by the dashboard (`--job`) the job exists already and every
+    failure is recorded on it.
+    """
     _store_ready()
+    if args.job is not None:
+        with _finetune_job(args.job) as job:
+            report = _finetune(_plan(args), job, args)
+    else:
+        plan = _plan(args)
+        with _finetune_job(None) as job:
+            report = _finetune(plan, job, args)
+    if args.promote_if_better and report["verdict"] == "promote":
+        print(promote(report["challenger"]["name"]))
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> FinetunePlan:
+    """The base, the labelled drawings and what to leave out; NotEnoughData says what lacks."""
+    from db.engine import session_scope
+
     with session_scope() as session:
         base = _serving(session) if args.base is None else _named(args.base)
         labelled = _labelled_drawings(session)
     exclude = _suspicious(base.weights, labelled) if args.exclude_suspicious else None
-    _check_enough(labelled, exclude)  # before anything is written
+    _check_enough(labelled, exclude)
     name = args.name or f"{base.name}-ft-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    if (settings.models_dir / f"{name}.pt").exists():
+    if (get_settings().models_dir / f"{name}.pt").exists():
         raise ValueError(f"a model named {name!r} exists already; choose another --name")
-    with _finetune_job(args.job) as job:
-        mnist = load_data(args.data_dir or settings.mnist_dir, settings.mnist_cache_dir)
-        outcome = finetune_from_drawings(
-            base.weights, labelled, mnist, settings.models_dir, name,
-            progress=not args.quiet, exclude=exclude,
-        )  # fmt: skip
-        report = outcome.report.to_json()
-        job.succeeded(base.name, name, report)
+    return FinetunePlan(base, labelled, exclude, name)
+
+
+def _finetune(plan: FinetunePlan, job: _JobReport, args: argparse.Namespace) -> dict:
+    import json
+
+    from model.finetune import finetune_from_drawings
+    from model.pipeline import load_data
+
+    settings = get_settings()
+    mnist = load_data(args.data_dir or settings.mnist_dir, settings.mnist_cache_dir)
+    outcome = finetune_from_drawings(
+        plan.base.weights, plan.labelled, mnist, settings.models_dir, plan.name,
+        progress=not args.quiet, exclude=plan.exclude,
+    )  # fmt: skip
+    report = outcome.report.to_json()
+    job.succeeded(plan.base.name, plan.name, report)
     if args.report is not None:
         args.report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"{name}: verdict {report['verdict']}: {report['reason']}; saved {outcome.weights}")
-    if args.promote_if_better and report["verdict"] == "promote":
-        print(promote(name))
-    return 0
+    print(f"{plan.name}: verdict {report['verdict']}: {report['reason']}; saved {outcome.weights}")
+    return report
 
 
 def _named(name: str) -> ServingChoice:

@@ -6,7 +6,8 @@ optional `session` (who drew it), `strokes` ([[[x, y], ...], ...] canvas pixels,
 down), `canvas_size` ([w, h]), `created_at` (ISO 8601) and `request_id` (the
 idempotency key; without one, a hash of the line's drawing stands in, so the same
 file twice stores nothing new).
-The PNG stays bytes here: the command line decodes it through the app's own path.
+An imported PNG stays bytes here: the command line decodes it through the app's own
+path. An exported image is the stored 28x28, encoded here as a greyscale PNG.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from db import validation as check
 from db.drawings import StoredDrawing, Strokes, check_strokes
+from db.schema import IMAGE_SIZE
 
 FIELDS = ("image_png", "label", "session", "strokes", "canvas_size", "created_at", "request_id")
 
@@ -62,11 +68,15 @@ def parse_line(line: str) -> DrawingRecord:
     )  # fmt: skip
 
 
-def format_line(drawing: StoredDrawing, png: bytes) -> str:
-    """A stored drawing as one line (`png`: its 28x28 image, encoded by the caller)."""
+def format_lines(drawings: list[StoredDrawing]) -> str:
+    """Stored drawings as the file's text, one line each (the 28x28 image as its PNG)."""
+    return "".join(format_line(drawing) + "\n" for drawing in drawings)
+
+
+def format_line(drawing: StoredDrawing) -> str:
     return json.dumps(
         {
-            "image_png": base64.b64encode(png).decode("ascii"),
+            "image_png": base64.b64encode(_png28(drawing.image)).decode("ascii"),
             "label": drawing.label,
             "session": drawing.session_id,
             "strokes": drawing.strokes,
@@ -76,6 +86,14 @@ def format_line(drawing: StoredDrawing, png: bytes) -> str:
         },
         separators=(",", ":"),
     )
+
+
+def _png28(image: bytes) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.frombuffer(image, np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE), "L").save(
+        buffer, "PNG"
+    )
+    return buffer.getvalue()
 
 
 def _png(value: Any) -> bytes:

@@ -56,8 +56,10 @@ class NewDrawing:
     created_at: datetime | None = None
 
 
-def stored_drawings(session: Session, *, labelled_only: bool = False) -> list[StoredDrawing]:
-    """Every stored drawing, oldest first (labelled ones only when asked)."""
+def stored_drawings(
+    session: Session, *, labelled_only: bool = False, ids: Sequence[int] | None = None
+) -> list[StoredDrawing]:
+    """Every stored drawing, oldest first (labelled ones only, or these ids, when asked)."""
     p = Prediction
     query = sa.select(
         p.id, p.client_request_id, p.image, p.true_label, p.predicted_digit, p.session_id,
@@ -65,6 +67,8 @@ def stored_drawings(session: Session, *, labelled_only: bool = False) -> list[St
     ).order_by(p.created_at, p.id)  # fmt: skip
     if labelled_only:
         query = query.where(p.true_label.is_not(None))
+    if ids is not None:
+        query = query.where(p.id.in_([check.whole_number(i, "id") for i in ids]))
     return [_stored(row) for row in session.execute(query)]
 
 

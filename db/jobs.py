@@ -113,6 +113,11 @@ def latest_job(session: Session) -> Job | None:
     return _one(session, sa.select(FinetuneJob).order_by(FinetuneJob.id.desc()).limit(1))
 
 
+def latest_succeeded(session: Session) -> Job | None:
+    query = sa.select(FinetuneJob).where(FinetuneJob.state == "succeeded")
+    return _one(session, query.order_by(FinetuneJob.id.desc()).limit(1))
+
+
 def report_for(session: Session, challenger_version_id: int) -> dict[str, Any] | None:
     """The report of the latest successful fine-tune that produced this version."""
     job = _one(

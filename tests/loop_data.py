@@ -15,7 +15,7 @@ import numpy as np
 from digit_paths import one_strokes, zero_strokes
 from PIL import Image
 
-from db import drawings
+from db import drawings, repository
 from db.engine import session_scope
 from model.strokes import render_strokes
 
@@ -39,6 +39,15 @@ def canvas_line(digit: int, request_id: str | None, **fields: Any) -> str:
         "request_id": request_id,
     }  # fmt: skip
     return json.dumps({k: v for k, v in (values | fields).items() if v is not None})
+
+
+def a_version(url: str, name: str = "test-model") -> int:
+    """A registered model version (no weights file behind it) for rows to point at."""
+    with session_scope(url) as session:
+        return repository.register_model_version(
+            session, name=name, architecture="cnn", weights_sha256=f"{abs(hash(name)):064x}",
+            parameter_count=1, test_accuracy=None, card={"name": name},
+        )  # fmt: skip
 
 
 def store_labelled(url: str, labelled: Any, version_id: int) -> None:
@@ -73,3 +82,18 @@ def report_json(champion: str, challenger: str, *, better: bool) -> dict[str, An
         mnist_test=(mnist, mnist, mnist),
     )
     return report.to_json()
+
+
+def fine_tuned(url: str, base: str, challenger: str, report: dict[str, Any]) -> None:
+    """A finished fine-tune job that made `challenger` from `base` (both in saved_models/),
+    as `run_model.py finetune` leaves it in the store."""
+    import run_model
+    from db import jobs
+
+    with session_scope(url) as session:
+        job = jobs.claim_job(session, host="test")
+        jobs.finish_job(
+            session, job, succeeded=True, message=report["reason"],
+            base_version_id=run_model._registered(session, base),
+            challenger_version_id=run_model._registered(session, challenger), report=report,
+        )  # fmt: skip
