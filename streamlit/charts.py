@@ -200,3 +200,30 @@ def enlarged_digit(image28: np.ndarray, size: int = 168) -> Image.Image:
     return Image.fromarray(np.asarray(image28, dtype=np.uint8)).resize(
         (size, size), Image.Resampling.NEAREST
     )
+
+
+def paired_per_digit_figure(
+    first: Sequence[float | None], second: Sequence[float | None], names: tuple[str, str]
+) -> go.Figure:
+    """Two models' accuracy per true digit on the same drawings, side by side.
+
+    A digit the set holds no drawings of has no bar (None).
+    """
+    fig = go.Figure()
+    for values, name, colour in ((first, names[0], MUTED), (second, names[1], ACCENT)):
+        shown = [np.nan if v is None else float(v) for v in values]
+        fig.add_trace(
+            go.Bar(
+                x=DIGITS,
+                y=shown,
+                name=name,
+                marker_color=colour,
+                text=["" if np.isnan(v) else f"{v:.0%}" for v in shown],
+                textposition="outside",
+                hovertemplate=f"{name}, digit %{{x}}: %{{y:.1%}}<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="group", showlegend=True, legend={"orientation": "h", "y": 1.15})
+    fig.update_xaxes(tickmode="array", tickvals=DIGITS, range=[-0.5, 9.5])
+    fig.update_yaxes(range=[0, 1.12], tickformat=".0%")
+    return _layout(fig, height=320, x_title="true digit", y_title="accuracy")

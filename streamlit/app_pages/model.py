@@ -7,9 +7,12 @@ Layout only: everything shown comes from the card JSON saved next to the weights
 from __future__ import annotations
 
 import charts
+import learning
 import resources
 import streamlit as st
 
+import run_model
+from db import jobs
 from settings import get_settings
 
 # The pictures a training run draws (model/plots.py), in the order worth reading them.
@@ -116,3 +119,125 @@ if predictor is not None:
         )
         if card.get("data_checksums"):
             st.json(card["data_checksums"], expanded=False)
+
+
+# --- The learning loop: versions and lineage, the last challenger's evidence, fine-tune
+
+
+def _versions_table(versions) -> None:
+    st.dataframe(
+        versions,
+        hide_index=True,
+        column_order=["name", "base", "champion", "test_accuracy", "created_at", "weights_sha256"],
+        column_config={
+            "base": st.column_config.TextColumn("fine-tuned from"),
+            "champion": st.column_config.CheckboxColumn("serving"),
+            "test_accuracy": st.column_config.NumberColumn("MNIST test", format="percent"),
+            "created_at": st.column_config.DatetimeColumn("registered", format="YYYY-MM-DD HH:mm"),
+            "weights_sha256": "SHA-256",
+        },
+    )
+
+
+def _promote(name: str) -> None:
+    try:
+        st.toast(run_model.promote(name), icon=":material/workspace_premium:")
+    except ValueError as error:
+        st.toast(str(error), icon=":material/block:")
+    resources.forget_champion()
+
+
+def _evidence(challenger: learning.Challenger) -> None:
+    report = challenger.report
+    people, mnist = report["sets"]["held_out_people"], report["sets"]["mnist_test"]
+    names = (report["champion"]["name"], challenger.name)
+    st.subheader(f"Last challenger: {names[1]} against {names[0]}")
+    verdict = st.success if challenger.promotable else st.warning
+    verdict(f"**{'Promote' if challenger.promotable else 'Keep'}**: {challenger.reason}")
+    low, high = people["interval"]
+    with st.container(horizontal=True):
+        st.metric(f"{names[0]}, held-out people", _percent(people["champion_accuracy"]))
+        st.metric(
+            f"{names[1]}, held-out people",
+            _percent(people["challenger_accuracy"]),
+            delta=f"{people['difference']:+.1%} ({low:+.1%} to {high:+.1%})",
+            help=f"{people['n']} drawings by people the challenger never saw; "
+            f"{people['challenger_only_correct']} fixed, {people['champion_only_correct']} "
+            f"broken, exact McNemar p = {people['p_value']:.3g}",
+        )
+        st.metric(f"{names[0]}, MNIST test", _percent(mnist["champion_accuracy"]))
+        st.metric(f"{names[1]}, MNIST test", _percent(mnist["challenger_accuracy"]))
+    st.markdown("**Accuracy per digit on the held-out people**")
+    st.plotly_chart(
+        charts.paired_per_digit_figure(
+            people["champion_per_digit"], people["challenger_per_digit"], names
+        ),
+        config=charts.PLOTLY_CONFIG,
+    )
+    if challenger.serving:
+        st.caption(f"{challenger.name} is the champion.")
+    elif challenger.promotable:
+        st.button(
+            f"Promote {challenger.name}", type="primary", icon=":material/workspace_premium:",
+            on_click=_promote, args=(challenger.name,), key="loop-promote",
+        )  # fmt: skip
+
+
+def _start(exclude_suspicious: bool) -> None:
+    try:
+        st.toast(learning.start_finetune(exclude_suspicious), icon=":material/model_training:")
+    except jobs.JobBusyError as error:
+        st.session_state["loop-refused"] = str(error)
+
+
+def _job_panel() -> None:
+    job = resources.read(jobs.latest_job)
+    if job is not None and job.state == "running":
+        st.progress(job.progress, text=f"Fine-tune #{job.id} running: {job.progress:.0%}")
+    elif st.session_state.get("loop-was-running"):
+        st.session_state["loop-was-running"] = False
+        st.rerun()  # the job ended: show its report and the promote button
+    refused = st.session_state.pop("loop-refused", None)
+    if refused:
+        st.warning(refused, icon=":material/hourglass:")
+    if job is not None and job.state == "failed":
+        st.error(f"Fine-tune #{job.id} failed: {job.message}", icon=":material/error:")
+    tail = None if job is None else learning.log_tail(job)
+    if tail:
+        with st.expander(f"Log of fine-tune #{job.id}", expanded=job.state == "running"):
+            st.code(tail, language=None)
+
+
+st.divider()
+st.header("Learning from labels")
+st.caption(
+    "Fine-tune a challenger on the labelled drawings, compare it with the champion on "
+    "people it never saw, and promote it: every app replica serves it within "
+    f"{resources.CHAMPION_TTL_S} s."
+)
+resources.stop_unless_store_reachable()
+versions = resources.read(learning.versions_and_lineage)
+if versions is not None:
+    serving = resources.serving_choice()
+    chosen = "the champion" if bool(versions["champion"].any()) else "no champion set yet"
+    st.markdown(f"**Serving:** `{serving.name}` ({chosen})")
+    _versions_table(versions)
+challenger = resources.read(learning.latest_challenger)
+if challenger is not None:
+    _evidence(challenger)
+
+st.subheader("Fine-tune")
+latest = resources.read(jobs.latest_job)
+running = latest is not None and latest.state == "running"
+st.session_state["loop-was-running"] = running
+with st.container(horizontal=True, vertical_alignment="center"):
+    exclude = st.checkbox(
+        "Leave out suspicious labels", key="loop-exclude",
+        help="Drawings whose label the base model finds unlikely (cleanlab) are not learnt.",
+    )  # fmt: skip
+    st.button(
+        "Start a fine-tune", icon=":material/model_training:", key="loop-start",
+        on_click=_start, args=(exclude,),
+        help="Runs `python run_model.py finetune` in the background: one at a time.",
+    )  # fmt: skip
+st.fragment(_job_panel, run_every=2 if running else None)()
