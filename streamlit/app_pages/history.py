@@ -7,17 +7,20 @@ Layout only: rows come from `db.repository.list_predictions`, changes go through
 from __future__ import annotations
 
 import charts
+import learning
 import pandas as pd
 import resources
 import streamlit as st
 
-from db import repository
+from db import drawings, repository
+from db.drawing_file import format_lines
 
 STATUS_CHOICES = {
     "all": "All",
     "labelled": "Labelled",
     "unlabelled": "Unlabelled only",
     "wrong": "Wrong only",
+    "suspicious": "Suspicious labels",
 }
 ROW_LIMITS = [50, 200, 1000]
 TABLE_COLUMNS = [
@@ -72,11 +75,24 @@ with version_column:
 with limit_column:
     limit = st.selectbox("Rows", ROW_LIMITS, key="history-limit")
 
+suspicious = status == "suspicious"
 rows = resources.read(
-    repository.list_predictions, model_version_id=version, status=status or "all", limit=limit
+    repository.list_predictions,
+    model_version_id=version,
+    status="labelled" if suspicious else status or "all",
+    limit=None if suspicious else limit,
 )
+if rows is not None and suspicious:
+    rows = learning.suspicious_first(rows).head(limit)
+    st.caption(
+        "Labelled drawings whose label the serving model finds unlikely (cleanlab), most "
+        "suspicious first: fix the label or delete the drawing below. "
+        "`run_model.py finetune --exclude-suspicious` leaves such drawings out."
+    )
 if rows is not None and rows.empty:
-    if (status or "all") == "all" and version is None:
+    if suspicious:
+        st.info("No label looks suspicious to the serving model.", icon=":material/verified:")
+    elif (status or "all") == "all" and version is None:
         st.info(
             "**No predictions stored yet.** Every digit you label on the Draw page "
             "appears here with its drawing.",
@@ -112,14 +128,26 @@ elif rows is not None:
     csv = table[CSV_COLUMNS].assign(
         probabilities=table["probabilities"].map(lambda p: " ".join(f"{x:.6f}" for x in p))
     )
-    st.download_button(
-        "Download CSV",
-        csv.to_csv(index=False).encode("utf-8"),
-        file_name="digitlab-predictions.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        key="history-csv",
-    )
+    shown = resources.read(drawings.stored_drawings, ids=[int(i) for i in rows["id"]])
+    with st.container(horizontal=True):
+        st.download_button(
+            "Download CSV",
+            csv.to_csv(index=False).encode("utf-8"),
+            file_name="digitlab-predictions.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            key="history-csv",
+        )
+        st.download_button(
+            "Download JSON Lines",
+            format_lines(shown or []).encode("utf-8"),
+            file_name="digitlab-drawings.jsonl",
+            mime="application/jsonl",
+            icon=":material/download:",
+            key="history-jsonl",
+            help="The drawings with their strokes: `python run_model.py import-drawings` "
+            "reads this file.",
+        )
 
     st.subheader("Relabel or delete")
     described = {int(row["id"]): _describe(row) for _, row in rows.iterrows()}

@@ -178,6 +178,9 @@ def test_drawings_go_in_once_and_come_out_with_strokes(db_url: str) -> None:
     )  # fmt: skip
     assert one.strokes == [[[10.0, 12.5], [40.0, 200.0]], [[5.0, 5.0], [6.0, 7.0], [8.0, 9.0]]]
     assert (one.source, everything[1].source, everything[1].strokes) == ("canvas", "upload", None)
+    with session_scope(db_url) as session:
+        picked = drawings.stored_drawings(session, ids=[everything[1].prediction_id])
+    assert [d.request_id for d in picked] == ["r-2"]
 
 
 @pytest.mark.parametrize(
