@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from db.champion import ServingChoice
     from db.drawing_file import DrawingRecord
-    from db.drawings import NewDrawing
+    from db.submission import ModelIdentity, Submission
     from model.finetune import LabelledDrawings
     from model.predictor import Predictor
 
@@ -361,11 +361,11 @@ def _serving(session: Any) -> ServingChoice:
     return choice
 
 
-def _register(session: Any, card: dict) -> int:
-    from db import repository
+def _model_identity(card: dict) -> ModelIdentity:
+    from db.submission import ModelIdentity
 
-    return repository.register_model_version(
-        session, name=card["name"], architecture=str(card.get("architecture", card["name"])),
+    return ModelIdentity(
+        name=card["name"], architecture=str(card.get("architecture", card["name"])),
         weights_sha256=card["weights_sha256"], parameter_count=int(card.get("parameters", 0)),
         test_accuracy=card.get("test_accuracy"), card=card,
     )  # fmt: skip
@@ -373,6 +373,7 @@ def _register(session: Any, card: dict) -> int:
 
 def _registered(session: Any, name: str) -> int:
     """The model version of saved_models/<name>.pt, registered if new (weights checked)."""
+    from db.repository import register_model_version
     from model.card import read_card, sha256_file
     from model.checkpoint import card_path, weights_path
 
@@ -382,7 +383,7 @@ def _registered(session: Any, name: str) -> int:
     card = read_card(card_path(weights))
     if sha256_file(weights) != card.get("weights_sha256"):
         raise ValueError(f"{weights} does not match the SHA-256 in its card; retrain or restore it")
-    return _register(session, card)
+    return register_model_version(session, _model_identity(card))
 
 
 # --- import-drawings / export-drawings
@@ -433,17 +434,16 @@ def _store_records(
     predictor: Predictor, records: list[tuple[int, DrawingRecord]], path: Path
 ) -> tuple[int, int]:
     """Predict and store, a chunk per transaction; (stored, failed)."""
-    from db import drawings
+    from db import repository
     from db.engine import session_scope
 
     stored = failed = 0
-    with session_scope() as session:
-        version = _register(session, predictor.card)
+    model = _model_identity(predictor.card)
     for start in range(0, len(records), IMPORT_CHUNK):
         with session_scope() as session:
             for number, record in records[start : start + IMPORT_CHUNK]:
                 try:
-                    drawings.store_drawing(session, _answered(predictor, version, record))
+                    repository.store(session, _answered(predictor, model, record))
                     stored += 1
                 except ValueError as error:  # an unreadable or blank image
                     failed += 1
@@ -451,12 +451,12 @@ def _store_records(
     return stored, failed
 
 
-def _answered(predictor: Predictor, version: int, record: DrawingRecord) -> NewDrawing:
+def _answered(predictor: Predictor, model: ModelIdentity, record: DrawingRecord) -> Submission:
     """The drawing through the app's path (canvas_to_mnist, then the model); a 28x28 in
     MNIST form (light on black: what export writes) is that path's output already."""
     import numpy as np
 
-    from db.drawings import NewDrawing
+    from db.submission import Submission
     from model.image_io import read_image
     from model.preprocess import canvas_to_mnist
 
@@ -468,12 +468,12 @@ def _answered(predictor: Predictor, version: int, record: DrawingRecord) -> NewD
     scores = predictor.score_batch(input28[None])
     probabilities = scores.probabilities[0]
     digit = int(probabilities.argmax())
-    return NewDrawing(
-        model_version_id=version, predicted_digit=digit,
+    return Submission(
+        client_request_id=record.request_id, model=model, predicted_digit=digit,
         confidence=float(probabilities[digit]), probabilities=probabilities.tolist(),
-        unsure=bool(scores.unsure[0]), image=input28.tobytes(), label=record.label,
-        request_id=record.request_id, session_id=record.session, strokes=record.strokes,
-        canvas_size=record.canvas_size, created_at=record.created_at,
+        image=input28.tobytes(), source="upload" if record.drawing is None else "canvas",
+        unsure=bool(scores.unsure[0]), session_id=record.session, true_label=record.label,
+        drawing=record.drawing, created_at=record.created_at,
     )  # fmt: skip
 
 

@@ -25,8 +25,9 @@ import numpy as np
 from PIL import Image
 
 from db import validation as check
-from db.drawings import StoredDrawing, Strokes, check_strokes
+from db.drawings import StoredDrawing
 from db.schema import IMAGE_SIZE
+from db.submission import Drawing
 
 FIELDS = ("image_png", "label", "session", "strokes", "canvas_size", "created_at", "request_id")
 
@@ -37,8 +38,7 @@ class DrawingRecord:
     label: int | None
     request_id: str
     session: str | None = None
-    strokes: Strokes | None = None
-    canvas_size: tuple[int, int] | None = None
+    drawing: Drawing | None = None  # strokes and canvas size; None for an upload
     created_at: datetime | None = None
 
 
@@ -57,13 +57,11 @@ def parse_line(line: str) -> DrawingRecord:
     if "label" not in data:
         raise ValueError("no label: give the digit 0-9 (null only for an unlabelled drawing)")
     label = None if data["label"] is None else check.digit(data["label"], "label")
-    size = data.get("canvas_size")
     return DrawingRecord(
         png=png, label=label,
         request_id=_request_id(data.get("request_id"), png, data),
-        session=check.text(data.get("session"), "session", 64, optional=True),
-        strokes=check_strokes(data.get("strokes"), size),
-        canvas_size=None if size is None else (int(size[0]), int(size[1])),
+        session=None if data.get("session") is None else check.text(data["session"], "session", 64),
+        drawing=_drawing(data.get("strokes"), data.get("canvas_size")),
         created_at=_moment(data.get("created_at")),
     )  # fmt: skip
 
@@ -88,6 +86,14 @@ def format_line(drawing: StoredDrawing) -> str:
     )
 
 
+def _drawing(strokes: Any, size: Any) -> Drawing | None:
+    if strokes is None and size is None:
+        return None
+    if strokes is None or not isinstance(size, list) or len(size) != 2:
+        raise ValueError("strokes and canvas_size [width, height] go together, or neither")
+    return Drawing(strokes=strokes, canvas_width=size[0], canvas_height=size[1])
+
+
 def _png28(image: bytes) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.frombuffer(image, np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE), "L").save(
@@ -107,7 +113,7 @@ def _png(value: Any) -> bytes:
 
 def _request_id(value: Any, png: bytes, data: dict[str, Any]) -> str:
     if value is not None:
-        return str(check.request_id(value))
+        return check.text(value, "request_id", 64)
     digest = hashlib.sha256(png)
     digest.update(json.dumps([data.get(f) for f in FIELDS[1:6]], sort_keys=True).encode())
     return f"import-{digest.hexdigest()[:57]}"

@@ -1,14 +1,13 @@
 """Drawings in and out of the store as plain values: for export, import and fine-tuning.
 
 Images go out as the 784 stored bytes (the 28x28 the model saw) and the caller decodes
-them; strokes and canvas sizes as the canvas reported them. Import is idempotent by
-request id: `known_request_ids` says which of a file's drawings are already stored,
-`store_drawing` writes one (prediction, label, strokes) in the caller's transaction.
+them; strokes and canvas sizes as the canvas reported them. Drawings go in as
+`Submission`s (`repository.store`); `known_request_ids` says which of a file's
+drawings are stored already, so an import predicts and writes only the new ones.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from db import repository
 from db import validation as check
 from db.schema import Prediction
 
@@ -36,24 +34,6 @@ class StoredDrawing:
     canvas_size: tuple[int, int] | None
     created_at: datetime
     source: str
-
-
-@dataclass(frozen=True)
-class NewDrawing:
-    """What `store_drawing` writes: the serving model's answer and the drawing's facts."""
-
-    model_version_id: int
-    predicted_digit: int
-    confidence: float
-    probabilities: Sequence[float]
-    unsure: bool
-    image: bytes
-    label: int | None
-    request_id: str
-    session_id: str | None = None
-    strokes: Strokes | None = None
-    canvas_size: tuple[int, int] | None = None
-    created_at: datetime | None = None
 
 
 def stored_drawings(
@@ -91,55 +71,3 @@ def known_request_ids(session: Session, request_ids: Iterable[str]) -> set[str]:
         )
         found.update(session.execute(query).scalars())
     return found
-
-
-def store_drawing(session: Session, drawing: NewDrawing) -> int:
-    """Store one drawing with its prediction and label; idempotent by request id."""
-    strokes = check_strokes(drawing.strokes, drawing.canvas_size)
-    prediction_id = repository.log_prediction(
-        session, model_version_id=drawing.model_version_id,
-        predicted_digit=drawing.predicted_digit, confidence=drawing.confidence,
-        probabilities=drawing.probabilities, image=drawing.image,
-        source="upload" if strokes is None else "canvas", unsure=drawing.unsure,
-        session_id=drawing.session_id, client_request_id=drawing.request_id,
-        true_label=drawing.label, created_at=drawing.created_at,
-    )  # fmt: skip
-    if drawing.canvas_size is not None:
-        width, height = drawing.canvas_size
-        session.execute(
-            sa.update(Prediction)
-            .where(Prediction.id == prediction_id)
-            .values(strokes=strokes, canvas_width=width, canvas_height=height)
-        )
-    return prediction_id
-
-
-def check_strokes(strokes: Any, canvas_size: Any) -> Strokes | None:
-    """Strokes as lists of [x, y] finite numbers, with a positive [width, height] beside them."""
-    if canvas_size is not None:
-        if not isinstance(canvas_size, Sequence) or len(canvas_size) != 2:
-            raise ValueError(f"canvas_size must be [width, height], got {canvas_size!r}")
-        for side in canvas_size:
-            check.whole_number(side, "canvas_size", minimum=1)
-    if strokes is None:
-        return None
-    if canvas_size is None:
-        raise ValueError("strokes need their canvas_size ([width, height] in pixels)")
-    if not isinstance(strokes, list) or not all(isinstance(s, list) for s in strokes):
-        raise ValueError("strokes must be a list of strokes, each a list of [x, y] points")
-    for stroke in strokes:
-        for point in stroke:
-            if not _is_point(point):
-                raise ValueError(f"a stroke point must be [x, y] numbers, got {point!r}")
-    return [[[float(x), float(y)] for x, y in stroke] for stroke in strokes]
-
-
-def _is_point(point: Any) -> bool:
-    return (
-        isinstance(point, list | tuple)
-        and len(point) == 2
-        and all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-            for v in point
-        )
-    )

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 
 import pandas as pd
-from loop_data import a_version
 from streamlit.testing.v1 import AppTest
 
 import run_model
@@ -20,6 +19,7 @@ from db import champion
 from db.engine import session_scope
 from testing_support.canvas_input import put_drawing, stroke_image
 from testing_support.digit_paths import DIGIT_STROKES
+from testing_support.learning_loop import a_version
 
 REASON = "AppTest: cnn reads our drawings"
 

@@ -9,12 +9,12 @@ pytest.importorskip("model.label_issues")
 
 from collections.abc import Callable
 
-from loop_data import a_version, store_labelled
 from streamlit.testing.v1 import AppTest
 from synthetic_people import people_drawings
 
 from db import drawings
 from db.engine import session_scope
+from testing_support.learning_loop import store_labelled
 
 FLIPPED = [0, 17, 33, 48]  # drawings given a wrong label (digit + 5)
 
@@ -23,7 +23,7 @@ def _stored_people(url: str) -> list[int]:
     """60 drawings by two people, four of them mislabelled; their ids, in order."""
     labelled = people_drawings(range(2), per_digit=3)
     labelled.labels[FLIPPED] = (labelled.labels[FLIPPED] + 5) % 10
-    store_labelled(url, labelled, a_version(url))
+    store_labelled(url, labelled)
     with session_scope(url) as session:
         return [d.prediction_id for d in drawings.stored_drawings(session)]
 

@@ -11,11 +11,11 @@ pytest.importorskip("model.compare")
 import time
 from collections.abc import Callable
 
-from loop_data import fine_tuned, report_json
 from streamlit.testing.v1 import AppTest
 
 from db import champion, jobs
 from db.engine import session_scope
+from testing_support.learning_loop import fine_tuned, report_json
 
 
 def _champion(url: str) -> str | None:

@@ -6,27 +6,16 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
-from db_test_data import one_hot_ish, register
 
-from db import champion, drawings, jobs
+from db import champion, drawings, jobs, repository
 from db.engine import session_scope
 from db.schema import FinetuneJob
+from db.submission import Drawing
+from testing_support.feedback import make_submission, register
 
 STROKES = [[[10.0, 12.5], [40.0, 200.0]], [[5, 5], [6, 7], [8, 9]]]
-
-
-def _drawing(version: int, request_id: str, **overrides) -> drawings.NewDrawing:
-    image = np.zeros((28, 28), dtype=np.uint8)
-    image[4:24, 12:16] = 255
-    values = {
-        "model_version_id": version, "predicted_digit": 1, "confidence": 0.9,
-        "probabilities": one_hot_ish(1, 0.9), "unsure": False, "image": image.tobytes(),
-        "label": 1, "request_id": request_id, "session_id": "person-a",
-    }  # fmt: skip
-    return drawings.NewDrawing(**(values | overrides))
 
 
 # --- champion ------------------------------------------------------------------------
@@ -158,49 +147,33 @@ def test_report_and_lineage_come_from_finished_jobs(db_url: str) -> None:
 # --- drawings ------------------------------------------------------------------------
 
 
-def test_drawings_go_in_once_and_come_out_with_strokes(db_url: str) -> None:
+def test_drawings_come_out_with_strokes_labels_and_times(db_url: str) -> None:
     made = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
+    drawn = Drawing(strokes=STROKES, canvas_width=280, canvas_height=200)
     with session_scope(db_url) as session:
-        version = register(session)
-        drawn = _drawing(version, "r-1", strokes=STROKES, canvas_size=(280, 280), created_at=made)
-        first = drawings.store_drawing(session, drawn)
-        assert drawings.store_drawing(session, drawn) == first
-        drawings.store_drawing(session, _drawing(version, "r-2", label=None, session_id=None))
+        repository.store(
+            session,
+            make_submission("r-1", label=1, drawing=drawn, created_at=made, session_id="p-a"),
+        )
+        repository.store(session, make_submission("r-2", source="upload", session_id=None))
     with session_scope(db_url) as session:
         everything = drawings.stored_drawings(session)
         labelled = drawings.stored_drawings(session, labelled_only=True)
         known = drawings.known_request_ids(session, ["r-1", "r-2", "r-3"])
+        picked = drawings.stored_drawings(session, ids=[everything[1].prediction_id])
     assert [d.request_id for d in everything] == ["r-1", "r-2"]
     assert known == {"r-1", "r-2"}
+    assert [d.request_id for d in picked] == ["r-2"]
     (one,) = labelled
     assert (one.label, one.session_id, one.canvas_size, one.created_at) == (
-        1, "person-a", (280, 280), made,
-    )  # fmt: skip
+        1,
+        "p-a",
+        (280, 200),
+        made,
+    )
     assert one.strokes == [[[10.0, 12.5], [40.0, 200.0]], [[5.0, 5.0], [6.0, 7.0], [8.0, 9.0]]]
     assert (one.source, everything[1].source, everything[1].strokes) == ("canvas", "upload", None)
-    with session_scope(db_url) as session:
-        picked = drawings.stored_drawings(session, ids=[everything[1].prediction_id])
-    assert [d.request_id for d in picked] == ["r-2"]
-
-
-@pytest.mark.parametrize(
-    ("strokes", "size", "message"),
-    [
-        (STROKES, None, "need their canvas_size"),
-        ([[[1, 2, 3]]], (280, 280), r"\[x, y\] numbers"),
-        ([[[1, float("nan")]]], (280, 280), r"\[x, y\] numbers"),
-        ("abc", (280, 280), "list of strokes"),
-        (STROKES, (0, 280), "at least 1"),
-    ],
-)
-def test_bad_strokes_are_refused(db_url: str, strokes, size, message) -> None:
-    with session_scope(db_url) as session:
-        version = register(session)
-        with pytest.raises(ValueError, match=message):
-            drawings.store_drawing(
-                session, _drawing(version, "r", strokes=strokes, canvas_size=size)
-            )
-        assert drawings.stored_drawings(session) == []
+    assert one.image == bytes(make_submission("x").image)
 
 
 def test_an_empty_store_has_no_drawings(db_url: str) -> None:

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from db_test_data import register
 
 from db import champion, jobs, migrate
 from db.engine import get_engine, session_scope
+from testing_support.feedback import register
 
 LOOP_TABLES = {"model_aliases", "alias_changes", "finetune_jobs"}
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from loop_data import canvas_line, png_base64
 
 from db import drawings
 from db.engine import session_scope
+from testing_support.learning_loop import canvas_line, png_base64
 
 
 def _write(path: Path, *lines: str) -> Path:
@@ -45,7 +45,7 @@ BAD_LINES = {
     "not base64": ('{"image_png": "%%%", "label": 3}', "not valid base64"),
     "broken JSON": ('{"image_png": "abc", "label"', "not valid JSON"),
     "blank image": (json.dumps({"image_png": BLANK, "label": 3}), "no digit found"),
-    "strokes, no canvas": (canvas_line(1, "x", canvas_size=None), "need their canvas_size"),
+    "strokes, no canvas": (canvas_line(1, "x", canvas_size=None), "go together"),
     "bad time": (canvas_line(1, "x", created_at="yesterday"), "ISO 8601"),
 }
 

@@ -14,12 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from loop_data import a_version, store_labelled
 from synthetic_people import people_drawings
 
 from db import champion, jobs
 from db.engine import session_scope
 from db.schema import FinetuneJob
+from testing_support.learning_loop import store_labelled
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "lenet5"  # the quickest committed model to fine-tune
@@ -43,7 +43,7 @@ def test_a_store_without_labels_says_what_is_missing_and_touches_nothing(cli, st
 
 
 def test_too_few_people_is_refused_before_a_job_starts(cli, store: str) -> None:
-    store_labelled(store, people_drawings(range(3), per_digit=7), a_version(store))  # 210 from 3
+    store_labelled(store, people_drawings(range(3), per_digit=7))  # 210 from 3
     outcome = cli("finetune", "--base", BASE)
     assert outcome.status == 2 and "210 labels from 3 people" in outcome.err
     assert _jobs(store) == []
@@ -55,7 +55,7 @@ def test_two_finetunes_at_once_one_runs_one_is_refused(store: str, tmp_path: Pat
     models.mkdir()
     for suffix in (".pt", ".json", ".novelty.npz"):
         shutil.copy(REPO / "saved_models" / f"{BASE}{suffix}", models)
-    store_labelled(store, people_drawings(range(6), per_digit=4), a_version(store))  # 240 from 6
+    store_labelled(store, people_drawings(range(6), per_digit=4))  # 240 from 6
     env = os.environ | {"DIGITLAB_MODELS_DIR": str(models), "PYTHONPATH": str(REPO)}
     commands = [
         [sys.executable, "run_model.py", "finetune", "--base", BASE, "--name", f"ch-{i}",

@@ -9,10 +9,9 @@ pytest.importorskip("model.compare")
 
 import json
 
-from loop_data import fine_tuned, report_json
-
 from db import champion
 from db.engine import session_scope
+from testing_support.learning_loop import fine_tuned, report_json
 
 
 def _champion_and_history(url: str) -> tuple[str | None, list[champion.AliasMove]]:

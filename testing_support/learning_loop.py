@@ -1,4 +1,4 @@
-"""Test data for the learning loop: JSON Lines of drawings, stored people, reports.
+"""Learning-loop test data: JSON Lines of drawings, stored people, comparison reports.
 
 Shared by tests/loop (the command line) and tests/app (the dashboard) so both use
 the same drawings and the same kind of evidence.
@@ -12,12 +12,14 @@ import json
 from typing import Any
 
 import numpy as np
-from digit_paths import one_strokes, zero_strokes
 from PIL import Image
 
-from db import drawings, repository
+from db import repository
 from db.engine import session_scope
+from db.submission import Drawing, Submission
 from model.strokes import render_strokes
+from testing_support.digit_paths import one_strokes, zero_strokes
+from testing_support.feedback import model_identity
 
 CANVAS = 280
 
@@ -44,25 +46,25 @@ def canvas_line(digit: int, request_id: str | None, **fields: Any) -> str:
 def a_version(url: str, name: str = "test-model") -> int:
     """A registered model version (no weights file behind it) for rows to point at."""
     with session_scope(url) as session:
-        return repository.register_model_version(
-            session, name=name, architecture="cnn", weights_sha256=f"{abs(hash(name)):064x}",
-            parameter_count=1, test_accuracy=None, card={"name": name},
-        )  # fmt: skip
+        return repository.register_model_version(session, model_identity(name))
 
 
-def store_labelled(url: str, labelled: Any, version_id: int) -> None:
+def store_labelled(url: str, labelled: Any, version_name: str = "test-model") -> None:
     """`model.finetune.LabelledDrawings` straight into the store (no model involved)."""
-    probabilities = [0.1] * 10
+    model = model_identity(version_name)
     with session_scope(url) as session:
         for i, label in enumerate(labelled.labels):
-            drawing = drawings.NewDrawing(
-                model_version_id=version_id, predicted_digit=int(label), confidence=0.1,
-                probabilities=probabilities, unsure=True, image=labelled.images[i].tobytes(),
-                label=int(label), request_id=f"synthetic-{i}", session_id=labelled.people[i],
-                strokes=labelled.strokes[i], canvas_size=labelled.canvas_sizes[i],
-                created_at=labelled.created_at[i],
+            width, height = labelled.canvas_sizes[i]
+            submission = Submission(
+                client_request_id=f"synthetic-{i}", model=model, predicted_digit=int(label),
+                confidence=0.1, probabilities=[0.1] * 10, unsure=True,
+                image=labelled.images[i].tobytes(), true_label=int(label),
+                session_id=labelled.people[i], created_at=labelled.created_at[i],
+                drawing=Drawing(
+                    strokes=labelled.strokes[i], canvas_width=width, canvas_height=height
+                ),
             )  # fmt: skip
-            drawings.store_drawing(session, drawing)
+            repository.store(session, submission)
 
 
 def report_json(champion: str, challenger: str, *, better: bool) -> dict[str, Any]:
