@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-# Until branch loop-model (model/compare.py, finetune.py, label_issues.py) is merged.
-pytest.importorskip("model.compare")
-
 import sys
 import time
 from collections.abc import Callable

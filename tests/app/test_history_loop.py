@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-# Until branch loop-model (model/label_issues.py, tests/synthetic_people.py) is merged.
-pytest.importorskip("model.label_issues")
+# Until branch loop-model's model/finetune.py (and tests/synthetic_people.py) is merged.
+pytest.importorskip("model.finetune")
 
 from collections.abc import Callable
 

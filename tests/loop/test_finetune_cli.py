@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-# Until branch loop-model (model/compare.py, finetune.py, label_issues.py) is merged.
-pytest.importorskip("model.compare")
+# Until branch loop-model's model/finetune.py (and tests/synthetic_people.py) is merged.
+pytest.importorskip("model.finetune")
 
 import json
 import os
