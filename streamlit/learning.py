@@ -1,4 +1,5 @@
-"""What the dashboard's learning-loop parts do: versions, jobs, promotion, suspicious labels.
+"""What the dashboard's learning-loop parts do: versions, jobs, promotion, suspicious
+labels, two models compared on the same labelled drawings.
 
 Not layout (the pages place things), and no decisions of its own: the gate and the
 promotion are `run_model.promote` / `run_model.promotion_gate`, the same code the
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,9 +23,12 @@ import resources
 import streamlit as st
 
 import run_model
-from db import champion, jobs, repository
+from db import champion, drawings, jobs, repository
 from db.engine import session_scope
 from settings import REPO_ROOT, get_settings
+
+if TYPE_CHECKING:
+    from model.compare import SetComparison
 
 LOG_TAIL_BYTES = 6000
 
@@ -126,3 +131,22 @@ def _suspicious_order(model: str, ids: tuple, labels: tuple, images: bytes) -> n
     batch = np.frombuffer(images, np.uint8).reshape(-1, 28, 28)
     probabilities = resources.load_predictor(model).predict_batch(batch)
     return suspicious_label_ranking(probabilities, np.asarray(labels))
+
+
+def compare_on_labels(first: str, second: str) -> SetComparison | None:
+    """Two saved models on every labelled drawing in the store, pair by pair (None: no labels)."""
+    rows = resources.read(drawings.stored_drawings, labelled_only=True)
+    if not rows:
+        return None
+    return _paired(
+        first, second, b"".join(r.image for r in rows), tuple(int(r.label) for r in rows)
+    )
+
+
+@st.cache_data(show_spinner="Scoring the labelled drawings with both models…", max_entries=4)
+def _paired(first: str, second: str, images: bytes, labels: tuple) -> SetComparison:
+    from model.compare import SetComparison
+
+    batch = np.frombuffer(images, np.uint8).reshape(-1, 28, 28)
+    digits = [resources.load_predictor(n).predict_batch(batch).argmax(1) for n in (first, second)]
+    return SetComparison.measure(np.asarray(labels), *digits)

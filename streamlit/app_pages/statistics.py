@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import charts
+import learning
 import resources
 import streamlit as st
 
@@ -134,3 +135,48 @@ elif headline is not None:
                     ),
                 },
             )
+
+
+# --- Two model versions on the same labelled drawings (paired) ----------------------
+
+
+def _compare_versions() -> None:
+    names = resources.model_names()
+    if len(names) < 2:
+        return
+    st.subheader("Two models on the same drawings")
+    st.caption(
+        "Both models answer every labelled drawing in the store (its 28x28, as the app "
+        "saw it), so the comparison is pair by pair: the drawings one gets right and the "
+        "other wrong decide it (exact McNemar test)."
+    )
+    serving = resources.serving_choice().name
+    left, right = st.columns(2)
+    first = left.selectbox(
+        "First", names, index=names.index(serving) if serving in names else 0,
+        key="statistics-first",
+    )  # fmt: skip
+    second = right.selectbox("Second", [n for n in names if n != first], key="statistics-second")
+    paired = learning.compare_on_labels(first, second)
+    if paired is None:
+        st.info("No labelled drawings yet.")
+        return
+    with st.container(horizontal=True):
+        st.metric(first, _percent(paired.champion_accuracy), border=True)
+        st.metric(
+            second, _percent(paired.challenger_accuracy),
+            delta=f"{paired.difference:+.1%}", border=True,
+            help=f"on {paired.n} labelled drawings: {paired.challenger_only_correct} right only "
+            f"by {second}, {paired.champion_only_correct} only by {first}; "
+            f"p = {paired.p_value:.3g}",
+        )  # fmt: skip
+    st.plotly_chart(
+        charts.paired_per_digit_figure(
+            paired.champion_per_digit, paired.challenger_per_digit, (first, second)
+        ),
+        config=charts.PLOTLY_CONFIG,
+    )
+
+
+if headline is not None and headline.labelled > 0:
+    _compare_versions()
