@@ -16,6 +16,7 @@ a fresh, migrated database per test is a `CREATE DATABASE ... TEMPLATE` away
 | `db_url` | test | `fresh_*_url`, once per backend: ["sqlite", "postgresql"] |
 | `empty_db_url` | test | `empty_*_url`, once per backend |
 | `db_session` | test | a Session on `db_url` (committed at the end of the test) |
+| `configured_db` | test | `db_url`, set as DATABASE_URL, with DIGITLAB_HOME in tmp |
 | `restartable_pg` | test | a `Cluster` of its own, migrated, that the test may stop and start |
 
 PostgreSQL cases carry the `postgres` marker (`-m "not postgres"` deselects them).
@@ -174,6 +175,15 @@ def empty_db_url(request: pytest.FixtureRequest) -> str:
     """A database with no tables yet, on each backend (for migration tests)."""
     fixture = "empty_sqlite_url" if request.param == "sqlite" else "empty_pg_url"
     return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def configured_db(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """`db_url` set as a user configures digitlab: DATABASE_URL (local state in tmp)."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.delenv("DATABASE_OWNER_URL", raising=False)
+    monkeypatch.setenv("DIGITLAB_HOME", str(tmp_path / "home"))
+    return db_url
 
 
 @pytest.fixture

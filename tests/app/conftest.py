@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -23,12 +22,9 @@ from testing_support.dashboard import PAGES, RUN_TIMEOUT_S, Seeded, seed
 
 
 @pytest.fixture
-def app_db(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+def app_db(configured_db: str) -> str:
     """Point the app at a fresh test database (and keep its local state in tmp)."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.delenv("DATABASE_OWNER_URL", raising=False)
-    monkeypatch.setenv("DIGITLAB_HOME", str(tmp_path / "home"))
-    return db_url
+    return configured_db
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -18,12 +17,9 @@ class Outcome(NamedTuple):
 
 
 @pytest.fixture
-def store(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+def store(configured_db: str) -> str:
     """Point the commands at a fresh test database, as a user would: DATABASE_URL."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.delenv("DATABASE_OWNER_URL", raising=False)
-    monkeypatch.setenv("DIGITLAB_HOME", str(tmp_path / "home"))
-    return db_url
+    return configured_db
 
 
 @pytest.fixture
