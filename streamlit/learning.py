@@ -81,6 +81,8 @@ def start_finetune(exclude_suspicious: bool) -> str:
     with session_scope() as session:
         job_id = jobs.claim_job(session, host=socket.gethostname())
     log_path = log_dir / f"job-{job_id}.log"
+    with session_scope() as session:  # before the process starts: it reads its log from there
+        jobs.update_job(session, job_id, log_path=str(log_path))
     command = [sys.executable, str(REPO_ROOT / "run_model.py"), "finetune", "--job", str(job_id)]
     if exclude_suspicious:
         command.append("--exclude-suspicious")
@@ -95,7 +97,7 @@ def start_finetune(exclude_suspicious: bool) -> str:
             jobs.finish_job(session, job_id, succeeded=False, message=f"could not start: {error}")
         raise
     with session_scope() as session:
-        jobs.update_job(session, job_id, pid=process.pid, log_path=str(log_path))
+        jobs.update_job(session, job_id, pid=process.pid)
     return f"Fine-tune #{job_id} started (process {process.pid})."
 
 
