@@ -596,6 +596,8 @@ def _plan(args: argparse.Namespace) -> FinetunePlan:
     with session_scope() as session:
         base = _serving(session) if args.base is None else _named(args.base)
         labelled = _labelled_drawings(session)
+    if not base.weights.is_file():
+        raise ValueError(f"no model {base.name!r} to start from: {base.weights} does not exist")
     exclude = _suspicious(base.weights, labelled) if args.exclude_suspicious else None
     _check_enough(labelled, exclude)
     name = args.name or f"{base.name}-ft-{datetime.now(UTC):%Y%m%d-%H%M%S}"
