@@ -13,6 +13,7 @@ Modules, in the order data flows through them:
 - `db.analytics`  -- the dashboard's statistics, read from the views as DataFrames.
 - `db.roles`      -- the PostgreSQL app and analyst roles.
 - `db.drawings`   -- drawings in and out as plain values (import, export, fine-tuning).
+- `db.drawing_file` -- the JSON Lines file of drawings that import and export use.
 - `db.champion`   -- which model version serves (the "champion" alias) and its audit.
 - `db.jobs`       -- fine-tune jobs: one at a time across replicas, progress, report.
 
