@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-# Until branch loop-model's model/finetune.py (and tests/synthetic_people.py) is merged.
-pytest.importorskip("model.finetune")
-
 from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from db import champion, jobs
@@ -65,7 +64,6 @@ def test_a_second_fine_tune_is_refused_while_one_runs(
 def test_a_fine_tune_runs_in_the_background_and_reports_its_end(
     open_page: Callable[..., AppTest], app_db: str
 ) -> None:
-    pytest.importorskip("model.finetune")  # until branch loop-model's finetune is merged
     at = open_page("model")
     at.button(key="loop-start").click().run()
     assert any("started (process" in toast.value for toast in at.toast)

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-# Until branch loop-model's model/finetune.py (and tests/synthetic_people.py) is merged.
-pytest.importorskip("model.finetune")
-
 import json
 import os
 import shutil
@@ -14,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from synthetic_people import people_drawings
 
 from db import champion, jobs
