@@ -114,6 +114,16 @@ def choose_model(key: str) -> Predictor | None:
         return None
 
 
+def follow_the_champion(serving: str) -> None:
+    """In a fragment's rerun: if a promotion changed the model this page should serve
+    (and the person did not pick one), rerun the whole page so that it serves it."""
+    if SELECTED_MODEL in st.session_state:
+        return
+    champion_now = serving_choice().name
+    if champion_now != serving and champion_now in model_names():
+        st.rerun()
+
+
 def _remember_choice(key: str) -> None:
     st.session_state[SELECTED_MODEL] = st.session_state[key]
 

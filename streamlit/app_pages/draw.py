@@ -192,6 +192,7 @@ def predict_or_explain(predictor: Predictor, image: Any) -> Prediction | None:
 @st.fragment
 def draw_tab(predictor: Predictor) -> None:
     """A fragment: a stroke, a label or Clear reruns this tab only, not the whole page."""
+    resources.follow_the_champion(predictor.name)
     show_notice()
     canvas_column, result_column = st.columns([2, 3], gap="large")
     with canvas_column:
