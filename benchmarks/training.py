@@ -60,14 +60,13 @@ from benchmarks._common import (
     save_result,
 )
 from model.data import Mnist
+from model.device import pick_device, to_device_tensor
 from model.nets import build
 from model.train import (
     ARCH_DEFAULTS,
     TrainConfig,
-    pick_device,
     predict_logits,
     recalibrate_batchnorm,
-    to_device_tensor,
     train,
 )
 

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 import torch
 import torch.distributed as dist
 
+from model.device import pick_device
+
 
 def rank_and_world_size() -> tuple[int, int]:
     """(this process's rank, number of processes); (0, 1) outside a process group."""
@@ -41,8 +43,6 @@ def process_group(world_size: int, rank: int, local_rank: int, device: str) -> I
     if world_size <= 1:
         yield device
         return
-    from model.train import pick_device  # model.train imports this module
-
     chosen = pick_device(device)
     if chosen.type == "cuda":
         if local_rank >= torch.cuda.device_count():

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.device import pixel_batches
+
 # Where each architecture's features are read: a middle stage and the last hidden one.
 FEATURE_LAYERS: dict[str, tuple[str, ...]] = {
     "resnet": ("body.3", "body.5"),
@@ -128,9 +130,8 @@ def logits_and_features(
     net.eval()
     device = next(net.parameters()).device
     logits, features = [], []
-    for start in range(0, len(images), batch_size):
-        x = torch.tensor(images[start : start + batch_size]).to(device).unsqueeze(1)
-        logits.append(net(x.float().div_(255)).float().cpu().numpy())
+    for x in pixel_batches(images, device, batch_size):
+        logits.append(net(x).float().cpu().numpy())
         features.append(tap.features().cpu().numpy())
     return np.concatenate(logits), np.concatenate(features)
 

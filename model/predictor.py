@@ -38,6 +38,7 @@ import torch
 
 from model.calibration import softmax
 from model.checkpoint import ModelLoadError, load_checkpoint, load_detector, weights_path
+from model.device import pixel_batches
 from model.novelty import FEATURE_LAYERS, FeatureTap, NoveltyDetector, WithFeatures
 from model.preprocess import canvas_to_mnist
 from settings import INFERENCE_PATHS, get_settings
@@ -258,9 +259,7 @@ class Predictor:
             )
         logits, novel = [np.empty((0, 10), dtype=np.float32)], [np.zeros(0, dtype=bool)]
         with torch.inference_mode():
-            for start in range(0, len(x), BATCH):
-                batch = torch.tensor(x[start : start + BATCH])  # a copy: inputs may be read-only
-                batch = batch.to(self.device).unsqueeze(1).float().div_(255)
+            for batch in pixel_batches(x, self.device, BATCH):
                 if self._compiled is not None:
                     out, features = self._compiled(batch)
                 else:

@@ -36,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model import augment as aug
+from model.device import layout, pick_device, pixel_batches, seed_everything, to_device_tensor
 from model.distributed import rank_and_world_size
 from model.nets import build
 from settings import DEFAULT_ARCHITECTURE
@@ -157,42 +158,6 @@ def _on_cuda(overrides: dict) -> bool:
     return pick_device(str(overrides.get("device", "auto"))).type == "cuda"
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """CUDA, then Apple MPS, then CPU -- or exactly what the user asked for."""
-    if name != "auto":
-        device = torch.device(name)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"--device {name}: CUDA is not available on this machine")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError(f"--device {name}: Apple MPS is not available on this machine")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def seed_everything(seed: int, device: torch.device) -> torch.Generator:
-    """Seed torch and return the generator that drives shuffling and augmentation."""
-    torch.manual_seed(seed)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed)
-    return gen
-
-
-def to_device_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(N, 28, 28) uint8 -> (N, 1, 28, 28) uint8 on `device` (converted per batch)."""
-    return torch.tensor(images, dtype=torch.uint8).unsqueeze(1).to(device)
-
-
-def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
-
 @contextmanager
 def frozen_batchnorm(net: nn.Module) -> Iterator[None]:
     """Run BatchNorm layers on their stored statistics, without updating them.
@@ -290,7 +255,7 @@ def train(
             if world_size > 1:
                 x, y = _shard(x, rank, world_size), _shard(y, rank, world_size)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                digits = model(_layout(x, channels_last)).float()
+                digits = model(layout(x, channels_last)).float()
             if world_size > 1:
                 # Sums scaled so that DDP's average over the ranks is the mean over the
                 # global batch, however it split (an empty shard adds 0, not NaN).
@@ -307,7 +272,7 @@ def train(
                     frozen_batchnorm(net),
                     torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16),
                 ):
-                    outlier_logits = model(_layout(scribbles, channels_last)).float()
+                    outlier_logits = model(layout(scribbles, channels_last)).float()
                 # Outlier exposure: cross-entropy to the uniform distribution.
                 if world_size > 1:
                     log_probs = F.log_softmax(outlier_logits, 1).sum() * (
@@ -408,9 +373,9 @@ def recalibrate_batchnorm(
     was_training = net.training
     net.train()
     order = torch.randperm(len(images), generator=gen, device=images.device)
-    for start in range(0, min(len(images), batches * batch_size), batch_size):
-        batch = images[order[start : start + batch_size]].float().div_(255)
-        net(_layout(batch, channels_last))
+    chosen = images[order[: batches * batch_size]]
+    for batch in pixel_batches(chosen, images.device, batch_size, channels_last):
+        net(batch)
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     net.train(was_training)
@@ -428,9 +393,6 @@ def predict_logits(
     device = device or next(net.parameters()).device
     was_training = net.training
     net.eval()
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = to_device_tensor(images[start : start + batch_size], device)
-        out.append(net(_layout(x.float().div_(255), channels_last)).float().cpu())
+    out = [net(x).float().cpu() for x in pixel_batches(images, device, batch_size, channels_last)]
     net.train(was_training)
     return torch.cat(out) if out else torch.empty(0, 10)

@@ -11,7 +11,8 @@ import torch
 
 from model import augment
 from model.data import Mnist
-from model.train import CUDA_DEFAULTS, TrainConfig, pick_device, predict_logits, train
+from model.device import pick_device
+from model.train import CUDA_DEFAULTS, TrainConfig, predict_logits, train
 from settings import DEFAULT_ARCHITECTURE
 
 
