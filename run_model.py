@@ -31,8 +31,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from model.config import RECIPES
     from model.nets import ARCHITECTURES
-    from model.train import RECIPES
 
     settings = get_settings()
     parser = argparse.ArgumentParser(
@@ -132,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from model.config import TrainConfig
     from model.distributed import process_group
     from model.pipeline import load_data, train_and_save
-    from model.train import TrainConfig
 
     settings = get_settings()
     # Under `torchrun --nproc_per_node N` this joins the N processes; alone, it does nothing.
@@ -160,30 +160,32 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         )  # fmt: skip
     if card is None:  # a rank other than 0: rank 0 reports and writes
         return 0
-    calibration = card["calibration"]
+    calibration = card.calibration
     print(
-        f"{card['name']}: test accuracy {card['test_accuracy']:.2%} "
-        f"(validation {card['val_accuracy']:.2%}), ECE {calibration['ece_before']:.2%} -> "
-        f"{calibration['ece_after']:.2%} at T={calibration['temperature']:.2f}, "
-        f"{card['unsure_report']['mnist_test_flagged']:.2%} of test flagged unsure, "
-        f"{card['training_seconds']:.0f}s on {card['device']}; "
-        f"saved {Path(args.out) / card['weights_file']}"
+        f"{card.name}: test accuracy {card.test_accuracy:.2%} "
+        f"(validation {card.val_accuracy:.2%}), ECE {calibration.ece_before:.2%} -> "
+        f"{calibration.ece_after:.2%} at T={calibration.temperature:.2f}, "
+        f"{card.unsure_report.mnist_test_flagged:.2%} of test flagged unsure, "
+        f"{card.training_seconds:.0f}s on {card.device}; "
+        f"saved {Path(args.out) / card.weights_file}"
     )
     return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from model.calibration import ECE_BINS
     from model.pipeline import complete_card, evaluate_saved, load_data
 
     mnist = load_data(args.data_dir or get_settings().mnist_dir, get_settings().mnist_cache_dir)
     if args.update_card:
         complete_card(args.model, mnist)
     metrics, card = evaluate_saved(args.model, mnist)
-    size = f"{card['architecture']}, {card['parameters']:,} parameters"
-    print(f"model            {card['name']} ({size})")
-    print(f"test accuracy    {metrics['accuracy']:.2%}  (card: {card['test_accuracy']:.2%})")
+    size = f"{card.architecture}, {card.parameters or 0:,} parameters"
+    print(f"model            {card.name} ({size})")
+    print(f"test accuracy    {metrics['accuracy']:.2%}  (card: {_percent(card.test_accuracy)})")
     print(
-        f"ECE (15 bins)    {metrics['ece_before']:.2%} raw -> {metrics['ece_after']:.2%} calibrated"
+        f"ECE ({ECE_BINS} bins)    {metrics['ece_before']:.2%} raw -> "
+        f"{metrics['ece_after']:.2%} calibrated"
     )
     print(
         f"unsure           {metrics['unsure_share']:.2%} of test flagged; "
@@ -194,6 +196,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         + "  ".join(f"{d}:{acc:.1%}" for d, acc in enumerate(metrics["per_digit_accuracy"]))
     )
     return 0
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
 
 
 def run_predict(args: argparse.Namespace) -> int:

@@ -153,7 +153,7 @@ def every_model(
     rates = batch_rates(loaded, images, repeats)
     return {
         name: {
-            "test_accuracy": predictor.card["test_accuracy"],
+            "test_accuracy": predictor.card.test_accuracy,
             "score_p50_ms": float(np.median(single[name])),
             "batch_images_per_second": rates[name],
         }
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict:
                  f"batched / looped: {rates['torchscript'] / loop_rate:.1f}x"])  # fmt: skip
     markdown = "\n".join(
         [
-            f"Model: {eager.name} ({eager.card.get('parameters', 0):,} parameters). "
+            f"Model: {eager.name} ({eager.card.parameters or 0:,} parameters). "
             f"TorchScript {'compiled' if compiled_ok else 'FAILED, eager measured twice'}; "
             f"max |probability difference| to eager on 1,000 test digits {max_diff:.1e}, "
             f"unsure and novel flags {'identical' if same_flags else 'DIFFERENT'}.\n",

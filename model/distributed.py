@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from model.device import pick_device
 
@@ -25,6 +27,37 @@ def rank_and_world_size() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def world_size() -> int:
+    return rank_and_world_size()[1]
+
+
+def shard(batch: torch.Tensor) -> torch.Tensor:
+    """This rank's part of a global batch: every world_size-th item, from its rank on."""
+    rank, size = rank_and_world_size()
+    return batch[rank::size] if size > 1 else batch
+
+
+def all_reduce_sum(total: torch.Tensor) -> torch.Tensor:
+    """`total` summed over every rank (in place); unchanged in one process."""
+    if world_size() > 1:
+        dist.all_reduce(total)
+    return total
+
+
+def wrap_for_ranks(net: nn.Module, device: torch.device, seed: int) -> nn.Module:
+    """`net` in DistributedDataParallel on several processes, else `net` itself.
+
+    DDP broadcasts rank 0's weights; afterwards each rank reseeds, so dropout draws
+    masks of its own per rank, as different images get different masks in one process.
+    """
+    rank, size = rank_and_world_size()
+    if size <= 1:
+        return net
+    wrapped = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
+    torch.manual_seed(seed * 1000 + rank)
+    return wrapped
 
 
 def is_rank_zero() -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,19 +33,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.card import atomic_file
 from model.device import pixel_batches
 
-# Where each architecture's features are read: a middle stage and the last hidden one.
-FEATURE_LAYERS: dict[str, tuple[str, ...]] = {
-    "resnet": ("body.3", "body.5"),
-    "cnn": ("conv2", "fc1"),
-    "lenet5": ("features", "classifier.3"),
-    "mlp": ("net.3", "net.6"),
-}
 # Share of validation digits called unsure by both tests together: the confidence
-# test flags 1.2 % (model.calibration), the novelty test adds the rest. The goal is
-# at most 2 % of MNIST's test digits.
-UNSURE_VALIDATION_SHARE = 0.018
+# test flags `CONFIDENCE_UNSURE_SHARE` (model.calibration), novelty adds the rest.
+# Kept under the 2 % of MNIST test digits the app may call unsure.
+COMBINED_UNSURE_SHARE = 0.018
 # Added to the covariance's diagonal, relative to its mean variance: keeps the
 # inverse finite for dimensions the digits never vary in (e.g. always-zero units).
 SHRINKAGE = 1e-3
@@ -70,8 +65,12 @@ class FeatureTap:
         missing = [name for name in layers if name not in modules]
         if missing:
             raise ValueError(f"the network has no layer named {', '.join(missing)}")
-        for name in layers:
-            modules[name].register_forward_hook(self._keeper(name))
+        self._handles = [modules[name].register_forward_hook(self._keeper(name)) for name in layers]
+
+    def remove(self) -> None:
+        """Take the hooks off the network (a tap used for one measurement)."""
+        for handle in self._handles:
+            handle.remove()
 
     def _keeper(self, name: str):
         def keep(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
@@ -175,7 +174,7 @@ class NoveltyDetector:
         self,
         validation_distances: np.ndarray,
         already_unsure: np.ndarray,
-        total_share: float = UNSURE_VALIDATION_SHARE,
+        total_share: float = COMBINED_UNSURE_SHARE,
     ) -> NoveltyDetector:
         """The same detector, flagging validation digits until `total_share` are unsure.
 
@@ -193,14 +192,24 @@ class NoveltyDetector:
     def is_novel(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
         return self.distances(features) > self.threshold
 
+    def to_bytes(self) -> bytes:
+        """The `.npz` file's content (it holds a timestamp: hash these very bytes)."""
+        buffer = io.BytesIO()
+        np.savez(buffer, means=self.means, whitening=self.whitening)
+        return buffer.getvalue()
+
     def save(self, path: Path) -> str:
         """Write the arrays; return the file's SHA-256 for the card."""
-        path = Path(path)
-        with path.open("wb") as out:
-            np.savez(out, means=self.means, whitening=self.whitening)
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return write_detector(path, self.to_bytes())
 
     @classmethod
     def load(cls, path: Path, threshold: float) -> NoveltyDetector:
         with np.load(Path(path), allow_pickle=False) as arrays:
             return cls(arrays["means"], arrays["whitening"], float(threshold))
+
+
+def write_detector(path: Path, content: bytes) -> str:
+    """Write a detector's bytes atomically; return their SHA-256 for the card."""
+    with atomic_file(path) as temporary:
+        temporary.write_bytes(content)
+    return hashlib.sha256(content).hexdigest()

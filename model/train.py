@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -36,105 +36,10 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model import augment as aug
+from model.config import TrainConfig
 from model.device import layout, pick_device, pixel_batches, seed_everything, to_device_tensor
 from model.distributed import rank_and_world_size
-from model.nets import build
-from settings import DEFAULT_ARCHITECTURE
-
-# Per-architecture defaults, measured on the validation split (README, "Models").
-# No outlier exposure by default (`outlier_weight` 0): the "unsure" answer for
-# non-digits comes from `model.novelty`, which costs no accuracy. Scribbles in
-# training did: a full resnet run with them peaked at 98.9 % validation accuracy and
-# fell to 97.0 % as the learning rate annealed (the scribble pass on stored BatchNorm
-# statistics and the digit pass on batch statistics pulling the network apart), and
-# the seed CNN with them fell from 97.9 % to 96.3 % validation accuracy between its
-# fourth and fifth of eight epochs. The option stays for experiments and is tested.
-ARCH_DEFAULTS: dict[str, dict] = {
-    "resnet": {"epochs": 15, "lr": 3e-3, "batch_size": 128},
-    "cnn": {"epochs": 8, "lr": 2e-3, "batch_size": 128},
-    "lenet5": {"epochs": 20, "lr": 4e-3, "batch_size": 128},
-    "mlp": {"epochs": 30, "lr": 1e-3, "batch_size": 128},
-}
-# On CUDA a batch of 128 leaves an H100 waiting on kernel launches (the resnet ran at
-# 17,000 images/s); 512 with the learning rate scaled up trains 3.6x faster to
-# 99.5 % test accuracy there (benchmarks/training.py, README "Benchmarks"). Used
-# when the device is CUDA and the command line sets neither value.
-CUDA_DEFAULTS: dict[str, dict] = {
-    "resnet": {"batch_size": 512, "lr": 6e-3},
-}
-# Named recipes: a starting point that may pick the architecture too, with a "cuda"
-# variant where the quickest route differs there.
-# - default: each architecture's own settings above (the best model, not the quickest).
-# - fast: the quickest route to >= 99.0 % MNIST test accuracy. On a CPU, LeNet-5
-#   without augmentation (about 25 s on 2 cores, against about 4 minutes for the
-#   default resnet): 10x cheaper per image than the resnet, it gets to 99 % in four
-#   short epochs and ends near 99.1 %. On CUDA, where the resnet's step costs little
-#   more than LeNet's, the resnet on a 3-epoch schedule of large batches (about 0.7 s
-#   to 99 % on an H100; it ends near 99.4 %). For quick experiments and smoke runs;
-#   the app should serve a default-recipe model.
-RECIPES: dict[str, dict] = {
-    "default": {},
-    "fast": {
-        "arch": "lenet5",
-        "epochs": 4,
-        "batch_size": 256,
-        "lr": 6e-3,
-        "augment": False,
-        "cuda": {"arch": "resnet", "epochs": 3, "batch_size": 1024, "lr": 1e-2, "augment": True},
-    },
-}
-# channels_last speeds up these convolutions on CPU too (measured: ~15 %); LeNet's
-# tiny layers get slower, so it stays in the default layout off CUDA.
-CHANNELS_LAST_ON_CPU = {"cnn", "resnet"}
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    arch: str
-    epochs: int
-    batch_size: int
-    lr: float
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.0
-    outlier_fraction: float = 0.25  # scribbles added per batch, as a share of its size
-    outlier_weight: float = 0.0  # weight of the uniform-target loss on them (0: off)
-    augment: bool = True
-    seed: int = 0
-    device: str = "auto"
-    limit: int | None = None  # train on the first N training images only
-
-    @classmethod
-    def for_arch(cls, arch: str, **overrides) -> TrainConfig:
-        """The defaults of `arch` (its CUDA ones on CUDA) with the non-None `overrides`."""
-        if arch not in ARCH_DEFAULTS:
-            raise ValueError(
-                f"unknown architecture {arch!r}; choose one of: {', '.join(ARCH_DEFAULTS)}"
-            )
-        given = {k: v for k, v in overrides.items() if v is not None}
-        values = dict(ARCH_DEFAULTS[arch])
-        if _on_cuda(given):
-            values |= CUDA_DEFAULTS.get(arch, {})
-        return cls(arch=arch, **(values | given))
-
-    @classmethod
-    def for_recipe(cls, recipe: str, arch: str | None = None, **overrides) -> TrainConfig:
-        """`recipe` (see `RECIPES`), then `arch` and the non-None `overrides` over it.
-
-        `arch` None means the recipe's architecture (its CUDA variant's on CUDA), else
-        `DEFAULT_ARCHITECTURE`.
-        """
-        if recipe not in RECIPES:
-            raise ValueError(f"unknown recipe {recipe!r}; choose one of: {', '.join(RECIPES)}")
-        given = {k: v for k, v in overrides.items() if v is not None}
-        preset = dict(RECIPES[recipe])
-        cuda_variant = preset.pop("cuda", {})
-        if _on_cuda(given):
-            preset |= cuda_variant
-        recipe_arch = preset.pop("arch", DEFAULT_ARCHITECTURE)
-        return cls.for_arch(arch or recipe_arch, **(preset | given))
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+from model.nets import architecture, build
 
 
 @dataclass
@@ -151,11 +56,6 @@ class TrainResult:
 # True to stop training at once. benchmarks/training.py uses it to measure time to
 # an accuracy: the hook evaluates, and the loop keeps its time off the clock.
 StepHook = Callable[[nn.Module, int, float], bool]
-
-
-def _on_cuda(overrides: dict) -> bool:
-    """Whether a configuration with these overrides trains on CUDA."""
-    return pick_device(str(overrides.get("device", "auto"))).type == "cuda"
 
 
 @contextmanager
@@ -207,7 +107,7 @@ def train(
     y_all = torch.from_numpy(train_labels.astype(np.int64)).to(device)
     n = len(y_all)
 
-    channels_last = device.type == "cuda" or config.arch in CHANNELS_LAST_ON_CPU
+    channels_last = device.type == "cuda" or architecture(config.arch).channels_last_on_cpu
     net = build(config.arch).to(device)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
