@@ -2,7 +2,7 @@
 
     python run_model.py                       # train the default architecture
     python run_model.py --arch cnn --epochs 5
-    python run_model.py --recipe fast         # >= 99 % in about 25 s on 2 CPU cores
+    python run_model.py --recipe fast         # the quickest route to 99 % (README)
     python run_model.py evaluate [--model saved_models/resnet.pt]
     python run_model.py predict [--model PATH] [--json] FILE...
 
@@ -31,17 +31,23 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from model.config import RECIPES
-    from model.nets import ARCHITECTURES
-
-    settings = get_settings()
     parser = argparse.ArgumentParser(
         prog="run_model.py",
         description="Train, evaluate and use digitlab's MNIST models.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict}")
+    _add_train(sub)
+    _add_evaluate(sub)
+    _add_predict(sub)
+    return parser
 
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from model.config import RECIPES
+    from model.nets import ARCHITECTURES
+
+    settings = get_settings()
     train = sub.add_parser(
         "train",
         help="train a model (the default command)",
@@ -96,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     _common(train)
 
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    settings = get_settings()
     evaluate = sub.add_parser(
         "evaluate",
         help="test accuracy, per-digit accuracy and calibration of a saved model",
@@ -116,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(evaluate)
 
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
     predict = sub.add_parser(
         "predict",
         help="predict the digit in image files (PNG, JPEG)",
@@ -128,7 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="one JSON object per line, with all probabilities"
     )
     predict.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files")
-    return parser
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> int:

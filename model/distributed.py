@@ -1,12 +1,15 @@
 """Training on several processes at once (`torchrun --nproc_per_node N run_model.py`).
 
-Why this shape: one process per GPU (or per CPU worker) is how torch.distributed
-scales; `torchrun` starts the processes and tells each its place through the
-environment (read in `settings.py`). This module joins them into one process group
--- NCCL between GPUs, gloo on CPUs -- and answers "which rank am I, how many are
-we" for `model.train`, which shards every batch and lets DistributedDataParallel
-average the gradients. A program started without torchrun has world size 1 and
-none of this does anything, so single-process training stays exactly as it was.
+One process per GPU (or CPU worker) is how torch.distributed scales; torchrun tells
+each its place through the environment (read in `settings.py`). This module joins
+them into one process group (NCCL between GPUs, gloo on CPUs) and gives the loop
+what it needs: which rank, how many, this rank's shard of a batch, sums over ranks.
+Every rank draws the same global batch from the same generator, trains on its shard
+(every world_size-th image), and DistributedDataParallel averages the gradients, so
+the schedule is that of one process. BatchNorm normalises over each rank's shard
+(no SyncBatchNorm: CUDA only, so untestable on CPUs, and a collective per layer per
+step); the saved statistics come from `recalibrate_batchnorm`, identical on every
+rank. Without torchrun the world size is 1 and none of this does anything.
 """
 
 from __future__ import annotations

@@ -1,20 +1,15 @@
 """Is it a digit at all? How far a drawing's features lie from every digit the model knows.
 
-Why this exists: a classifier's confidence answers "which digit?", not "is this a
-digit?". Trained on ten classes, the default resnet gave a calibrated confidence
-above its unsure threshold to half of our non-digit drawings (smileys, arrows,
-letters: 51 % flagged). Outlier exposure with random scribbles did not fix it for
-the BatchNorm networks (`model.train` says why; a final phase on frozen statistics
-reached 66 % and cost 0.16 points of test accuracy).
-
-What works is to look inside: the network's features for the digits it was trained
-on form ten tight clusters, and a non-digit lands far from all of them. We fit one
-Gaussian per class with a shared covariance on the training split's features (Lee
-et al., NeurIPS 2018) and call a drawing novel when its Mahalanobis distance to the
-nearest class mean exceeds a threshold chosen on the validation split. Features come
-from two depths (a middle block and the last one, mean- and max-pooled over space):
-measured on the resnet, the last block alone flagged 89 % of the non-digits, both
-together 94 %, each at 1 % of validation digits.
+A classifier's confidence answers "which digit?", not "is this a digit?": trained on
+ten classes, it gives confident answers to many non-digits (README "Unsure answers"
+has the figures; outlier exposure in training did not fix it and cost accuracy).
+Inside the network, though, the training digits' features form ten tight clusters
+and a non-digit lands far from all of them. One Gaussian per class with a shared
+covariance is fitted on the training split's features (Lee et al., NeurIPS 2018);
+a drawing is novel when its Mahalanobis distance to the nearest class mean exceeds
+a threshold chosen on the validation split. Features come from two depths (a
+middle stage and the last hidden one, `model.nets.Architecture.feature_layers`),
+which together separate more non-digits than the last alone.
 
 The detector is stored beside the weights as `<name>.novelty.npz` (plain arrays,
 read with `allow_pickle=False`), its SHA-256 and threshold in the card.

@@ -1,24 +1,10 @@
 """The training loop: whole dataset on the device, batched augmentation, one-cycle LR.
 
-Read top to bottom: configuration, device choice, the loop, inference helpers.
-
-Why it is fast: MNIST is 47 MB as uint8, so it lives on the device as one tensor
-and every batch is an index into it -- no DataLoader, no per-sample Python, no
-host-to-device copies after the first. Augmentation runs batched on the same device
-(`model.augment`). On CUDA, bf16 autocast and channels_last use the tensor cores.
-
-Several processes (`torchrun`, `model.distributed`): every rank holds the whole
-dataset and the same generator, so all ranks draw the same permutation, the same
-augmentation and the same scribbles for each global batch of `batch_size`; each
-rank then trains on its shard (every world_size-th image) and DistributedDataParallel
-averages the gradients. The global batch, the step count and the one-cycle schedule
-are those of one process, and a network without dropout or BatchNorm ends with the
-weights one process would reach (tests/model/test_distributed.py). BatchNorm
-normalises over each rank's shard during training (no SyncBatchNorm: it runs on CUDA
-only, so this could not be tested on CPUs, and it adds collectives to every BatchNorm
-layer of every step of networks whose steps are short); the statistics that are
-saved come from `recalibrate_batchnorm`, which every rank runs identically on clean
-digits, so no rank's shard decides them.
+MNIST as uint8 fits on any device, so it lives there as one tensor and every batch
+is an index into it: no DataLoader, no per-sample Python, no host-to-device copies
+after the first. Augmentation runs batched on the same device (`model.augment`); on
+CUDA, bf16 autocast and channels_last use the tensor cores. On several processes
+every rank draws the same batches and trains on its shard (`model.distributed`).
 """
 
 from __future__ import annotations
@@ -32,13 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model import augment as aug
 from model.config import TrainConfig
 from model.device import layout, pick_device, pixel_batches, seed_everything, to_device_tensor
-from model.distributed import rank_and_world_size
+from model.distributed import all_reduce_sum, shard, world_size, wrap_for_ranks
 from model.nets import architecture, build
 
 
@@ -54,30 +39,64 @@ class TrainResult:
 # Called every `hook_every` optimizer steps with the network (in training mode), the
 # step number (1-based, counted across epochs) and the training seconds so far; return
 # True to stop training at once. benchmarks/training.py uses it to measure time to
-# an accuracy: the hook evaluates, and the loop keeps its time off the clock.
+# an accuracy.
 StepHook = Callable[[nn.Module, int, float], bool]
 
 
-@contextmanager
-def frozen_batchnorm(net: nn.Module) -> Iterator[None]:
-    """Run BatchNorm layers on their stored statistics, without updating them.
+class TrainingClock:
+    """Seconds of training: wall time, less the time spent in the step hook.
 
-    The scribbles of outlier exposure must not enter BatchNorm's statistics: mixed
-    into a batch, they shift the running mean and variance away from what digits
-    produce, and a network evaluated on digits alone then loses several points of
-    accuracy (measured: 88.6 % instead of 98.4 % after a short run). Passing them
-    separately, through the statistics inference will use, also trains the network
-    on exactly the normalisation it will apply to a non-digit at prediction time.
+    The loop keeps this clock rather than the hook because the epochs' timings (in
+    the card) must be training time too, and only the loop knows where epochs begin.
+    On CUDA it is read after a synchronise, so queued kernels count as training.
     """
-    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    modes = [m.training for m in norms]
-    for m in norms:
-        m.eval()
-    try:
-        yield
-    finally:
-        for m, mode in zip(norms, modes, strict=True):
-            m.train(mode)
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.started = time.perf_counter()
+        self.excluded = 0.0
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started - self.excluded
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        paused = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.excluded += time.perf_counter() - paused
+
+
+@dataclass
+class Run:
+    """One training run's state: the data on the device, the network, its optimiser."""
+
+    config: TrainConfig
+    device: torch.device
+    gen: torch.Generator
+    images: torch.Tensor  # (N, 1, 28, 28) uint8 on the device
+    labels: torch.Tensor
+    net: nn.Module
+    model: nn.Module  # `net`, wrapped for DistributedDataParallel on several processes
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    channels_last: bool
+    clock: TrainingClock
+    steps_per_epoch: int
+    hook: StepHook | None = None
+    hook_every: int = 0
+    stopped: bool = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.on_cuda):
+            return self.model(layout(x, self.channels_last)).float()
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.type == "cuda"
 
 
 def train(
@@ -92,157 +111,183 @@ def train(
 ) -> TrainResult:
     """Train a fresh `config.arch` network and return it with its per-epoch history.
 
-    `hook` (see `StepHook`), when given, runs every `hook_every` steps; its time is
-    excluded from `seconds` and from the epochs' timings (on CUDA the clock is read
-    after a synchronise, so queued kernels count as training). One process only: a
-    hook's stop decision would otherwise have to agree across ranks.
+    `hook` (see `StepHook`), when given, runs every `hook_every` steps, off the clock.
+    One process only: a hook's stop decision would otherwise have to agree across ranks.
     """
     if hook is not None and hook_every < 1:
         raise ValueError(f"hook_every must be >= 1 when a hook is given, got {hook_every}")
-    device = pick_device(config.device)
-    gen = seed_everything(config.seed, device)
+    if hook is not None and world_size() > 1:
+        raise ValueError("a step hook runs in one process only (WORLD_SIZE is above 1)")
     if config.limit is not None:
         train_images, train_labels = train_images[: config.limit], train_labels[: config.limit]
-    x_all = to_device_tensor(train_images, device)
-    y_all = torch.from_numpy(train_labels.astype(np.int64)).to(device)
-    n = len(y_all)
-
-    channels_last = device.type == "cuda" or architecture(config.arch).channels_last_on_cpu
-    net = build(config.arch).to(device)
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    rank, world_size = rank_and_world_size()
-    if hook is not None and world_size > 1:
-        raise ValueError("a step hook runs in one process only (WORLD_SIZE is above 1)")
-    model: nn.Module = net
-    if world_size > 1:
-        # Same weights everywhere (DDP also broadcasts rank 0's), then dropout masks
-        # of their own per rank, as different images get different masks in one process.
-        model = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
-        torch.manual_seed(config.seed * 1000 + rank)
-    use_bf16 = device.type == "cuda"
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, -(-n // config.batch_size))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch
-    )
-    n_outliers = int(config.batch_size * config.outlier_fraction) if config.outlier_weight else 0
-
+    run = start_run(config, train_images, train_labels)
+    run.hook, run.hook_every = hook, hook_every
     history: list[dict] = []
-    started = time.perf_counter()
-    hook_seconds = 0.0  # time spent inside the hook, kept off every clock
-    stop = False
     for epoch in range(1, config.epochs + 1):
-        net.train()
-        epoch_start = time.perf_counter()
-        epoch_hook_seconds = hook_seconds
-        order = torch.randperm(n, generator=gen, device=device)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        bar = tqdm(
-            range(steps_per_epoch),
-            desc=f"epoch {epoch}/{config.epochs}",
-            disable=not progress,
-            leave=False,
-            unit="batch",
-        )
-        for step in bar:
-            idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-            x = x_all[idx].float().div_(255)
-            y = y_all[idx]
-            if config.augment:
-                x = aug.augment(x, gen)
-            if world_size > 1:
-                x, y = _shard(x, rank, world_size), _shard(y, rank, world_size)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                digits = model(layout(x, channels_last)).float()
-            if world_size > 1:
-                # Sums scaled so that DDP's average over the ranks is the mean over the
-                # global batch, however it split (an empty shard adds 0, not NaN).
-                loss = F.cross_entropy(
-                    digits, y, reduction="sum", label_smoothing=config.label_smoothing
-                ) * (world_size / len(idx))
-            else:
-                loss = F.cross_entropy(digits, y, label_smoothing=config.label_smoothing)
-            if n_outliers:
-                scribbles = aug.random_scribbles(n_outliers, gen, device)
-                if world_size > 1:
-                    scribbles = _shard(scribbles, rank, world_size)
-                with (
-                    frozen_batchnorm(net),
-                    torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16),
-                ):
-                    outlier_logits = model(layout(scribbles, channels_last)).float()
-                # Outlier exposure: cross-entropy to the uniform distribution.
-                if world_size > 1:
-                    log_probs = F.log_softmax(outlier_logits, 1).sum() * (
-                        world_size / (n_outliers * 10)
-                    )
-                else:
-                    log_probs = F.log_softmax(outlier_logits, 1).mean()
-                loss = loss - config.outlier_weight * log_probs
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            loss_sum += loss.detach() * (len(idx) / world_size if world_size > 1 else len(y))
-            correct += (digits.argmax(1) == y).sum()
-            if progress and step % 20 == 0:
-                seen = min((step + 1) * config.batch_size, n)
-                bar.set_postfix(
-                    loss=f"{loss.item():.3f}",
-                    img_s=f"{seen / (time.perf_counter() - epoch_start):.0f}",
-                )
-            global_step = (epoch - 1) * steps_per_epoch + step + 1
-            if hook is not None and global_step % hook_every == 0:
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                paused = time.perf_counter()
-                stop = bool(hook(net, global_step, paused - started - hook_seconds))
-                net.train()
-                hook_seconds += time.perf_counter() - paused
-                if stop:
-                    break
-        if stop:
+        epoch_started = run.clock.seconds()
+        loss_sum, correct = train_epoch(run, epoch, progress)
+        if run.stopped:
             break
-        if world_size > 1:  # the epoch's loss and accuracy over every rank's images
-            torch.distributed.all_reduce(loss_sum)
-            torch.distributed.all_reduce(correct)
-        recalibrate_batchnorm(net, x_all, gen, channels_last)
-        val_logits = predict_logits(net, val_images, device, channels_last=channels_last)
-        val_acc = float((val_logits.argmax(1).numpy() == val_labels).mean())
-        val_loss = float(F.cross_entropy(val_logits, torch.from_numpy(val_labels.astype(np.int64))))
-        seconds = time.perf_counter() - epoch_start - (hook_seconds - epoch_hook_seconds)
-        row = {
-            "epoch": epoch,
-            "train_loss": float(loss_sum.item() / n),
-            "train_accuracy": float(correct.item() / n),
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "images": n,
+        recalibrate_batchnorm(run.net, run.images, run.gen, run.channels_last)
+        row = epoch_record(run, epoch, loss_sum, correct, val_images, val_labels)
+        seconds = run.clock.seconds() - epoch_started
+        row |= {
             "seconds": round(seconds, 2),
-            "images_per_second": round(n / seconds, 1),
+            "images_per_second": round(row["images"] / seconds, 1),
         }
         history.append(row)
         if progress:
             tqdm.write(
                 f"epoch {epoch:>2}/{config.epochs}  loss {row['train_loss']:.4f}  "
-                f"train acc {row['train_accuracy']:.4f}  val acc {val_acc:.4f}  "
-                f"{row['images_per_second']:,.0f} img/s  {seconds:.1f}s"
+                f"train acc {row['train_accuracy']:.4f}  val acc {row['val_accuracy']:.4f}  "
+                f"{row['images_per_second']:,.0f} img/s  {row['seconds']:.1f}s"
             )
-    net = net.to(memory_format=torch.contiguous_format).eval()
-    return TrainResult(
-        net=net,
+    net = run.net.to(memory_format=torch.contiguous_format).eval()
+    return TrainResult(net, run.device, run.clock.seconds(), history, stopped_early=run.stopped)
+
+
+def start_run(config: TrainConfig, images: np.ndarray, labels: np.ndarray) -> Run:
+    """Seed, put the data and a fresh network on the device, build optimiser and schedule."""
+    device = pick_device(config.device)
+    gen = seed_everything(config.seed, device)
+    channels_last = device.type == "cuda" or architecture(config.arch).channels_last_on_cpu
+    net = build(config.arch).to(device)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    model = wrap_for_ranks(net, device, config.seed)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, -(-len(labels) // config.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch
+    )
+    return Run(
+        config=config,
         device=device,
-        seconds=time.perf_counter() - started - hook_seconds,
-        history=history,
-        stopped_early=stop,
+        gen=gen,
+        images=to_device_tensor(images, device),
+        labels=torch.from_numpy(labels.astype(np.int64)).to(device),
+        net=net,
+        model=model,
+        optimizer=optimizer,
+        schedule=schedule,
+        channels_last=channels_last,
+        clock=TrainingClock(device),
+        steps_per_epoch=steps_per_epoch,
     )
 
 
-def _shard(batch: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
-    """This rank's part of a global batch: every world_size-th item, starting at `rank`."""
-    return batch[rank::world_size]
+def train_epoch(run: Run, epoch: int, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over the shuffled data: (summed loss, correct answers) over every rank."""
+    config, n = run.config, len(run.labels)
+    run.net.train()
+    started = time.perf_counter()
+    order = torch.randperm(n, generator=run.gen, device=run.device)
+    loss_sum = torch.zeros((), device=run.device)
+    correct = torch.zeros((), device=run.device, dtype=torch.long)
+    steps = range(run.steps_per_epoch)
+    bar = tqdm(
+        steps,
+        desc=f"epoch {epoch}/{config.epochs}",
+        disable=not progress,
+        leave=False,
+        unit="batch",
+    )
+    for step in bar:
+        idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+        loss, digits, y = train_step(run, idx)
+        loss_sum += loss.detach() * (len(idx) / world_size())
+        correct += (digits.argmax(1) == y).sum()
+        if progress and step % 20 == 0:
+            seen = min((step + 1) * config.batch_size, n)
+            rate = seen / (time.perf_counter() - started)
+            bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}")
+        if call_hook(run, (epoch - 1) * run.steps_per_epoch + step + 1):
+            break
+    return all_reduce_sum(loss_sum), all_reduce_sum(correct)
+
+
+def train_step(run: Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimiser step on the global batch `idx`: (loss, this rank's logits, labels).
+
+    Losses are sums scaled by world size / global batch, so that DDP's average over the
+    ranks is the mean over the global batch however it split (an empty shard adds 0,
+    not NaN); with one process that is the plain mean.
+    """
+    config = run.config
+    x = run.images[idx].float().div_(255)
+    if config.augment:
+        x = aug.augment(x, run.gen)
+    x, y = shard(x), shard(run.labels[idx])
+    digits = run.forward(x)
+    scale = world_size() / len(idx)
+    loss = F.cross_entropy(digits, y, reduction="sum", label_smoothing=config.label_smoothing)
+    loss = loss * scale
+    n_outliers = int(config.batch_size * config.outlier_fraction)
+    if config.outlier_weight and n_outliers:
+        loss = loss + config.outlier_weight * outlier_loss(run, n_outliers)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    run.schedule.step()
+    return loss, digits, y
+
+
+def outlier_loss(run: Run, n: int) -> torch.Tensor:
+    """Outlier exposure: cross-entropy from random scribbles' answers to the uniform one.
+
+    The scribbles pass through BatchNorm's stored statistics, not their own: mixed into
+    the digits' batch they would shift the statistics the digits are normalised with.
+    """
+    scribbles = shard(aug.random_scribbles(n, run.gen, run.device))
+    with frozen_batchnorm(run.net):
+        log_probs = F.log_softmax(run.forward(scribbles), 1)
+    return -log_probs.sum() * (world_size() / (n * 10))
+
+
+def call_hook(run: Run, step: int) -> bool:
+    """Run the step hook when due, off the clock; whether it asked to stop."""
+    if run.hook is None or step % run.hook_every:
+        return False
+    with run.clock.paused():
+        run.stopped = bool(run.hook(run.net, step, run.clock.seconds()))
+        run.net.train()
+    return run.stopped
+
+
+def epoch_record(
+    run: Run,
+    epoch: int,
+    loss_sum: torch.Tensor,
+    correct: torch.Tensor,
+    val_images: np.ndarray,
+    val_labels: np.ndarray,
+) -> dict:
+    """The epoch's history row (its timing is added by the caller)."""
+    n = len(run.labels)
+    val_logits = predict_logits(run.net, val_images, run.device, channels_last=run.channels_last)
+    val_loss = F.cross_entropy(val_logits, torch.from_numpy(val_labels.astype(np.int64)))
+    return {
+        "epoch": epoch,
+        "train_loss": float(loss_sum.item() / n),
+        "train_accuracy": float(correct.item() / n),
+        "val_loss": float(val_loss),
+        "val_accuracy": float((val_logits.argmax(1).numpy() == val_labels).mean()),
+        "images": n,
+    }
+
+
+@contextmanager
+def frozen_batchnorm(net: nn.Module) -> Iterator[None]:
+    """Run BatchNorm layers on their stored statistics, without updating them."""
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    modes = [m.training for m in norms]
+    for m in norms:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(norms, modes, strict=True):
+            m.train(mode)
 
 
 @torch.no_grad()
@@ -256,12 +301,10 @@ def recalibrate_batchnorm(
 ) -> None:
     """Recompute BatchNorm's running statistics from clean digits with the current weights.
 
-    The running averages BatchNorm keeps during training lag behind weights that move
-    fast, and the outlier-exposure pass moves them fast: after a short run, eval-mode
-    accuracy was 97.6 % with the lagging statistics and 98.5 % with recomputed ones
-    ("precise BN", Wu & Johnson 2021). An exact average over ~10,000 clean training
-    digits makes validation, calibration and the saved model use the statistics that
-    the final weights really produce. Networks without BatchNorm are left untouched.
+    The running averages lag behind weights that move fast ("precise BN", Wu & Johnson
+    2021); an exact average makes validation, calibration and the saved model use the
+    statistics the final weights produce. Every rank computes the same, so no rank's
+    shard decides them. Networks without BatchNorm are left untouched.
     """
     norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
