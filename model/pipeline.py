@@ -244,7 +244,14 @@ def robustness_report(
 def save_model(net: nn.Module, card: ModelCard, weights: Path, detector_file: bytes) -> ModelCard:
     """Weights, then detector, then the card naming both: the card is written last."""
     card = replace(card, weights_file=weights.name, weights_sha256=save_weights(net, weights))
-    write_detector(detector_path(weights), detector_file)
+    return save_measured(weights, card, detector_file)
+
+
+def save_measured(weights: Path, card: ModelCard, detector_file: bytes) -> ModelCard:
+    """The detector beside `weights`, then the card that names it."""
+    path = detector_path(weights)
+    card = replace(card, novelty=replace(card.novelty, file=path.name))
+    write_detector(path, detector_file)
     write_card(card_path(weights), card)
     return card
 
@@ -258,9 +265,7 @@ def complete_card(weights: Path, mnist: Mnist) -> ModelCard:
     weights = Path(weights)
     net, card = load_checkpoint(weights)
     measured = measure(net, card, mnist)
-    write_detector(detector_path(weights), measured.detector_file)
-    write_card(card_path(weights), measured.card)
-    return measured.card
+    return save_measured(weights, measured.card, measured.detector_file)
 
 
 def draw_results(
