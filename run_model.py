@@ -5,6 +5,7 @@
     python run_model.py --recipe fast         # the quickest route to 99 % (README)
     python run_model.py evaluate [--model saved_models/resnet.pt]
     python run_model.py predict [--model PATH] [--json] FILE...
+    python run_model.py export [--model NAME] [--out FILE.onnx]
 
 This file parses arguments and calls `model.*`; it holds no logic of its own.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from settings import get_settings
 
-SUBCOMMANDS = ("train", "evaluate", "predict")
+SUBCOMMANDS = ("train", "evaluate", "predict", "export")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -36,10 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, evaluate and use digitlab's MNIST models.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict,export}")
     _add_train(sub)
     _add_evaluate(sub)
     _add_predict(sub)
+    _add_export(sub)
     return parser
 
 
@@ -139,6 +141,22 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
         "--json", action="store_true", help="one JSON object per line, with all probabilities"
     )
     predict.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser(
+        "export",
+        help="write a model as one ONNX graph (probabilities and novelty features), "
+        "verified against PyTorch on MNIST test",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    export.add_argument(
+        "--model", help="weights file or model name in saved_models/ (default: the default model)"
+    )
+    export.add_argument(
+        "--out", type=Path, help="ONNX file to write (default: <name>.onnx beside the weights)"
+    )
+    _common(export)
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> int:
@@ -242,6 +260,27 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def run_export(args: argparse.Namespace) -> int:
+    from model.checkpoint import ModelLoadError
+    from model.onnx_export import export_model
+    from model.pipeline import load_data
+    from model.predictor import available_models, resolve_model_path
+
+    settings = get_settings()
+    weights = resolve_model_path(args.model)
+    if args.model and not weights.exists() and weights.parent == settings.models_dir:
+        known = ", ".join(available_models(settings.models_dir)) or "none"
+        raise ModelLoadError(f"unknown model {args.model!r}; saved models: {known}")
+    mnist = load_data(args.data_dir or settings.mnist_dir, settings.mnist_cache_dir)
+    out, entry = export_model(weights, args.out, mnist.test_images)
+    print(
+        f"{out}: argmax identical to PyTorch on {entry.argmax_agreement:.2%} of MNIST test, "
+        f"largest probability difference {entry.max_probability_difference:.1e}; "
+        f"recorded in {weights.with_suffix('.json')}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in (*SUBCOMMANDS, "-h", "--help"):
@@ -260,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_evaluate(args)
         if args.command == "predict":
             return run_predict(args)
+        if args.command == "export":
+            return run_export(args)
         return run_train(args, argv)
     except user_errors as err:
         print(f"error: {err}", file=sys.stderr)

@@ -20,7 +20,7 @@ being imported.
 | `DIGITLAB_RESULTS_DIR` | folder for the pictures of a training run | `<repo>/results` |
 | `DIGITLAB_DEFAULT_MODEL` | model the app and `predict` use by default | `resnet` |
 | `DIGITLAB_DEVICE` | `auto`, `cpu`, `cuda`, `cuda:1`, `mps` | `auto` |
-| `DIGITLAB_INFERENCE` | `torchscript` (traced, frozen at load) or `eager` | `torchscript` |
+| `DIGITLAB_INFERENCE` | `onnx` (ONNX Runtime), `torchscript` (traced at load) or `eager` | `onnx` |
 | `WORLD_SIZE` | processes training together (set by `torchrun`) | `1` |
 | `RANK` | this process's place among them, 0 writes the outputs (`torchrun`) | `0` |
 | `LOCAL_RANK` | its place on this machine: the GPU it uses (`torchrun`) | `0` |
@@ -42,11 +42,12 @@ REPO_ROOT = Path(__file__).resolve().parent
 # table says why it won.
 DEFAULT_ARCHITECTURE = "resnet"
 
-# How `model.predictor` runs the network. TorchScript (traced, frozen, BatchNorm folded
-# into the convolutions) gives the same probabilities and unsure flags as eager PyTorch
-# and is faster on one image (benchmarks/inference.py measures both side by side).
-INFERENCE_PATHS = ("torchscript", "eager")
-DEFAULT_INFERENCE = "torchscript"
+# How `model.predictor` runs the network. ONNX Runtime (the verified exported graph,
+# `model.runtime`) and TorchScript (traced, frozen, BatchNorm folded into the
+# convolutions; deprecated in torch 2.13) give the same probabilities and unsure flags
+# as eager PyTorch, faster (benchmarks/inference.py measures all three side by side).
+INFERENCE_PATHS = ("onnx", "torchscript", "eager")
+DEFAULT_INFERENCE = "onnx"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ def main() -> None:
         card = read_card(card_file)
         size_mb = (card_file.with_suffix(".pt").stat().st_size) / 1e6
         calibration = card.calibration
+        proxy = card.style_proxy  # cards written before the handwriting proxy lack it
         rows.append(
             [
                 card.name + (" (default)" if card.name == settings.default_model else ""),
@@ -34,6 +35,10 @@ def main() -> None:
                 f"{card.test_accuracy:.2%}",
                 f"{calibration.ece_before:.2%} -> {calibration.ece_after:.2%}",
                 f"{card.unsure_report.mnist_test_flagged:.2%}",
+                f"{proxy.accuracy:.2%} (worst {proxy.worst_person_accuracy:.0%})"
+                if proxy
+                else "not measured",
+                f"{proxy.unsure_share:.2%}" if proxy else "not measured",
             ]
         )
     print_table(
@@ -47,6 +52,8 @@ def main() -> None:
             "test",
             "ECE raw -> calibrated",
             "test flagged unsure",
+            "held-out people (proxy)",
+            "proxy flagged unsure",
         ],
         rows,
     )

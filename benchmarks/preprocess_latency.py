@@ -1,8 +1,9 @@
 """How long `canvas_to_mnist` takes: it runs after every stroke in the app.
 
 Prints a table of median and 95th-percentile milliseconds per call for the inputs
-the app and the CLI see. Single-threaded, after a warm-up; the pictures come from
-`model.synthetic`, so the script needs no data.
+the app and the CLI see, as called (clean drawings take the fast path) and with
+`fast_path=False` (the full path) beside it. Single-threaded, after a warm-up; the
+pictures come from `model.synthetic`, so the script needs no data.
 
     python benchmarks/preprocess_latency.py [--repeats 200] [--quick]
 """
@@ -55,12 +56,17 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, NumPy {np.__version__}\n"
     )
-    print("| input | median ms | p95 ms |")
-    print("| --- | ---: | ---: |")
+    print("| input | median ms | p95 ms | full path median ms | full path p95 ms |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for name, image in cases().items():
         repeats = args.repeats if image.size < 5_000_000 else max(10, args.repeats // 10)
-        ms = timings_ms(lambda image=image: canvas_to_mnist(image), repeats)
-        print(f"| {name} | {np.median(ms):.2f} | {np.percentile(ms, 95):.2f} |", flush=True)
+        cells = []
+        for fast in (True, False):
+            ms = timings_ms(
+                lambda image=image, fast=fast: canvas_to_mnist(image, fast_path=fast), repeats
+            )
+            cells += [f"{np.median(ms):.2f}", f"{np.percentile(ms, 95):.2f}"]
+        print(f"| {name} | {' | '.join(cells)} |", flush=True)
 
 
 if __name__ == "__main__":

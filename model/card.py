@@ -90,6 +90,38 @@ class RobustnessReport:
 
 
 @dataclass(frozen=True)
+class StyleProxyReport:
+    """Held-out people's digits in the world's writing styles (`robustness.style_proxy`)."""
+
+    n: int
+    people: int
+    accuracy: float
+    worst_person_accuracy: float
+    unsure_share: float
+    errors_flagged_unsure: float
+    accuracy_when_sure: float
+    errors_by_pair: tuple[tuple[int, int, int], ...]  # (true digit, answer, count)
+
+
+@dataclass(frozen=True)
+class OnnxEntry:
+    """The exported ONNX graph (`model.onnx_export`) and how it was verified."""
+
+    file: str
+    sha256: str
+    weights_sha256: str
+    opset: int
+    input: str
+    outputs: tuple[str, ...]
+    torch_version: str
+    onnxruntime_version: str
+    verified_on: str
+    argmax_agreement: float
+    max_probability_difference: float
+    unsure_agreement: float | None = None
+
+
+@dataclass(frozen=True)
 class EpochRecord:
     epoch: int
     train_loss: float
@@ -133,6 +165,8 @@ class ModelCard:
     command: str | None = None
     novelty: NoveltyEntry | None = None
     robustness: RobustnessReport | None = None
+    style_proxy: StyleProxyReport | None = None
+    onnx: OnnxEntry | None = None
 
     @classmethod
     def from_json(cls, data: object, source: str = "model card") -> ModelCard:
@@ -146,6 +180,9 @@ class ModelCard:
                 f"{', '.join(map(str, READABLE_FORMATS))}: update digitlab or retrain the model"
             )
         fields = {key: value for key, value in data.items() if key != "card_format"}
+        config = fields.get("config")
+        if isinstance(config, Mapping) and "style_share" not in config:
+            fields["config"] = {**config, "style_share": 0.0}  # trained before style digits
         try:
             card = _decode(cls, fields, ())
         except _FieldError as err:
@@ -231,9 +268,11 @@ def _decode(kind: typing.Any, value: object, path: tuple[str, ...]) -> typing.An
     if dataclasses.is_dataclass(kind):
         return _decode_dataclass(kind, value, path)
     if origin is tuple:
-        if not isinstance(value, list):
-            raise _FieldError(path, "must be a JSON list")
-        return tuple(_decode(args[0], item, (*path, str(i))) for i, item in enumerate(value))
+        kinds = (args[0],) * len(value) if Ellipsis in args else args
+        if not isinstance(value, list) or len(kinds) != len(value):
+            raise _FieldError(path, f"must be a JSON list of {len(kinds)} items")
+        pairs = enumerate(zip(kinds, value, strict=True))
+        return tuple(_decode(kind, item, (*path, str(i))) for i, (kind, item) in pairs)
     if origin is dict:
         if not isinstance(value, dict):
             raise _FieldError(path, "must be a JSON object")

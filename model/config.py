@@ -25,6 +25,7 @@ RECIPES: dict[str, dict] = {
         "batch_size": 256,
         "lr": 6e-3,
         "augment": False,
+        "style_share": 0.0,
         "cuda": {"arch": "resnet", "epochs": 3, "batch_size": 1024, "lr": 1e-2, "augment": True},
     },
 }
@@ -44,6 +45,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     limit: int | None = None  # train on the first N training images only
+    # Training people's style digits (model.handwriting) added, as a share of the images.
+    style_share: float = 0.2
 
     @classmethod
     def for_arch(cls, arch: str, **overrides) -> TrainConfig:

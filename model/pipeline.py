@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model import plots, robustness
+from model import handwriting, plots, robustness
 from model.calibration import ECE_BINS, choose_unsure_threshold, fit_temperature, softmax
 from model.card import (
     Calibration,
@@ -27,6 +27,7 @@ from model.card import (
     ModelCard,
     NoveltyEntry,
     RobustnessReport,
+    StyleProxyReport,
     UnsureReport,
     git_commit,
     write_card,
@@ -49,6 +50,10 @@ from model.predictor import Predictor
 from model.train import TrainResult, predict_logits, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CALIBRATION_SET = "validation split and held-in people's style digits"
+# Held-in style digits (other drawings by training people) beside MNIST's validation
+# split when fitting the temperature and both unsure thresholds.
+CALIBRATION_STYLE_DIGITS = 2000
 UNSURE_RULE = (
     "unsure when the calibrated confidence is below unsure_threshold or the "
     "features are farther than novelty.threshold from every digit class"
@@ -86,7 +91,14 @@ def train_and_save(
     """
     name = name or config.arch
     train_x, train_y, val_x, val_y = mnist.split()
-    result = train(config, train_x, train_y, val_x, val_y, progress=progress and is_rank_zero())
+    with rank_zero_first():  # drawn once into the cache, not once per process
+        train_x, train_y = with_style_digits(
+            train_x[: config.limit], train_y[: config.limit], config.style_share
+        )
+    result = train(
+        replace(config, limit=None), train_x, train_y, val_x, val_y,
+        progress=progress and is_rank_zero(),
+    )  # fmt: skip
     if not is_rank_zero():
         return None
     net = result.net.cpu()  # measured as the app runs it
@@ -102,16 +114,20 @@ def train_and_save(
 def training_card(
     config: TrainConfig, result: TrainResult, net: nn.Module, mnist: Mnist, name: str, command: str
 ) -> ModelCard:
-    """What training made, calibrated on the validation split; measured later."""
-    _, train_y, val_x, val_y = mnist.split()
+    """What training made, calibrated on `CALIBRATION_SET`; measured later."""
+    _, _, val_x, val_y = mnist.split()
     val_logits = predict_logits(net, val_x)
-    temperature = fit_temperature(val_logits, torch.from_numpy(val_y.astype(np.int64)))
-    threshold = choose_unsure_threshold(softmax(val_logits.numpy(), temperature))
+    cal_x, cal_y = calibration_split(mnist)
+    cal_logits = predict_logits(net, cal_x)
+    temperature = fit_temperature(cal_logits, torch.from_numpy(cal_y.astype(np.int64)))
+    threshold = choose_unsure_threshold(softmax(cal_logits.numpy(), temperature))
     world_size = rank_and_world_size()[1]
     return ModelCard(
         name=name,
         architecture=config.arch,
-        calibration=Calibration(temperature, "temperature scaling fitted on the validation split"),
+        calibration=Calibration(
+            temperature, f"temperature scaling fitted on the {CALIBRATION_SET}"
+        ),
         unsure_threshold=threshold,
         description=architecture(config.arch).description,
         parameters=count_parameters(net),
@@ -123,7 +139,7 @@ def training_card(
         training_seconds=round(result.seconds, 1),
         world_size=world_size if world_size > 1 else None,
         trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        train_images=len(train_y) if config.limit is None else min(config.limit, len(train_y)),
+        train_images=result.history[0]["images"] if result.history else None,
         val_accuracy=float((val_logits.argmax(1).numpy() == val_y).mean()),
         history=tuple(EpochRecord(**row) for row in result.history),
         data_checksums=mnist.checksums,
@@ -173,31 +189,55 @@ def measure(net: nn.Module, card: ModelCard, mnist: Mnist, canvases: int = 2000)
         card,
         novelty=novelty_entry(detector, tap, hashlib.sha256(detector_file).hexdigest(), card),
     )
-    report, non_digits_flagged = robustness_report(
-        Predictor(net, card, torch.device("cpu"), detector), mnist, canvases
-    )
+    predictor = Predictor(net, card, torch.device("cpu"), detector)
+    report, non_digits_flagged = robustness_report(predictor, mnist, canvases)
     unsure = UnsureReport(
         rule=UNSURE_RULE,
-        threshold_chosen_on="validation split",
+        threshold_chosen_on=CALIBRATION_SET,
         mnist_test_flagged=test["unsure_share"],
         mnist_test_accuracy_when_sure=test["accuracy_when_sure"],
         mnist_test_errors_flagged=test["errors_flagged_unsure"],
         non_digits_flagged=non_digits_flagged,
     )
-    card = replace(card, unsure_report=unsure, robustness=report)
+    proxy = robustness.style_proxy(predictor, robustness.proxy_digits())
+    pairs = tuple(tuple(pair) for pair in proxy.pop("errors_by_pair"))
+    style_proxy = StyleProxyReport(**proxy, errors_by_pair=pairs)
+    card = replace(card, unsure_report=unsure, robustness=report, style_proxy=style_proxy)
     return Measured(card, detector_file, test, softmax(test_logits, temperature))
 
 
 def fit_novelty(net: nn.Module, tap: FeatureTap, card: ModelCard, mnist: Mnist) -> NoveltyDetector:
-    """Class statistics from the training split, the threshold from the validation split."""
-    train_x, train_y, val_x, _ = mnist.split()
+    """Class statistics from the training images, the threshold from `CALIBRATION_SET`."""
+    train_x, train_y, _, _ = mnist.split()
+    style_share = card.config.style_share if card.config else 0.0
+    train_x, train_y = with_style_digits(train_x, train_y, style_share)
     _, train_features = logits_and_features(net, tap, train_x)
     detector = NoveltyDetector.fit(train_features, train_y)
-    val_logits, val_features = logits_and_features(net, tap, val_x)
+    val_logits, val_features = logits_and_features(net, tap, calibration_split(mnist)[0])
     confident = softmax(val_logits, card.calibration.temperature).max(axis=1)
     return detector.with_threshold(
         detector.distances(val_features), confident < card.unsure_threshold
     )
+
+
+def with_style_digits(
+    images: np.ndarray, labels: np.ndarray, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training split with training people's style digits added: `share` of it."""
+    count = round(share * len(labels))
+    if count == 0:
+        return images, labels
+    style = handwriting.training_digits(count, handwriting.default_cache_dir())
+    return np.concatenate([images, style.images]), np.concatenate([labels, style.labels])
+
+
+def calibration_split(mnist: Mnist) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's validation split and held-in style digits (training people, other drawings)."""
+    _, _, val_x, val_y = mnist.split()
+    style = handwriting.training_digits(
+        CALIBRATION_STYLE_DIGITS, handwriting.default_cache_dir(), seed=1
+    )
+    return np.concatenate([val_x, style.images]), np.concatenate([val_y, style.labels])
 
 
 def novelty_entry(
@@ -210,8 +250,8 @@ def novelty_entry(
         layers=tuple(tap.layers),
         method="Mahalanobis distance to the nearest class mean, shared covariance",
         dimensions=int(detector.means.shape[1]),
-        fitted_on="training split",
-        threshold_chosen_on="validation split",
+        fitted_on="training split and training people's style digits",
+        threshold_chosen_on=CALIBRATION_SET,
         validation_unsure_share=COMBINED_UNSURE_SHARE,
     )
 

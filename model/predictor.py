@@ -10,19 +10,22 @@ is `unsure` when its confidence is below the card's threshold or when the drawin
 features lie far from every digit the model was trained on (`model.novelty`): the
 app says so instead of presenting a confident wrong answer.
 
-Two ways to run the network, chosen by `DIGITLAB_INFERENCE` (`settings.py`):
-`torchscript` (the default) traces the network once at load, together with the
-novelty detector's pooled features as extra outputs, freezes it and folds BatchNorm
-into the convolutions; `eager` runs the PyTorch modules and reads the features with
-forward hooks (`FeatureTap`). Both give the same probabilities (to float rounding)
-and the same unsure flags; if tracing fails, or the traced network disagrees with
-the eager one on a check input, the Predictor logs a warning and runs eager.
+Three ways to run the network, chosen by `DIGITLAB_INFERENCE` (`settings.py`):
+`onnx` (the default) runs the exported graph in ONNX Runtime (`model.runtime`: the
+file the card vouches for, else exported from the verified weights at load), with
+the novelty detector's pooled features as a second output; `torchscript` traces the
+network at load with the same outputs, freezes it and folds BatchNorm into the
+convolutions; `eager` runs the PyTorch modules and reads the features with forward
+hooks (`FeatureTap`). All give the same probabilities (to float rounding) and the same
+unsure flags; if building a graph fails, or it disagrees with the eager network on a
+check input, the Predictor logs a warning and runs eager.
 
 Thread safety: Streamlit sessions share one cached Predictor. Inference runs in
 eval mode under `torch.inference_mode`, which reads the weights and writes nothing
-shared (BatchNorm uses its stored statistics); the compiled network returns its
-features instead of storing them, and the eager path's hooks keep what they see
-per thread. Concurrent calls need no lock.
+shared (BatchNorm uses its stored statistics); ONNX Runtime sessions are
+thread-safe, the compiled networks return their features instead of storing them,
+and the eager path's hooks keep what they see per thread. Concurrent calls need no
+lock.
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ import torch
 from model.calibration import softmax
 from model.card import ModelCard
 from model.checkpoint import ModelLoadError, load_checkpoint, load_detector, weights_path
-from model.device import pixel_batches
 from model.novelty import FeatureTap, NoveltyDetector, WithFeatures
 from model.preprocess import canvas_to_mnist
+from model.runtime import OnnxNetwork, onnx_network, verified_file
 from settings import INFERENCE_PATHS, get_settings
 
 __all__ = [
@@ -168,8 +171,13 @@ class Predictor:
         device: torch.device,
         novelty: NoveltyDetector | None = None,
         inference: str | None = None,
+        onnx_graph: bytes | None = None,
     ) -> None:
-        """`inference`: "torchscript" or "eager"; None reads `DIGITLAB_INFERENCE`."""
+        """`inference`: "onnx", "torchscript" or "eager"; None reads `DIGITLAB_INFERENCE`.
+
+        `onnx_graph`: the verified exported graph (`model.runtime.verified_file`); without
+        it the "onnx" path exports one from `net`.
+        """
         requested = inference_path(inference)
         self.net = net
         self.card = card
@@ -180,22 +188,43 @@ class Predictor:
         self.unsure_threshold = card.unsure_threshold
         self.novelty = novelty
         layers = card.novelty.layers if novelty and card.novelty else ()
-        # The path in use: "torchscript" may fall back to "eager" (logged).
+        # The path in use: "onnx" and "torchscript" may fall back to "eager" (logged).
         self.inference = "eager"
+        self._onnx: OnnxNetwork | None = None
         self._compiled: torch.jit.ScriptModule | None = None
-        if requested == "torchscript":
-            try:
-                self._compiled = compile_torchscript(net, layers, device)
-                self.inference = "torchscript"
-            except Exception as err:  # tracing can fail many ways; eager always works
-                log.warning(
-                    "model %s: TorchScript compilation failed, running eager PyTorch "
-                    "instead (%s: %s)",
-                    self.name,
-                    type(err).__name__,
-                    str(err).splitlines()[0][:300] if str(err) else "",
-                )
-        self._tap = FeatureTap(net, layers) if layers and self._compiled is None else None
+        if requested == "onnx" and device.type != "cpu":
+            log.info("model %s: ONNX Runtime runs on the CPU; TorchScript on %s", self.name, device)
+            requested = "torchscript"
+        if requested == "onnx":
+            self._onnx = self._fast_network(
+                "ONNX Runtime", lambda: onnx_network(net, card, onnx_graph)
+            )
+        elif requested == "torchscript":
+            self._compiled = self._fast_network(
+                "TorchScript compilation", lambda: compile_torchscript(net, layers, device)
+            )
+        if self._onnx is not None or self._compiled is not None:
+            self.inference = requested
+        self._tap = FeatureTap(net, layers) if layers and self.inference == "eager" else None
+
+    def _fast_network(self, what: str, build):
+        """`build()`, or None with a warning when it fails: eager PyTorch always works."""
+        try:
+            return build()
+        except Exception as err:  # tracing and exporting can fail many ways
+            log.warning(
+                "model %s: %s failed, running eager PyTorch instead (%s: %s)",
+                self.name,
+                what,
+                type(err).__name__,
+                str(err).splitlines()[0][:300] if str(err) else "",
+            )
+            return None
+
+    @property
+    def onnx(self) -> OnnxNetwork | None:
+        """The ONNX Runtime network ((N, 1, 28, 28) float32 -> its outputs), None otherwise."""
+        return self._onnx
 
     @property
     def compiled(self) -> torch.jit.ScriptModule | None:
@@ -208,13 +237,14 @@ class Predictor:
     ) -> Predictor:
         """Load a checkpoint; `ModelLoadError` says which file is wrong and what to run.
 
-        `inference`: "torchscript" or "eager"; None reads `DIGITLAB_INFERENCE`.
+        `inference`: "onnx", "torchscript" or "eager"; None reads `DIGITLAB_INFERENCE`.
         """
-        inference_path(inference)  # a wrong choice is the caller's error, not the card's
+        requested = inference_path(inference)  # a wrong choice is the caller's, not the card's
         weights = resolve_model_path(path)
         net, card = load_checkpoint(weights, device)
         novelty = load_detector(weights, card)
-        return cls(net, card, torch.device(device), novelty, inference)
+        graph = verified_file(weights, card) if requested == "onnx" else None
+        return cls(net, card, torch.device(device), novelty, inference, graph)
 
     def predict(self, image) -> Prediction | None:
         """Predict one canvas, photo or array; None when there is nothing drawn.
@@ -252,20 +282,31 @@ class Predictor:
                 f"shape {x.shape} and dtype {x.dtype} (use canvas_to_mnist first)"
             )
         logits, novel = [np.empty((0, 10), dtype=np.float32)], [np.zeros(0, dtype=bool)]
-        with torch.inference_mode():
-            for batch in pixel_batches(x, self.device, BATCH):
-                if self._compiled is not None:
-                    out, features = self._compiled(batch)
-                else:
-                    out = self.net(batch)
-                    features = self._tap.features() if self._tap is not None else None
-                logits.append(out.float().cpu().numpy())
-                if features is not None and self.novelty is not None:
-                    novel.append(self.novelty.is_novel(features.cpu().numpy()))
-                else:
-                    novel.append(np.zeros(len(batch), dtype=bool))
+        for start in range(0, len(x), BATCH):
+            out, features = self._logits_and_features(x[start : start + BATCH])
+            logits.append(out)
+            if features is not None and self.novelty is not None:
+                novel.append(self.novelty.is_novel(features))
+            else:
+                novel.append(np.zeros(len(out), dtype=bool))
         raw = np.concatenate(logits)
         probabilities = softmax(raw, self.temperature).astype(np.float32)
         flags = np.concatenate(novel)
         unsure = (probabilities.max(axis=1) < self.unsure_threshold) | flags
         return BatchScores(logits=raw, probabilities=probabilities, novel=flags, unsure=unsure)
+
+    def _logits_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, 10) logits and (N, D) features (None without a detector) of uint8 images."""
+        if self._onnx is not None:
+            _, features, out = self._onnx(np.divide(x[:, None], 255, dtype=np.float32))
+            return out, features
+        with torch.inference_mode():
+            batch = torch.tensor(x)  # a copy: inputs may be read-only
+            batch = batch.to(self.device).unsqueeze(1).float().div_(255)
+            if self._compiled is not None:
+                out, features = self._compiled(batch)
+            else:
+                out = self.net(batch)
+                features = self._tap.features() if self._tap is not None else None
+            features = features.cpu().numpy() if features is not None else None
+            return out.float().cpu().numpy(), features

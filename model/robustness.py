@@ -8,7 +8,9 @@ benchmarks and the model card, so that the three always report the same figure:
   `canvas_to_mnist` and, for comparison, through naive resizing;
 - `drawn_digit_accuracy`: digits painted from stroke templates with a round brush;
 - `non_digit_flagged`: how many scribbles, letters and figures are called "unsure";
-- `idempotence`: how many MNIST digits keep their prediction through `canvas_to_mnist`.
+- `idempotence`: how many MNIST digits keep their prediction through `canvas_to_mnist`;
+- `style_proxy`: held-out people's handwriting (`model.handwriting`), the proxy of
+  real users: accuracy, worst person, unsure share and the errors by (true, predicted).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections import Counter
 
 import numpy as np
 
+from model.handwriting import StyleDigits, default_cache_dir, style_digits
 from model.predictor import Predictor
 from model.preprocess import canvas_to_mnist
 from model.synthetic import (
@@ -109,3 +112,35 @@ def idempotence(predictor: Predictor, images28: np.ndarray) -> float:
     through = np.full(len(images28), -1)
     through[kept] = predictor.predict_batch(forms).argmax(1)
     return float((direct == through).mean())
+
+
+# The held-out people the card, the benchmarks and the tests measure (CI-sized).
+PROXY_PEOPLE = 40
+PROXY_PER_DIGIT = 5
+
+
+def proxy_digits() -> StyleDigits:
+    """The proxy set: PROXY_PEOPLE held-out people drawing each digit PROXY_PER_DIGIT times."""
+    return style_digits("held-out", PROXY_PEOPLE, PROXY_PER_DIGIT, cache_dir=default_cache_dir())
+
+
+def style_proxy(predictor: Predictor, digits: StyleDigits) -> dict:
+    """How `predictor` reads held-out people's digits (see `model.handwriting`)."""
+    scores = predictor.score_batch(digits.images)
+    predicted, unsure = scores.probabilities.argmax(1), scores.unsure
+    correct = predicted == digits.labels
+    people = np.unique(digits.person)
+    by_person = np.array([correct[digits.person == p].mean() for p in people])
+    errors = Counter(
+        zip(digits.labels[~correct].tolist(), predicted[~correct].tolist(), strict=True)
+    )
+    return {
+        "n": len(digits.labels),
+        "people": len(people),
+        "accuracy": float(correct.mean()),
+        "worst_person_accuracy": float(by_person.min()),
+        "unsure_share": float(unsure.mean()),
+        "errors_flagged_unsure": float(unsure[~correct].mean()) if (~correct).any() else 1.0,
+        "accuracy_when_sure": float(correct[~unsure].mean()) if (~unsure).any() else 1.0,
+        "errors_by_pair": [[t, p, n] for (t, p), n in errors.most_common()],
+    }

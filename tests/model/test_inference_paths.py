@@ -1,13 +1,14 @@
-"""TorchScript and eager inference on the committed models: same answers, the setting, errors.
+"""ONNX Runtime, TorchScript and eager inference on the committed models: same answers.
 
-The compiled path (`DIGITLAB_INFERENCE=torchscript`, the default) must be a faster way
-to the same result, never a different model: the same calibrated probabilities to
-float rounding and the very same unsure and novel flags.
+The fast paths (`DIGITLAB_INFERENCE=onnx`, the default, and `torchscript`) must be
+faster ways to the same result, never a different model: the same calibrated
+probabilities to float rounding and the very same unsure and novel flags.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -39,6 +40,19 @@ def compiled() -> Predictor:
     return predictor
 
 
+@pytest.fixture(scope="module")
+def onnx() -> Predictor:
+    predictor = Predictor.load(weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE), inference="onnx")
+    assert predictor.inference == "onnx"
+    return predictor
+
+
+@pytest.fixture(params=["onnx", "torchscript"])
+def fast(request, onnx, compiled) -> Predictor:
+    """Each fast path of the default model in turn."""
+    return {"onnx": onnx, "torchscript": compiled}[request.param]
+
+
 def assert_same_answers(a: Predictor, b: Predictor, images: np.ndarray) -> None:
     first, second = a.score_batch(images), b.score_batch(images)
     np.testing.assert_allclose(first.probabilities, second.probabilities, atol=PROBABILITY_ATOL)
@@ -47,13 +61,14 @@ def assert_same_answers(a: Predictor, b: Predictor, images: np.ndarray) -> None:
     np.testing.assert_array_equal(first.unsure, second.unsure)
 
 
-def test_same_answers_on_mnist_test_digits(eager, compiled, mnist: Mnist) -> None:
+def test_same_answers_on_mnist_test_digits(eager, fast, mnist: Mnist) -> None:
     images = mnist.test_images[:3000]
-    assert_same_answers(eager, compiled, images)
+    assert_same_answers(eager, fast, images)
     assert eager.score_batch(images).unsure.any()  # the flags compared are not all False
 
 
-def test_same_answers_on_non_digits_and_blank(eager, compiled) -> None:
+def test_same_answers_on_non_digits_and_blank(eager, fast) -> None:
+    compiled = fast
     shapes, _ = non_digit_shapes(130, np.random.default_rng(0))
     forms = [canvas_to_mnist(shape) for shape in shapes]
     forms28 = np.stack([f for f in forms if f is not None])
@@ -67,16 +82,21 @@ def test_same_answers_on_non_digits_and_blank(eager, compiled) -> None:
     np.testing.assert_allclose(one.probabilities, two.probabilities, atol=PROBABILITY_ATOL)
 
 
+@pytest.mark.parametrize("path", ["onnx", "torchscript"])
 @pytest.mark.parametrize("name", available_models(MODELS_DIR))
-def test_every_committed_model_compiles_to_the_same_answers(name: str, mnist: Mnist) -> None:
+def test_every_committed_model_compiles_to_the_same_answers(
+    name: str, path: str, mnist: Mnist
+) -> None:
+    """With or without a committed ONNX file (exported at load when there is none)."""
     weights = weights_path(MODELS_DIR, name)
-    compiled = Predictor.load(weights, inference="torchscript")
-    assert compiled.inference == "torchscript"
+    compiled = Predictor.load(weights, inference=path)
+    assert compiled.inference == path
     eager = Predictor.load(weights, inference="eager")
     assert_same_answers(eager, compiled, mnist.test_images[:500])
 
 
-def test_compiled_predictor_is_shared_across_threads(compiled, mnist: Mnist) -> None:
+def test_compiled_predictor_is_shared_across_threads(fast, mnist: Mnist) -> None:
+    compiled = fast
     canvases = [np.kron(img, np.ones((10, 10), np.uint8)) for img in mnist.test_images[:12]]
     expected = [compiled.predict(c).probabilities for c in canvases]
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -88,7 +108,8 @@ def test_compiled_predictor_is_shared_across_threads(compiled, mnist: Mnist) -> 
 def test_the_setting_selects_the_path(monkeypatch) -> None:
     weights = weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE)
     monkeypatch.delenv("DIGITLAB_INFERENCE", raising=False)
-    assert get_settings().inference == "torchscript"
+    assert get_settings().inference == "onnx"
+    assert Predictor.load(weights).inference == "onnx"
     monkeypatch.setenv("DIGITLAB_INFERENCE", "eager")
     assert get_settings().inference == "eager"
     assert Predictor.load(weights).inference == "eager"
@@ -99,8 +120,10 @@ def test_the_setting_selects_the_path(monkeypatch) -> None:
 
 
 def test_a_wrong_choice_says_what_is_allowed(monkeypatch) -> None:
-    monkeypatch.setenv("DIGITLAB_INFERENCE", "onnx")
-    with pytest.raises(ValueError, match="DIGITLAB_INFERENCE must be one of torchscript, eager"):
+    monkeypatch.setenv("DIGITLAB_INFERENCE", "tensorrt")
+    with pytest.raises(
+        ValueError, match="DIGITLAB_INFERENCE must be one of onnx, torchscript, eager"
+    ):
         get_settings()
     monkeypatch.delenv("DIGITLAB_INFERENCE")
     with pytest.raises(ValueError, match="unknown inference path 'jit'; choose one of"):
@@ -118,16 +141,37 @@ class ThroughNumPy(nn.Module):
         return torch.from_numpy(self.net(x).detach().numpy().copy())
 
 
-def test_a_network_that_cannot_be_traced_runs_eager_with_a_warning(caplog, mnist: Mnist) -> None:
+@pytest.mark.parametrize(
+    ("path", "what"), [("torchscript", "TorchScript compilation"), ("onnx", "ONNX Runtime")]
+)
+def test_a_network_that_cannot_be_traced_runs_eager_with_a_warning(
+    path: str, what: str, caplog, mnist: Mnist
+) -> None:
     net, card = load_checkpoint(weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE))
     untraceable = ThroughNumPy(net).eval()
     with caplog.at_level(logging.WARNING, logger="model.predictor"):
-        predictor = Predictor(untraceable, card, torch.device("cpu"), inference="torchscript")
+        predictor = Predictor(untraceable, card, torch.device("cpu"), inference=path)
     assert predictor.inference == "eager"
-    assert "TorchScript compilation failed, running eager PyTorch" in caplog.text
+    assert f"{what} failed, running eager PyTorch" in caplog.text
     expected = Predictor(net, card, torch.device("cpu"), inference="eager")
     np.testing.assert_allclose(
         predictor.predict_batch(mnist.test_images[:50]),
         expected.predict_batch(mnist.test_images[:50]),
         atol=1e-6,
     )
+
+
+def os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_onnx_predictions_of_one_drawing_start_no_worker_threads(mnist: Mnist) -> None:
+    """One image runs on a session without a thread pool; batches get one of their own."""
+    before = os_threads()
+    predictor = Predictor.load(weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE), inference="onnx")
+    canvases = [np.kron(img, np.ones((10, 10), np.uint8)) for img in mnist.test_images[:20]]
+    for canvas in canvases:
+        predictor.predict(canvas)
+    assert os_threads() == before
+    predictor.predict_batch(mnist.test_images[:100])
+    assert os_threads() == before + torch.get_num_threads() - 1

@@ -12,14 +12,15 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 from scipy import ndimage
 
+from model import preprocess
 from model.preprocess import (
     MNIST_STROKE_WIDTH,
     STROKE_WIDTH_RANGE,
     canvas_to_mnist,
     stroke_width,
 )
-from model.strokes import digit_paths, render_strokes
-from model.synthetic import photo_of, shifted_correlation
+from model.strokes import digit_paths, digit_styles, render_strokes
+from model.synthetic import canvas_test_set, photo_of, shifted_correlation
 
 
 def drawn(digit: int, seed: int = 0, *, brush: float = 18, size: int = 280, **where) -> np.ndarray:
@@ -393,22 +394,128 @@ def test_any_float_picture_in_range_gives_mnist_form_or_none(array: np.ndarray) 
     assert_mnist_form_or_none(canvas_to_mnist(array))
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    digit=st.integers(0, 9),
-    seed=st.integers(0, 2**16),
-    brush_share=st.floats(0.02, 0.25),
-    height=st.floats(0.2, 0.95),
-    polarity=st.sampled_from(["light", "dark"]),
-    rgba=st.booleans(),
-)
-def test_any_drawn_digit_is_boxed_and_centred_like_mnist(
-    digit, seed, brush_share, height, polarity, rgba
-) -> None:
-    """Brushes from hairline to a quarter of the digit's height (fatter is a blob)."""
+@st.composite
+def drawings(draw) -> np.ndarray:
+    """Any digit on a 280 px canvas, brushes from hairline to a quarter of its height."""
+    digit, seed = draw(st.integers(0, 9)), draw(st.integers(0, 2**16))
+    brush_share, height = draw(st.floats(0.02, 0.25)), draw(st.floats(0.2, 0.95))
+    polarity, rgba = draw(st.sampled_from(["light", "dark"])), draw(st.booleans())
     paths = digit_paths(digit, np.random.default_rng(seed), height=height)
-    brush = max(2.0, brush_share * height * 280)
-    out = canvas_to_mnist(render_strokes(paths, 280, brush, polarity=polarity, rgba=rgba))
+    brush = max(2.0, brush_share * height * 280)  # fatter is a blob
+    return render_strokes(paths, 280, brush, polarity=polarity, rgba=rgba)
+
+
+@settings(max_examples=60, deadline=None)
+@given(drawings())
+def test_any_drawn_digit_is_boxed_and_centred_like_mnist(drawing: np.ndarray) -> None:
+    out = canvas_to_mnist(drawing)
     assert out is not None
     assert max(ink_box(out)) == 20
     assert np.allclose(ndimage.center_of_mass(out.astype(float)), (14.0, 14.0), atol=1.0)
+
+
+# --- the fast path for clean drawings ----------------------------------------------
+
+
+@pytest.fixture
+def fast_path_taken(monkeypatch) -> list[bool]:
+    """Records, per call, whether `canvas_to_mnist` found a clean drawing (the real check)."""
+    taken: list[bool] = []
+    check = preprocess._lifted_clean_drawing
+
+    def recording(ink, edge):
+        lifted = check(ink, edge)
+        taken.append(lifted is not None)
+        return lifted
+
+    monkeypatch.setattr(preprocess, "_lifted_clean_drawing", recording)
+    return taken
+
+
+def assert_same_as_full_path(pictures: list[np.ndarray]) -> np.ndarray:
+    """Both paths give the same 28 x 28 (within rounding) for every picture; their stack."""
+    fast, full = [], []
+    for picture in pictures:
+        fast.append(canvas_to_mnist(picture))
+        full.append(canvas_to_mnist(picture, fast_path=False))
+        assert (fast[-1] is None) == (full[-1] is None)
+        if fast[-1] is not None:
+            assert np.abs(fast[-1].astype(int) - full[-1]).max() <= 1
+    return np.stack([f for f in fast if f is not None]), np.stack(
+        [f for f in full if f is not None]
+    )
+
+
+@pytest.fixture(scope="module")
+def default_predictor():
+    from model.predictor import Predictor
+
+    return Predictor.load()
+
+
+def test_redrawn_mnist_canvases_take_the_fast_path_to_the_same_answer(
+    fast_path_taken, default_predictor, mnist
+) -> None:
+    """Every kind of redrawn canvas (small, thick, at the edge, dark on light, RGBA...)."""
+    canvases = list(
+        canvas_test_set(mnist.test_images[:270], mnist.test_labels[:270], np.random.default_rng(1))
+    )
+    fast, full = assert_same_as_full_path(canvases)
+    assert np.mean(fast_path_taken[::2]) > 0.9  # the calls with the fast path allowed
+    one, two = default_predictor.score_batch(fast), default_predictor.score_batch(full)
+    np.testing.assert_array_equal(one.probabilities.argmax(1), two.probabilities.argmax(1))
+    np.testing.assert_array_equal(one.unsure, two.unsure)
+
+
+def test_stroke_digits_take_the_fast_path_to_the_same_answer(
+    fast_path_taken, default_predictor
+) -> None:
+    rng = np.random.default_rng(2)
+    pictures = []
+    for i, (digit, style) in enumerate(digit_styles()):
+        paths = digit_paths(digit, rng, style=style)
+        brush = float(rng.uniform(6, 40))
+        pictures.append(
+            render_strokes(paths, 280, brush, polarity=("light", "dark")[i % 2], rgba=i % 3 == 0)
+        )
+    fast, full = assert_same_as_full_path(pictures)
+    assert all(fast_path_taken[::2])
+    one, two = default_predictor.score_batch(fast), default_predictor.score_batch(full)
+    np.testing.assert_array_equal(one.probabilities.argmax(1), two.probabilities.argmax(1))
+    np.testing.assert_array_equal(one.unsure, two.unsure)
+
+
+def test_a_drawing_with_a_stray_dot_still_has_the_dot_removed(fast_path_taken) -> None:
+    canvas = drawn(7, seed=3, brush=14)
+    canvas[10:14, 10:14] = 255  # a tap far from the digit
+    fast, _ = assert_same_as_full_path([canvas])
+    assert fast_path_taken[0] and max(ink_box(fast[0])) == 20
+    np.testing.assert_array_equal(fast[0], canvas_to_mnist(drawn(7, seed=3, brush=14)))
+
+
+def test_photos_scans_and_shaded_pictures_take_the_full_path(fast_path_taken) -> None:
+    rng = np.random.default_rng(4)
+    canvas = drawn(5, seed=4)
+    scanned = np.clip(40 + 0.7 * canvas + rng.normal(0, 6, canvas.shape), 0, 255)  # grey paper
+    shaded = np.clip(canvas.astype(int) + np.linspace(0, 40, 280)[None, :], 0, 255)
+    pictures = [
+        photo_of(render_strokes(digit_paths(5, rng), 280, 14), rng),
+        scanned.astype(np.uint8),
+        shaded.astype(np.uint8),
+    ]
+    for picture in pictures:
+        assert canvas_to_mnist(picture) is not None
+    assert fast_path_taken == [False, False, False]
+
+
+def test_a_compressed_canvas_gives_the_same_digit_on_either_path() -> None:
+    """JPEG keeps a flat black background flat: it may take the fast path, to the same end."""
+    buffer = io.BytesIO()
+    Image.fromarray(drawn(5, seed=4)).save(buffer, format="JPEG", quality=80)
+    assert_same_as_full_path([np.asarray(Image.open(buffer))])
+
+
+@settings(max_examples=30, deadline=None)
+@given(drawings())
+def test_any_drawn_digit_comes_out_the_same_on_either_path(drawing: np.ndarray) -> None:
+    assert_same_as_full_path([drawing])

@@ -1,0 +1,472 @@
+"""People's handwriting: digits drawn on the app's canvas in the world's writing styles.
+
+MNIST holds American forms; people elsewhere cross their sevens, give their ones a
+long entry flag, draw fours open in one stroke and nines with a small loop and a
+long tail. This module stands in for those people. A `Person` is a seeded set of
+style habits: which variant of each digit they write, how large its loops are, how
+long its flags and tails, their slant, aspect, size and place on the canvas, their
+brush, how shaky their mouse or finger is and how often the browser samples it.
+`draw_digit` paints one digit as the app's canvas holds it (white round brush on a
+transparent 280 x 280 canvas); `style_digits` draws many people's digits through
+`canvas_to_mnist`, in parallel and cached on disk.
+
+Training people and held-out people come from separate seed streams (`GROUPS`):
+no draw of a held-out person's habits is shared with any training person, so a
+model trained on one group and measured on the other meets strangers.
+
+Template coordinates are (x, y) in a unit box, y pointing down, as in `model.strokes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import astuple, dataclass
+from multiprocessing import get_context
+from os import cpu_count, getpid
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from model.preprocess import canvas_to_mnist
+from model.strokes import Path as Stroke
+from model.strokes import arc, render_strokes
+from settings import get_settings
+
+CANVAS = 280
+# Seed streams of the two groups of people; a person's habits come from (group, index).
+GROUPS = {"train": 7001, "held-out": 9002}
+# Bump when drawings change: cached sets of an older version are not reused.
+VERSION = 2
+
+
+def _line(*points: tuple[float, float]) -> Stroke:
+    return np.asarray(points, dtype=float)
+
+
+def _join(*parts: Stroke) -> Stroke:
+    return np.concatenate(parts, axis=0)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A person's shape habits, in shares of the digit's height or width."""
+
+    loop: float  # loop height of a 6 or 9 (small loops are continental)
+    tail_hook: float  # how far a 9's tail curls back to the left (0: straight)
+    flag: float  # length of a 1's entry flag
+    crossbar: float  # width of a 7's crossbar
+    arm_gap: float  # how far an open 4's arm stays from its stem
+    retrace: float  # gap between up and down strokes retraced in one go
+    curl: float = 0.0  # how much a 7's top bows up, as a 2's would
+
+
+# --- the styles: digit -> variant -> strokes for a Shape --------------------------
+
+
+def _zero(s: Shape) -> dict[str, list[Stroke]]:
+    oval = arc(0.5, 0.5, 0.45, 0.5, -100, 280)
+    return {
+        "oval": [oval],
+        "clockwise": [oval[::-1]],
+        "slashed": [oval, _line((0.2, 0.95), (0.8, 0.05))],
+        "overshoot": [_join(arc(0.5, 0.5, 0.45, 0.5, -60, 300), _line((0.75, 0.1)))],
+    }
+
+
+def _one(s: Shape) -> dict[str, list[Stroke]]:
+    entry = (0.55 - 0.8 * s.flag, 0.7 * s.flag)
+    return {
+        "bar": [_line((0.5, 0.0), (0.5, 1.0))],
+        "flag": [_line(entry, (0.6, 0.0), (0.55, 1.0))],
+        "flag-base": [_line(entry, (0.6, 0.0), (0.55, 1.0)), _line((0.2, 1.0), (0.9, 1.0))],
+    }
+
+
+def _two(s: Shape) -> dict[str, list[Stroke]]:
+    top = arc(0.5, 0.28, 0.42, 0.28, 190, 400)
+    loop = 0.08 + 0.15 * s.loop
+    return {
+        "curved": [_join(top, _line((0.05, 1.0), (0.95, 1.0)))],
+        "looped": [
+            _join(
+                top,
+                _line((0.15, 0.95 - loop)),
+                arc(0.2, 1.0 - loop, loop, loop, -90, 270),
+                _line((0.95, 0.98)),
+            )
+        ],
+        "angular": [
+            _line((0.1, 0.25), (0.4, 0.02), (0.8, 0.1), (0.85, 0.3), (0.1, 1.0), (0.95, 0.98))
+        ],
+    }
+
+
+def _three(s: Shape) -> dict[str, list[Stroke]]:
+    return {
+        "round": [
+            _join(arc(0.5, 0.25, 0.42, 0.25, 200, 450), arc(0.5, 0.74, 0.45, 0.26, -90, 160))
+        ],
+        "flat-top": [
+            _join(_line((0.1, 0.02), (0.9, 0.02), (0.4, 0.42)), arc(0.5, 0.7, 0.45, 0.3, -100, 160))
+        ],
+        "pointed": [
+            _join(
+                arc(0.45, 0.24, 0.45, 0.24, 200, 420),
+                _line((0.35, 0.5)),
+                arc(0.45, 0.74, 0.5, 0.26, -110, 160),
+            )
+        ],
+    }
+
+
+def _four(s: Shape) -> dict[str, list[Stroke]]:
+    """Open fours keep their arm `arm_gap` away from the stem's top; closed ones meet it."""
+    stem_x, bar_y = 0.7, 0.62
+    arm_top = (0.28 - 0.5 * s.arm_gap, 0.0)
+    down_across = [arm_top, (0.1 + 0.2 * s.arm_gap, bar_y), (stem_x, bar_y)]
+    return {
+        "closed": [_line((stem_x, 1.0), (stem_x, 0.0), (0.02, bar_y), (0.98, bar_y))],
+        "closed-two-stroke": [
+            _line((stem_x, 0.0), (0.02, bar_y), (0.98, bar_y)),
+            _line((stem_x, 0.0), (stem_x, 1.0)),
+        ],
+        "open": [_line(*down_across, (0.98, bar_y)), _line((stem_x, 0.05), (stem_x, 1.0))],
+        "open-one-stroke": [
+            _join(
+                _line(*down_across[:2]),
+                arc(stem_x - 0.15, bar_y - 0.15, 0.15, 0.15, 90, 0),
+                _line((stem_x + s.retrace, 0.02), (stem_x - 0.2 * s.retrace, 1.0)),
+            )
+        ],
+    }
+
+
+def _five(s: Shape) -> dict[str, list[Stroke]]:
+    belly = arc(0.5, 0.68, 0.42, 0.3, -150, 150)
+    return {
+        "two-stroke": [
+            _join(_line((0.25, 0.02), (0.15, 0.45)), belly),
+            _line((0.25, 0.02), (0.9, 0.02)),
+        ],
+        "one-stroke": [_join(_line((0.9, 0.02), (0.25, 0.02), (0.15, 0.45)), belly)],
+    }
+
+
+def _six(s: Shape) -> dict[str, list[Stroke]]:
+    loop = 0.15 + 0.45 * s.loop  # height of the loop, of the digit's height
+    ry, cy = loop / 2, 1.0 - loop / 2
+    rx = 0.15 + 0.3 * s.loop
+    return {
+        "curved": [
+            _join(arc(0.85, 0.7, 0.75, 0.68, -100, -180), arc(0.5, 0.72, 0.4, 0.27, 180, -180))
+        ],
+        "straight": [_join(_line((0.7, 0.0), (0.15, 0.65)), arc(0.5, 0.72, 0.36, 0.27, 200, -160))],
+        "tiny-loop": [
+            _join(
+                arc(0.5 + rx + 0.2, cy, rx + 0.2 + 0.1, cy, -100, -180),
+                arc(0.5, cy, rx, ry, 180, -180),
+            )
+        ],
+    }
+
+
+def _seven(s: Shape) -> dict[str, list[Stroke]]:
+    """The crossbar crosses the stem (a curved line from (0.95, 0.05) to (0.42, 1))."""
+    t = np.linspace(0, 1, 12)[:, None]
+    stem = _bezier(t, (0.95, 0.05), (0.55, 0.35), (0.42, 1.0))
+    top = _bezier(t, (0.05, 0.05 + 0.25 * s.curl), (0.5, -0.15 * s.curl), (0.95, 0.05))
+    bar_y = 0.55 + 0.25 * s.arm_gap / 0.4  # people who cross low make it look like a 2's base
+    mid = float(np.interp(bar_y, stem[:, 1], stem[:, 0]))
+    bar = _line((mid - 0.6 * s.crossbar, bar_y + 0.02), (mid + 0.4 * s.crossbar, bar_y - 0.02))
+    return {
+        "plain": [_line((0.05, 0.05), (0.95, 0.05), (0.35, 1.0))],
+        "crossbar": [_join(top, stem), bar],
+        "hooked": [_line((0.05, 0.22), (0.1, 0.05), (0.95, 0.05), (0.4, 1.0))],
+        "hooked-crossbar": [_join(_line((0.05, 0.22)), top, stem), bar],
+    }
+
+
+def _bezier(t: np.ndarray, a: tuple, b: tuple, c: tuple) -> Stroke:
+    return (1 - t) ** 2 * np.array(a) + 2 * t * (1 - t) * np.array(b) + t**2 * np.array(c)
+
+
+def _eight(s: Shape) -> dict[str, list[Stroke]]:
+    t = np.linspace(0, 2 * np.pi, 80)
+    figure = np.stack([0.5 + 0.42 * np.sin(2 * t) / 1.2, 0.5 - 0.5 * np.cos(t)], axis=1)
+    return {
+        "crossing": [figure],
+        "two-loops": [
+            _join(arc(0.5, 0.26, 0.32, 0.25, 90, 450), arc(0.5, 0.74, 0.42, 0.26, -90, 270))
+        ],
+        "stacked": [arc(0.5, 0.25, 0.33, 0.25, 0, 360), arc(0.5, 0.75, 0.42, 0.25, -90, 270)],
+    }
+
+
+def _nine(s: Shape) -> dict[str, list[Stroke]]:
+    """Loop counter-clockwise from its right side, then the tail down, in one stroke."""
+    loop = 0.2 + 0.4 * s.loop  # of the height: small loops leave a long tail
+    rx, ry = 0.22 + 0.2 * s.loop, loop / 2
+    right = 0.5 + rx
+    ring = arc(0.5, ry, rx, ry, -10, -300 - 60 * s.loop)  # fast hands leave it open
+    hook = s.tail_hook
+    tail = _join(
+        _line((right, ry), (right - 0.02, 0.95 - 0.4 * hook)),
+        arc(
+            right - 0.3 * hook - 0.1, 0.95 - 0.4 * hook, 0.3 * hook + 0.1, 0.4 * hook + 0.05, 0, 150
+        ),
+    )
+    return {
+        "round": [_join(arc(0.5, 0.3, 0.4, 0.28, 0, -360), _line((0.88, 1.0)))],
+        "straight-tail": [_join(ring, _line((right, ry), (right - 0.1, 1.0)))],
+        "hooked-tail": [_join(ring, tail)],
+        "curved-tail": [_join(ring, arc(right - 0.35, ry, 0.35, 1.0 - ry, 0, 110))],
+        # The loop begun at its left and never closed: a curl over the top, then the tail.
+        "open-loop": [_join(arc(0.5, ry, rx, ry, 120, 360), tail)],
+    }
+
+
+STYLES: dict[int, Callable[[Shape], dict[str, list[Stroke]]]] = {
+    0: _zero, 1: _one, 2: _two, 3: _three, 4: _four,
+    5: _five, 6: _six, 7: _seven, 8: _eight, 9: _nine,
+}  # fmt: skip
+
+# How often people write each variant (a person keeps to one per digit).
+VARIANT_WEIGHTS: dict[int, dict[str, float]] = {
+    0: {"oval": 4, "clockwise": 2, "slashed": 1, "overshoot": 2},
+    1: {"bar": 4, "flag": 5, "flag-base": 2},
+    2: {"curved": 4, "looped": 3, "angular": 2},
+    3: {"round": 5, "flat-top": 2, "pointed": 2},
+    4: {"closed": 3, "closed-two-stroke": 2, "open": 3, "open-one-stroke": 3},
+    5: {"two-stroke": 3, "one-stroke": 2},
+    6: {"curved": 3, "straight": 2, "tiny-loop": 4},
+    7: {"plain": 3, "crossbar": 4, "hooked": 1, "hooked-crossbar": 2},
+    8: {"crossing": 3, "two-loops": 3, "stacked": 1},
+    9: {"round": 3, "straight-tail": 3, "hooked-tail": 3, "curved-tail": 2, "open-loop": 1},
+}
+
+
+def variants(digit: int) -> list[str]:
+    return list(VARIANT_WEIGHTS[digit])
+
+
+def digit_strokes(digit: int, variant: str, shape: Shape) -> list[Stroke]:
+    """Unit-box strokes of one variant of a digit for a person's shape habits."""
+    drawn = STYLES[digit](shape)
+    if variant not in drawn:
+        raise ValueError(f"digit {digit} has no variant {variant!r}; one of: {', '.join(drawn)}")
+    return drawn[variant]
+
+
+# --- people -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """A writer: their variant of each digit and their habits (all drawn from one seed)."""
+
+    group: str
+    index: int
+    variants: tuple[str, ...]  # one per digit 0-9
+    shape: Shape
+    slant: float  # shear: x moves by slant * (0.5 - y)
+    rotation: float  # degrees
+    aspect: float  # width / height
+    height: float  # digit height, share of the canvas
+    brush: float  # px
+    finger: bool  # finger (shakier, coarser sampling) or mouse
+    wobble: float  # slow drift of the hand, px
+    tremor: float  # point-to-point noise, px
+    sample_px: float  # distance between the points the browser records
+
+    def style_values(self) -> tuple[float, ...]:
+        """Every continuous habit (for checking that two people share none)."""
+        return (
+            *astuple(self.shape),
+            self.slant,
+            self.rotation,
+            self.aspect,
+            self.height,
+            self.brush,
+            self.wobble,
+            self.tremor,
+            self.sample_px,
+        )
+
+
+def person(group: str, index: int) -> Person:
+    """Person `index` of `group` ("train" or "held-out"): the same every time."""
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
+    rng = np.random.default_rng([GROUPS[group], index])
+    chosen = []
+    for digit in range(10):
+        names, weights = zip(*VARIANT_WEIGHTS[digit].items(), strict=True)
+        chosen.append(str(rng.choice(names, p=np.array(weights) / sum(weights))))
+    shape = Shape(
+        *rng.uniform(0, 1, 2),
+        *rng.uniform([0.25, 0.5, 0.05, 0.02], [0.6, 1.0, 0.4, 0.08]),
+        curl=float(rng.uniform(0, 1)),
+    )
+    finger = bool(rng.random() < 0.4)
+    return Person(
+        group=group,
+        index=index,
+        variants=tuple(chosen),
+        shape=shape,
+        slant=float(rng.normal(0.1, 0.15)),
+        rotation=float(rng.normal(0, 5)),
+        aspect=float(rng.uniform(0.35, 0.85)),
+        height=float(rng.uniform(0.45, 0.85)),
+        brush=float(rng.uniform(14, 26)),
+        finger=finger,
+        wobble=float(rng.uniform(1, 6) * (1.8 if finger else 1)),
+        tremor=float(rng.uniform(0.2, 1.5) * (1.5 if finger else 1)),
+        sample_px=float(rng.uniform(3, 14) * (1.5 if finger else 1)),
+    )
+
+
+def people(group: str, count: int, start: int = 0) -> list[Person]:
+    return [person(group, i) for i in range(start, start + count)]
+
+
+# --- drawing ----------------------------------------------------------------------
+
+
+def _vary(shape: Shape, rng: np.random.Generator) -> Shape:
+    """This drawing's shape: the person's habits, give or take a little."""
+    values = np.array(astuple(shape))
+    return Shape(*np.clip(values * rng.uniform(0.85, 1.15, len(values)), 0, 1))
+
+
+def pen_paths(who: Person, digit: int, rng: np.random.Generator) -> list[Stroke]:
+    """Canvas-pixel points of one drawing of `digit` by `who`, as the browser records them."""
+    variant = who.variants[digit] if rng.random() < 0.9 else str(rng.choice(variants(digit)))
+    strokes = digit_strokes(digit, variant, _vary(who.shape, rng))
+    if len(strokes) > 1 and rng.random() < 0.3:  # another stroke order
+        strokes = strokes[::-1]
+    height = float(np.clip(who.height * rng.uniform(0.9, 1.1), 0.45, 0.85)) * CANVAS
+    aspect = who.aspect * rng.uniform(0.9, 1.1)
+    angle = np.radians(who.rotation + rng.normal(0, 3))
+    slant = who.slant + rng.normal(0, 0.05)
+    cos, sin = np.cos(angle), np.sin(angle)
+    matrix = np.array([[cos, -sin], [sin, cos]]) @ np.array([[aspect, -slant], [0, 1]]) * height
+    placed = [(np.asarray(s) - 0.5) @ matrix.T for s in strokes]
+    margin = who.brush / 2 + 3 * (who.wobble + who.tremor) + 2
+    low, high = np.min([p.min(0) for p in placed], 0), np.max([p.max(0) for p in placed], 0)
+    fits = min(1.0, 0.999 * float((CANVAS - 2 * margin) / (high - low).max()))  # too wide
+    placed = [p * fits for p in placed]
+    centre = rng.uniform(margin - low * fits, CANVAS - margin - high * fits)
+    return [_sampled(p + centre, who, rng) for p in placed]
+
+
+def _sampled(stroke: Stroke, who: Person, rng: np.random.Generator) -> Stroke:
+    """Points every `sample_px` along the stroke, moved by a drifting, shaking hand."""
+    steps = np.linalg.norm(np.diff(stroke, axis=0), axis=1)
+    along = np.concatenate([[0.0], np.cumsum(steps)])
+    if along[-1] == 0:
+        return stroke[:1]
+    count = max(2, int(along[-1] / (who.sample_px * rng.uniform(0.7, 1.3))) + 1)
+    at = np.linspace(0, along[-1], count)
+    points = np.stack([np.interp(at, along, stroke[:, k]) for k in (0, 1)], axis=1)
+    drift = gaussian_filter1d(rng.normal(0, 1, (count, 2)), max(1.0, count / 6), axis=0)
+    drift *= who.wobble / max(drift.std(), 1e-6)
+    return points + drift + rng.normal(0, who.tremor, points.shape)
+
+
+def draw_digit(who: Person, digit: int, rng: np.random.Generator) -> np.ndarray:
+    """One drawing as the app's canvas holds it: 280 x 280 x 4, white ink in alpha."""
+    brush = who.brush * rng.uniform(0.95, 1.05)
+    return render_strokes(pen_paths(who, digit, rng), CANVAS, brush, rgba=True)
+
+
+def person_digits(who: Person, per_digit: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`per_digit` drawings of each digit by `who` in MNIST's form: (images, labels)."""
+    rng = np.random.default_rng([GROUPS[who.group], who.index, seed])
+    images, labels = [], []
+    for _ in range(per_digit):
+        for digit in range(10):
+            form = canvas_to_mnist(draw_digit(who, digit, rng))
+            if form is not None:
+                images.append(form)
+                labels.append(digit)
+    return np.stack(images), np.array(labels, dtype=np.int64)
+
+
+# --- many people, in parallel, cached ---------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    """Where drawn sets are kept between runs: under the settings' home."""
+    return get_settings().home / "handwriting"
+
+
+@dataclass(frozen=True)
+class StyleDigits:
+    """Digits of several people in MNIST's form; `person[i]` says whose image i is."""
+
+    images: np.ndarray  # (N, 28, 28) uint8
+    labels: np.ndarray  # (N,) int64
+    person: np.ndarray  # (N,) int64: the person's index in their group
+
+
+def _one_person(job: tuple[str, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    group, index, per_digit, seed = job
+    return person_digits(person(group, index), per_digit, seed)
+
+
+def style_digits(
+    group: str,
+    count: int,
+    per_digit: int,
+    *,
+    seed: int = 0,
+    start: int = 0,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+) -> StyleDigits:
+    """`count` people of `group` (from index `start`), each drawing every digit `per_digit`
+    times; `seed` picks other drawings by the same people. Cached in `cache_dir`."""
+    key = f"{group}-{start}-{count}-{per_digit}-{seed}-v{VERSION}"
+    cached = Path(cache_dir) / f"style-digits-{key}.npz" if cache_dir is not None else None
+    if cached is not None and cached.is_file():
+        with np.load(cached, allow_pickle=False) as arrays:
+            return StyleDigits(arrays["images"], arrays["labels"], arrays["person"])
+    jobs = [(group, i, per_digit, seed) for i in range(start, start + count)]
+    workers = min(workers or cpu_count() or 1, len(jobs))
+    if workers > 1:
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            drawn = list(pool.map(_one_person, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+    else:
+        drawn = [_one_person(job) for job in jobs]
+    digits = StyleDigits(
+        np.concatenate([images for images, _ in drawn]),
+        np.concatenate([labels for _, labels in drawn]),
+        np.concatenate(
+            [
+                np.full(len(labels), i)
+                for (_, labels), i in zip(drawn, range(start, start + count), strict=True)
+            ]
+        ),
+    )
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{getpid()}.tmp")  # one writer per file, then a rename
+        with partial.open("wb") as out:
+            np.savez(out, images=digits.images, labels=digits.labels, person=digits.person)
+        partial.replace(cached)
+    return digits
+
+
+# Training people draw every digit this many times (more people, fewer drawings each).
+TRAINING_PER_DIGIT = 2
+
+
+def training_digits(count: int, cache_dir: Path | None, seed: int = 0) -> StyleDigits:
+    """About `count` digits of training people (`seed` 1 and up: other drawings by them)."""
+    people_needed = max(1, -(-count // (10 * TRAINING_PER_DIGIT)))
+    digits = style_digits(
+        "train", people_needed, TRAINING_PER_DIGIT, seed=seed, cache_dir=cache_dir
+    )
+    return StyleDigits(digits.images[:count], digits.labels[:count], digits.person[:count])

@@ -1,0 +1,220 @@
+"""A saved model as one self-contained ONNX graph, verified against PyTorch before it is kept.
+
+The graph takes what `canvas_to_mnist` returns divided by 255 (float32 N x 1 x 28 x 28
+in [0, 1], light ink on black) and gives, in this order: the calibrated probabilities
+(MNIST normalisation and the card's temperature inside the graph), the pooled features
+the novelty detector reads (N x 0 for a model without one), and the raw logits.
+
+Exported with torch's TorchScript-based exporter (`dynamo=False`): it runs offline
+with the installed packages, while the torch.export-based one needs onnxscript. The
+card's `onnx` entry records the file's SHA-256, the weights it was made from and how
+closely it agreed with PyTorch on MNIST's test set; `model.runtime` loads a file only
+when all three still hold.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.card import ModelCard, OnnxEntry, sha256_file, write_card
+from model.checkpoint import card_path
+from model.novelty import WithFeatures
+
+OPSET = 17
+INPUT_NAME = "image"
+OUTPUT_NAMES = ("probabilities", "features", "logits")
+# Export is refused below this share of MNIST test digits with the same argmax as PyTorch.
+MIN_ARGMAX_AGREEMENT = 0.999
+VERIFY_BATCH = 500
+
+
+class ExportError(ValueError):
+    """The graph could not be written or did not agree with PyTorch; nothing was kept."""
+
+
+class ServingGraph(nn.Module):
+    """The network as served: pixels in [0, 1] -> (probabilities, features, logits)."""
+
+    def __init__(self, net: nn.Module, layers: tuple[str, ...], temperature: float) -> None:
+        super().__init__()
+        self.body = WithFeatures(net, layers).eval()
+        self.temperature = float(temperature)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits, features = self.body(x)
+        return torch.softmax(logits / self.temperature, dim=1), features, logits
+
+
+def serving_graph(net: nn.Module, card: ModelCard) -> ServingGraph:
+    """The card's network, temperature and (when it has a detector) feature layers."""
+    layers = card.novelty.layers if card.novelty else ()
+    return ServingGraph(net, layers, card.calibration.temperature).eval()
+
+
+def graph_bytes(net: nn.Module, card: ModelCard) -> bytes:
+    """The serialised ONNX graph of `net` as served, for any batch size N."""
+    graph = serving_graph(net, card).cpu()
+    buffer = io.BytesIO()
+    batch_axis = {name: {0: "N"} for name in (INPUT_NAME, *OUTPUT_NAMES)}
+    with torch.no_grad(), warnings.catch_warnings():
+        # The legacy exporter announces its deprecation (it is the one that works
+        # offline) and which constants it could not fold: nothing for the user to do.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding")
+        torch.onnx.export(
+            graph,
+            (torch.zeros(1, 1, 28, 28),),
+            buffer,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=batch_axis,
+        )
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How the ONNX graph compared with the PyTorch network on the same images."""
+
+    images: int
+    argmax_agreement: float
+    max_probability_difference: float
+    unsure_agreement: float | None  # None without a novelty detector
+
+
+def verify(
+    graph: bytes, net: nn.Module, card: ModelCard, images: np.ndarray, detector=None
+) -> Verification:
+    """Run `graph` in ONNX Runtime and the network in PyTorch on N x 28 x 28 uint8 images."""
+    from model.runtime import OnnxNetwork
+
+    onnx_net = OnnxNetwork(graph, threads=torch.get_num_threads())
+    reference = serving_graph(net, card).cpu()
+    agree = unsure_agree = 0
+    worst = 0.0
+    threshold = card.unsure_threshold
+    for start in range(0, len(images), VERIFY_BATCH):
+        x = images[start : start + VERIFY_BATCH].astype(np.float32)[:, None] / 255
+        got_p, got_f, _ = onnx_net(x)
+        with torch.inference_mode():
+            want_p, want_f, _ = (t.numpy() for t in reference(torch.from_numpy(x)))
+        agree += int((got_p.argmax(1) == want_p.argmax(1)).sum())
+        worst = max(worst, float(np.abs(got_p - want_p).max()))
+        if detector is not None:
+            got_u = (got_p.max(1) < threshold) | detector.is_novel(got_f)
+            want_u = (want_p.max(1) < threshold) | detector.is_novel(want_f)
+            unsure_agree += int((got_u == want_u).sum())
+    n = len(images)
+    return Verification(n, agree / n, worst, unsure_agree / n if detector is not None else None)
+
+
+def export_model(weights: Path, out: Path | None, images: np.ndarray) -> tuple[Path, OnnxEntry]:
+    """Export the verified checkpoint `weights` to `out` (default: beside it, <name>.onnx).
+
+    Verifies on `images` (MNIST's test set), then writes the graph and the card's `onnx`
+    entry through temporary files renamed into place: a failure at any step leaves
+    both files as they were. Returns the written path and the card's new entry.
+    """
+    from model.checkpoint import load_checkpoint, load_detector
+
+    net, card = load_checkpoint(weights)
+    detector = load_detector(weights, card)
+    out = Path(out) if out is not None else Path(weights).with_suffix(".onnx")
+    _check_writable(out)
+    graph = graph_bytes(net, card)
+    check = verify(graph, net, card, images, detector)
+    if check.argmax_agreement < MIN_ARGMAX_AGREEMENT:
+        raise ExportError(
+            f"the ONNX graph of {weights} agrees with PyTorch on only "
+            f"{check.argmax_agreement:.2%} of MNIST test digits (needs "
+            f"{MIN_ARGMAX_AGREEMENT:.1%}); nothing written"
+        )
+    card = replace(card, onnx=_card_entry(out, weights, card, check))
+    card = write_together(out, graph, card_path(weights), card)
+    return out, card.onnx
+
+
+def _card_entry(out: Path, weights: Path, card: ModelCard, check: Verification) -> OnnxEntry:
+    import onnxruntime
+
+    beside = out.resolve().parent == Path(weights).resolve().parent
+    return OnnxEntry(
+        file=out.name if beside else str(out.resolve()),
+        sha256="",  # filled in by write_together from the bytes written
+        weights_sha256=card.weights_sha256,
+        opset=OPSET,
+        input=f"{INPUT_NAME}: float32 N x 1 x 28 x 28 in [0, 1], light ink on black",
+        outputs=OUTPUT_NAMES,
+        torch_version=torch.__version__,
+        onnxruntime_version=onnxruntime.__version__,
+        verified_on=f"MNIST test ({check.images:,} digits), ONNX Runtime against PyTorch",
+        **{k: v for k, v in asdict(check).items() if k != "images"},
+    )
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before any work when `out` cannot be written (missing folder, no permission)."""
+    if out.is_dir():
+        raise ExportError(f"{out} is a folder; give a file name ending in .onnx")
+    if out.suffix != ".onnx":
+        raise ExportError(f"{out}: the output file must end in .onnx")
+    if not out.parent.is_dir():
+        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
+    try:
+        tempfile.TemporaryFile(dir=out.parent).close()
+    except OSError as err:
+        raise ExportError(f"cannot write {out}: {err.strerror or err}") from None
+
+
+def write_together(out: Path, graph: bytes, card_file: Path, card: ModelCard) -> ModelCard:
+    """Write the graph and the card (its `onnx` entry completed) so that both change or neither.
+
+    Both go to temporary files first; the old graph is moved aside before the new one
+    takes its place, and put back if the card cannot be replaced.
+    """
+    temporary: list[Path] = []
+    try:
+        graph_tmp = _temporary_beside(out, temporary)
+        graph_tmp.write_bytes(graph)
+        card = replace(card, onnx=replace(card.onnx, sha256=sha256_file(graph_tmp)))
+        card_tmp = _temporary_beside(card_file, temporary)
+        write_card(card_tmp, card)
+        old_graph = _temporary_beside(out, temporary) if out.exists() else None
+        if old_graph is not None:
+            os.replace(out, old_graph)
+        os.replace(graph_tmp, out)
+        try:
+            os.replace(card_tmp, card_file)
+        except OSError:
+            if old_graph is not None:
+                os.replace(old_graph, out)
+            else:
+                out.unlink()
+            raise
+    except OSError as err:
+        raise ExportError(f"cannot write {err.filename or out}: {err.strerror or err}") from None
+    finally:
+        for path in temporary:
+            path.unlink(missing_ok=True)
+    return card
+
+
+def _temporary_beside(path: Path, made: list[Path]) -> Path:
+    """An empty temporary file in `path`'s folder, with `path`'s permissions (else 644)."""
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    made.append(Path(name))
+    os.chmod(name, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+    return Path(name)

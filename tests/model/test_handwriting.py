@@ -1,0 +1,131 @@
+"""The handwriting generator: each style draws what defines it, people are seeded and apart."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+from model import handwriting as hw
+
+SHAPES = [
+    hw.Shape(loop=0.0, tail_hook=0.0, flag=0.25, crossbar=0.5, arm_gap=0.05, retrace=0.02),
+    hw.Shape(loop=1.0, tail_hook=1.0, flag=0.6, crossbar=1.0, arm_gap=0.4, retrace=0.08),
+]
+
+
+def _segments(stroke: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    return list(pairwise(stroke))
+
+
+def _cross(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> bool:
+    """Whether segments ab and cd cross."""
+
+    def side(p, q, r):
+        return np.sign((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+
+    return side(a, b, c) != side(a, b, d) and side(c, d, a) != side(c, d, b)
+
+
+def _crosses(one: np.ndarray, other: np.ndarray) -> bool:
+    return any(_cross(a, b, c, d) for a, b in _segments(one) for c, d in _segments(other))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_crossed_seven_has_a_stroke_crossing_its_stem(shape: hw.Shape) -> None:
+    for variant in ("crossbar", "hooked-crossbar"):
+        stem, bar = hw.digit_strokes(7, variant, shape)
+        assert _crosses(bar, stem), variant
+    assert len(hw.digit_strokes(7, "plain", shape)) == 1  # nothing to cross with
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_an_open_four_never_closes_its_triangle(shape: hw.Shape) -> None:
+    """The arm from the top-left never reaches the stem above the crossbar; a closed one does."""
+    for variant in ("open", "open-one-stroke"):
+        strokes = hw.digit_strokes(4, variant, shape)
+        points = np.concatenate(strokes)
+        stem_x = points[points[:, 1].argmax(), 0]  # the stem ends lowest
+        first = strokes[0]
+        arm = first[: np.argmax(first[:, 1] >= 0.55)]  # drawn down to the crossbar
+        assert np.abs(arm[:, 0] - stem_x).min() > 0.3, variant
+    (closed,) = hw.digit_strokes(4, "closed", shape)
+    assert np.allclose(closed[1], (0.7, 0.0))  # the diagonal starts at the stem's top
+    assert len(hw.digit_strokes(4, "open-one-stroke", shape)) == 1
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_continental_one_has_a_long_entry_flag(shape: hw.Shape) -> None:
+    for variant in ("flag", "flag-base"):
+        stroke = hw.digit_strokes(1, variant, shape)[0]
+        entry, top = stroke[0], stroke[1]
+        assert np.hypot(*(top - entry)) >= 0.25 and entry[0] < top[0] - 0.15
+    assert len(hw.digit_strokes(1, "flag-base", shape)) == 2  # the base is its own stroke
+
+
+def test_a_small_loop_nine_has_a_long_tail_in_one_stroke() -> None:
+    small = hw.Shape(loop=0.0, tail_hook=0.8, flag=0.3, crossbar=0.6, arm_gap=0.1, retrace=0.03)
+    for variant in ("straight-tail", "hooked-tail"):
+        (stroke,) = hw.digit_strokes(9, variant, small)
+        loop = stroke[stroke[:, 1] < 0.45]
+        assert loop[:, 1].min() <= 0.01 and np.ptp(loop[:, 0]) >= 0.3  # a loop at the top
+        assert stroke[:, 1].max() >= 0.9  # the tail reaches the bottom: twice the loop
+    (hooked,) = hw.digit_strokes(9, "hooked-tail", small)
+    lowest = hooked[:, 1].argmax()
+    assert hooked[-1, 0] < hooked[lowest, 0] - 0.1  # curls back to the left
+
+
+def test_a_tiny_loop_six_keeps_its_loop_low_and_small() -> None:
+    tiny = hw.Shape(loop=0.0, tail_hook=0.0, flag=0.3, crossbar=0.6, arm_gap=0.1, retrace=0.03)
+    (stroke,) = hw.digit_strokes(6, "tiny-loop", tiny)
+    closing = stroke[-40:]  # the loop is the end of the stroke
+    assert np.ptp(closing[:, 1]) <= 0.2 and closing[:, 1].min() >= 0.75
+
+
+def test_a_slashed_zero_is_crossed_and_a_plain_one_is_not() -> None:
+    oval, slash = hw.digit_strokes(0, "slashed", SHAPES[0])
+    assert _crosses(slash, oval)
+    assert len(hw.digit_strokes(0, "oval", SHAPES[0])) == 1
+
+
+def test_every_variant_draws_inside_the_canvas_at_the_persons_size() -> None:
+    rng = np.random.default_rng(0)
+    for index in range(20):
+        who = hw.person("train", index)
+        for digit in range(10):
+            canvas = hw.draw_digit(who, digit, rng)
+            assert canvas.shape == (280, 280, 4)
+            ink = canvas[..., 3] > 0
+            rows = np.flatnonzero(ink.any(1))
+            assert not ink[0].any() and not ink[-1].any() and not ink[:, 0].any()
+            assert 0.3 * 280 <= rows[-1] - rows[0] <= 0.98 * 280
+
+
+def test_people_are_deterministic_and_held_out_people_share_no_habit() -> None:
+    assert hw.person("held-out", 3) == hw.person("held-out", 3)
+    training = {v for p in hw.people("train", 300) for v in p.style_values()}
+    held_out = {v for p in hw.people("held-out", 300) for v in p.style_values()}
+    assert len(training) == 300 * len(hw.person("train", 0).style_values())  # all distinct draws
+    assert not training & held_out
+    with pytest.raises(ValueError, match="group must be one of"):
+        hw.person("test", 0)
+
+
+def test_drawings_are_deterministic_by_seed() -> None:
+    who = hw.person("train", 5)
+    first = hw.draw_digit(who, 7, np.random.default_rng(11))
+    assert np.array_equal(first, hw.draw_digit(who, 7, np.random.default_rng(11)))
+    assert not np.array_equal(first, hw.draw_digit(who, 7, np.random.default_rng(12)))
+
+
+def test_many_people_in_parallel_match_one_process_and_the_cache(tmp_path) -> None:
+    serial = hw.style_digits("held-out", 3, 1, workers=1)
+    parallel = hw.style_digits("held-out", 3, 1, workers=2, cache_dir=tmp_path)
+    cached = hw.style_digits("held-out", 3, 1, cache_dir=tmp_path)
+    for other in (parallel, cached):
+        assert np.array_equal(serial.images, other.images)
+        assert np.array_equal(serial.labels, other.labels)
+        assert np.array_equal(serial.person, other.person)
+    assert serial.images.shape == (30, 28, 28) and set(serial.person) == {0, 1, 2}
+    assert len(list(tmp_path.glob("*.npz"))) == 1

@@ -1,0 +1,47 @@
+"""The committed default model on held-out people's handwriting: what its card promises.
+
+The card's `style_proxy` is measured by `robustness.style_proxy` on the same held-out
+people when the model is trained; here it is measured again, with the unsure rates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.checkpoint import weights_path
+from model.predictor import Predictor
+from model.robustness import non_digit_flagged, proxy_digits, style_proxy
+from settings import DEFAULT_ARCHITECTURE, REPO_ROOT
+
+TOLERANCE = 0.003  # +-0.3 points
+
+
+@pytest.fixture(scope="module")
+def default_predictor() -> Predictor:
+    return Predictor.load(weights_path(REPO_ROOT / "saved_models", DEFAULT_ARCHITECTURE))
+
+
+def test_default_model_reads_held_out_people_as_its_card_says(default_predictor) -> None:
+    card = default_predictor.card.style_proxy
+    assert card is not None, "the default model's card has no style_proxy: retrain it"
+    report = style_proxy(default_predictor, proxy_digits())
+    assert report["n"] == card.n and report["people"] == card.people
+    assert abs(report["accuracy"] - card.accuracy) <= TOLERANCE
+    assert abs(report["unsure_share"] - card.unsure_share) <= TOLERANCE
+
+
+def test_default_model_flags_non_digits_as_its_card_says(default_predictor) -> None:
+    expected = default_predictor.card.unsure_report.non_digits_flagged
+    assert abs(non_digit_flagged(default_predictor, n=1300)["flagged"] - expected) <= TOLERANCE
+    assert expected >= 0.90
+
+
+def test_the_proxy_report_counts_errors_by_true_and_predicted_digit(default_predictor) -> None:
+    digits = proxy_digits()
+    report = style_proxy(default_predictor, digits)
+    wrong = sum(count for _, _, count in report["errors_by_pair"])
+    assert wrong == round((1 - report["accuracy"]) * report["n"])
+    assert all(true != predicted for true, predicted, _ in report["errors_by_pair"])
+    assert 0 <= report["worst_person_accuracy"] <= report["accuracy"]
+    assert len(np.unique(digits.person)) == report["people"]
