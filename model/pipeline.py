@@ -141,6 +141,7 @@ def training_card(
         trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         train_images=result.history[0]["images"] if result.history else None,
         val_accuracy=float((val_logits.argmax(1).numpy() == val_y).mean()),
+        unsure_report=UnsureReport(threshold_chosen_on=CALIBRATION_SET),
         history=tuple(EpochRecord(**row) for row in result.history),
         data_checksums=mnist.checksums,
         torch_version=torch.__version__,
@@ -191,9 +192,9 @@ def measure(net: nn.Module, card: ModelCard, mnist: Mnist, canvases: int = 2000)
     )
     predictor = Predictor(net, card, torch.device("cpu"), detector)
     report, non_digits_flagged = robustness_report(predictor, mnist, canvases)
-    unsure = UnsureReport(
+    unsure = replace(
+        card.unsure_report,
         rule=UNSURE_RULE,
-        threshold_chosen_on=CALIBRATION_SET,
         mnist_test_flagged=test["unsure_share"],
         mnist_test_accuracy_when_sure=test["accuracy_when_sure"],
         mnist_test_errors_flagged=test["errors_flagged_unsure"],
