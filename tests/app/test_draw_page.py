@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -13,7 +15,14 @@ from streamlit.testing.v1 import AppTest
 
 from db import repository
 from model.predictor import Predictor
-from testing_support.canvas_input import canvas_key, put_drawing, stroke_image
+from testing_support import REPO_ROOT
+from testing_support.canvas_input import (
+    canvas_key,
+    canvas_reset,
+    png_data_url,
+    put_drawing,
+    stroke_image,
+)
 from testing_support.digit_paths import DIGIT_STROKES
 
 
@@ -62,7 +71,7 @@ def test_drawing_is_predicted_then_stored_with_its_label_in_one_click(
     assert [button.proto.type for button in buttons].count("primary") == 1
     assert buttons[digit].proto.type == "primary"
 
-    first_canvas = canvas_key(at)
+    first_canvas = canvas_reset(at)
     buttons[digit].click().run()
     assert not at.exception
 
@@ -74,17 +83,70 @@ def test_drawing_is_predicted_then_stored_with_its_label_in_one_click(
     assert np.array_equal(repository.image_as_array(row.image), expected.input28)
     assert row.model_name == predictor.name
     assert any("Saved" in toast.value for toast in at.toast)
-    assert canvas_key(at) != first_canvas, "the canvas was not replaced by a blank one"
+    assert canvas_reset(at) != first_canvas, "the canvas was not replaced by a blank one"
     assert prediction_shown(at) is None
 
 
-def test_a_corrected_label_is_stored_beside_the_prediction(
+def test_a_corrected_label_is_stored_beside_the_prediction_and_the_strokes(
     open_page: Callable[..., AppTest], stored_rows: Callable[[], pd.DataFrame]
 ):
-    at = put_drawing(open_page("draw"), stroke_image(DIGIT_STROKES[1]()))
+    strokes = DIGIT_STROKES[1]()
+    at = put_drawing(open_page("draw"), stroke_image(strokes), strokes)
     at.button(key="label-canvas-7").click().run()
     row = stored_rows().iloc[0]
     assert (row.predicted_digit, row.true_label) == (1, 7)
+    assert_strokes_stored(row, strokes)
+
+
+def assert_strokes_stored(row: pd.Series, strokes: list) -> None:
+    assert (row.canvas_width, row.canvas_height) == (280, 280)
+    assert len(row.strokes) == len(strokes)
+    for stored_stroke, drawn in zip(row.strokes, strokes, strict=True):
+        assert np.allclose(np.asarray(stored_stroke), np.asarray(drawn))
+
+
+def test_a_cleared_drawing_is_stored_unlabelled_with_its_strokes(
+    open_page: Callable[..., AppTest], stored_rows: Callable[[], pd.DataFrame]
+):
+    strokes = DIGIT_STROKES[0]()
+    at = put_drawing(open_page("draw"), stroke_image(strokes), strokes)
+    assert prediction_shown(at) == "0"
+    assert stored_rows().empty, "stored while only drawing"
+    blank = canvas_reset(at)
+    at.button(key="clear-canvas").click().run()
+    assert not at.exception
+    assert canvas_reset(at) != blank and prediction_shown(at) is None
+    rows = stored_rows()
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row.predicted_digit, row.source) == (0, "canvas")
+    assert pd.isna(row.true_label)
+    assert_strokes_stored(row, strokes)
+    at.button(key="clear-canvas").click().run()  # clearing a blank canvas stores nothing
+    assert len(stored_rows()) == 1
+
+
+def test_a_drawing_blanked_by_the_canvas_toolbar_is_stored_unlabelled(
+    open_page: Callable[..., AppTest], stored_rows: Callable[[], pd.DataFrame]
+):
+    strokes = DIGIT_STROKES[1]()
+    at = put_drawing(open_page("draw"), stroke_image(strokes), strokes)
+    blank = io.BytesIO()
+    Image.new("RGBA", (280, 280), (0, 0, 0, 255)).save(blank, format="PNG")
+    # The toolbar's reset (or undoing every stroke) sends a blank canvas with no paths.
+    at.session_state[canvas_key(at)] = {
+        "drawing": {
+            "raw": {"objects": []},
+            "data": png_data_url(blank.getvalue()),
+            "nonce": canvas_reset(at),
+        },
+        "backgroundFit": None,
+    }
+    at.run()
+    assert not at.exception and not at.error
+    assert prediction_shown(at) is None
+    rows = stored_rows()
+    assert len(rows) == 1 and pd.isna(rows.iloc[0].true_label)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
@@ -99,6 +161,22 @@ def test_an_uploaded_photo_is_predicted_and_labelled(
     row = stored_rows().iloc[0]
     assert (row.predicted_digit, row.true_label, row.source) == (1, 1, "upload")
     assert not at.file_uploader[0].value, "the uploader was not cleared for the next photo"
+
+
+def test_a_photo_replaced_or_removed_unlabelled_is_stored_unlabelled_without_strokes(
+    open_page: Callable[..., AppTest], stored_rows: Callable[[], pd.DataFrame]
+):
+    at = open_page("draw")
+    at.file_uploader[0].upload("one.png", photo_of(1, "PNG"), "image/png").run()
+    at.file_uploader[0].upload("zero.png", photo_of(0, "PNG"), "image/png").run()
+    assert prediction_shown(at) == "0"
+    rows = stored_rows()
+    assert list(rows["predicted_digit"]) == [1], "the replaced photo was not stored"
+    at.file_uploader[0].clear().run()
+    rows = stored_rows().sort_values("id")
+    assert list(rows["predicted_digit"]) == [1, 0]
+    assert rows["true_label"].isna().all() and (rows["source"] == "upload").all()
+    assert rows["strokes"].isna().all() and rows["canvas_width"].isna().all()
 
 
 def test_an_unreadable_upload_gets_a_clear_message(open_page: Callable[..., AppTest]):
@@ -118,9 +196,18 @@ def test_without_a_database_prediction_works_and_labels_wait_in_the_outbox(
     assert any("database is unreachable" in warning.value for warning in at.warning)
     at = put_drawing(at, stroke_image(DIGIT_STROKES[0]()))
     assert prediction_shown(at) == "0"
-    canvas = canvas_key(at)
+    canvas = canvas_reset(at)
     at.button(key="label-canvas-0").click().run()
     assert not at.exception
     assert any("will be sent when the database is back" in toast.value for toast in at.toast)
-    assert any("1 labelled drawing waits" in info.value for info in at.info)
-    assert canvas_key(at) != canvas, "the canvas was not cleared for the next digit"
+    assert any("1 drawing waits" in info.value for info in at.info)
+    assert canvas_reset(at) != canvas, "the canvas was not cleared for the next digit"
+
+
+def test_the_shipped_canvas_build_is_upstreams_bundle_with_the_patch():
+    """streamlit/components/drawable_canvas/frontend is what its build script makes."""
+    build = REPO_ROOT / "streamlit" / "components" / "drawable_canvas" / "build.py"
+    result = subprocess.run(
+        [sys.executable, str(build), "--check"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

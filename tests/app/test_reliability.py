@@ -21,7 +21,7 @@ from db.engine import session_scope
 from db.outbox import Outbox
 from testing_support import APP
 from testing_support.canvas_input import (
-    canvas_key,
+    canvas_reset,
     png_data_url,
     put_canvas_data_url,
     put_drawing,
@@ -88,12 +88,12 @@ def test_labels_made_while_the_database_is_down_are_kept_and_sent_when_it_is_bac
     at = open_draw()
     assert any("database is unreachable" in warning.value for warning in at.warning)
     at = put_drawing(at, stroke_image(DIGIT_STROKES[0]()))
-    first_canvas = canvas_key(at)
+    first_canvas = canvas_reset(at)
     at.button(key="label-canvas-0").click().run()
     assert not at.exception
     assert any("will be sent when the database is back" in toast.value for toast in at.toast)
-    assert canvas_key(at) != first_canvas, "the canvas was not cleared for the next digit"
-    assert any("1 labelled drawing waits" in info.value for info in at.info)
+    assert canvas_reset(at) != first_canvas, "the canvas was not cleared for the next digit"
+    assert any("1 drawing waits" in info.value for info in at.info)
     assert len(outbox(tmp_path).waiting()) == 1
 
     monkeypatch.setenv("DATABASE_URL", fresh_pg_url)  # the database is back

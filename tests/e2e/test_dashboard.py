@@ -11,59 +11,28 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
 from db import repository
-from db.engine import session_scope
 from model.predictor import Predictor
-from testing_support.canvas_strokes import (
-    draw_with_mouse,
-    draw_with_touch,
-    drawing_surface,
-    ink_pixels,
-)
+from testing_support.canvas_strokes import draw_with_mouse, draw_with_touch, drawing_surface
 from testing_support.digit_paths import DIGIT_STROKES
+from testing_support.draw_page import (
+    ANSWER_TIMEOUT_MS,
+    APP_READY_TIMEOUT_MS,
+    label_and_expect_cleared,
+    open_draw_page,
+    prediction_value,
+    stored,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
-
-APP_READY_TIMEOUT_MS = 60_000
-ANSWER_TIMEOUT_MS = 20_000
 
 
 @functools.cache
 def default_predictor() -> Predictor:
     return Predictor.load()
-
-
-def open_draw_page(page: Page, app_url: str) -> None:
-    page.goto(app_url)
-    # The first visit loads the model (cached for the process afterwards).
-    drawing_surface(page).wait_for(state="visible", timeout=APP_READY_TIMEOUT_MS)
-
-
-def prediction_value(page: Page):
-    metric = page.get_by_test_id("stMetric").filter(has_text="Prediction")
-    return metric.get_by_test_id("stMetricValue")
-
-
-def label_and_expect_cleared(page: Page, digit: int) -> None:
-    """Press the digit's label button; the toast confirms and the canvas comes back blank."""
-    button = page.get_by_role("button", name=str(digit), exact=True)
-    expect(button).to_be_visible()
-    button.click()
-    expect(page.get_by_test_id("stToast").filter(has_text="Saved")).to_be_visible(
-        timeout=ANSWER_TIMEOUT_MS
-    )
-    expect(prediction_value(page)).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)
-    drawing_surface(page).wait_for(state="visible")
-    assert ink_pixels(page) == 0, "the canvas was not cleared after labelling"
-
-
-def stored(database_url: str) -> pd.DataFrame:
-    with session_scope(database_url) as session:
-        return repository.list_predictions(session, limit=None)
 
 
 @pytest.mark.parametrize("digit", [1, 0])
