@@ -43,6 +43,18 @@ class ModelIdentity:
     def __post_init__(self) -> None:
         check.check_fields(self)
 
+    @classmethod
+    def from_card_json(cls, card: dict[str, Any]) -> ModelIdentity:
+        """The identity a model card (as JSON) gives its model version."""
+        return cls(
+            name=card["name"],
+            architecture=card["architecture"],
+            weights_sha256=card["weights_sha256"],
+            parameter_count=card.get("parameters") or 0,
+            test_accuracy=card.get("test_accuracy"),
+            card=card,
+        )
+
 
 def _canvas_side(value: Any, what: str) -> int:
     side = check.whole_number(value, what, minimum=1)

@@ -216,15 +216,7 @@ def submission(
     later, submit `submission.labelled(digit)`: the same `client_request_id` stores
     one row. Raises ValueError for a value the store would refuse.
     """
-    card = predictor.card
-    model = ModelIdentity(
-        name=predictor.name,
-        architecture=str(card.get("architecture", predictor.name)),
-        weights_sha256=predictor.sha256,
-        parameter_count=int(card.get("parameters", 0)),
-        test_accuracy=card.get("test_accuracy"),
-        card=card,
-    )
+    model = ModelIdentity.from_card_json(predictor.card.to_json())
     return Submission(
         client_request_id=client_request_id,
         model=model,
