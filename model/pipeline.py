@@ -238,6 +238,8 @@ def add_robustness_report(weights: Path, mnist: Mnist, n_canvases: int = 2000) -
         "mnist_unchanged_by_preprocessing": robustness.idempotence(predictor, mnist.test_images),
     }
     card["style_proxy"] = robustness.style_proxy(predictor, robustness.proxy_digits())
+    held_out_styles = robustness.proxy_digits("held-out styles")
+    card["style_proxy_held_out_styles"] = robustness.style_proxy(predictor, held_out_styles)
     write_card(card_path(weights), card)
     return card
 
