@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import astuple, dataclass, replace
+from dataclasses import astuple, dataclass
 from multiprocessing import get_context
 from os import cpu_count, getpid
 from pathlib import Path
@@ -575,21 +575,3 @@ def training_digits(count: int, cache_dir: Path | None, seed: int = 0) -> StyleD
         "train", people_needed, TRAINING_PER_DIGIT, seed=seed, cache_dir=cache_dir
     )
     return StyleDigits(digits.images[:count], digits.labels[:count], digits.person[:count])
-
-
-def restyled(who: Person, rng: np.random.Generator) -> Person:
-    """`who` with a new brush, hand and slant (stroke-level augmentation of their digits).
-
-    Their variants and shapes stay theirs, and the new habits stay in training's ranges.
-    """
-    finger = bool(rng.random() < 0.4)
-    return replace(
-        who,
-        slant=float(rng.normal(0.1, 0.15)),
-        aspect=float(np.clip(who.aspect * rng.uniform(0.85, 1.15), *TRAINING_ASPECT)),
-        brush=float(rng.uniform(14, 26)),
-        finger=finger,
-        wobble=float(rng.uniform(1, 6) * (1.8 if finger else 1)),
-        tremor=float(rng.uniform(0.2, 1.5) * (1.5 if finger else 1)),
-        sample_px=float(rng.uniform(3, 14) * (1.5 if finger else 1)),
-    )
