@@ -157,6 +157,15 @@ def _four(s: Shape) -> dict[str, list[Stroke]]:
                 _line((stem_x + s.retrace, 0.02), (stem_x - 0.2 * s.retrace, 1.0)),
             )
         ],
+        # One stroke: down, across, up the stem and back down beside it (a narrow loop),
+        # its foot curling left.
+        "looped-stem": [
+            _join(
+                _line(*down_across[:2], (stem_x, bar_y), (stem_x + 0.1 + s.retrace, 0.02)),
+                _line((stem_x - 0.02, 0.1), (stem_x - 0.05, 0.85)),
+                arc(stem_x - 0.2, 0.85, 0.15, 0.15, 0, 150),
+            )
+        ],
         # Arm and stem apart, then a horizontal drawn last crossing both.
         "crossed-bar": [
             _line(arm_top, (0.12 + 0.2 * s.arm_gap, bar_y - 0.08)),
@@ -313,10 +322,10 @@ VARIANT_WEIGHTS: dict[int, dict[str, float]] = {
 # Variants that only "held-out-styles" people write: training never sees them.
 NOVEL_VARIANT_WEIGHTS: dict[int, dict[str, float]] = {
     0: {"square": 1},
-    1: {"serif-foot": 1, "steep-flag": 2},
+    1: {"serif-foot": 1, "steep-flag": 1},
     2: {"z-shape": 1},
     3: {"open-bowls": 1, "small-top": 1},
-    4: {"crossed-bar": 1},
+    4: {"crossed-bar": 1, "looped-stem": 1},
     5: {"flag-first": 1},
     6: {"stick-tiny-loop": 1},
     7: {"curved-stem-crossed": 2, "wavy-top": 1},
