@@ -2,7 +2,7 @@
 
     python run_model.py                       # train the default architecture
     python run_model.py --arch cnn --epochs 5
-    python run_model.py --recipe fast         # >= 99 % in about 25 s on 2 CPU cores
+    python run_model.py --recipe fast         # the quickest route to 99 % (README)
     python run_model.py evaluate [--model saved_models/resnet.pt]
     python run_model.py predict [--model PATH] [--json] FILE...
     python run_model.py export [--model NAME] [--out FILE.onnx]
@@ -32,17 +32,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from model.nets import ARCHITECTURES
-    from model.train import RECIPES
-
-    settings = get_settings()
     parser = argparse.ArgumentParser(
         prog="run_model.py",
         description="Train, evaluate and use digitlab's MNIST models.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict,export}")
+    _add_train(sub)
+    _add_evaluate(sub)
+    _add_predict(sub)
+    _add_export(sub)
+    return parser
 
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from model.config import RECIPES
+    from model.nets import ARCHITECTURES
+
+    settings = get_settings()
     train = sub.add_parser(
         "train",
         help="train a model (the default command)",
@@ -97,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     _common(train)
 
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    settings = get_settings()
     evaluate = sub.add_parser(
         "evaluate",
         help="test accuracy, per-digit accuracy and calibration of a saved model",
@@ -117,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(evaluate)
 
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
     predict = sub.add_parser(
         "predict",
         help="predict the digit in image files (PNG, JPEG)",
@@ -130,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files")
 
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser(
         "export",
         help="write a model as one ONNX graph (probabilities and novelty features), "
@@ -143,13 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="ONNX file to write (default: <name>.onnx beside the weights)"
     )
     _common(export)
-    return parser
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from model.config import TrainConfig
     from model.distributed import process_group
     from model.pipeline import load_data, train_and_save
-    from model.train import TrainConfig
 
     settings = get_settings()
     # Under `torchrun --nproc_per_node N` this joins the N processes; alone, it does nothing.
@@ -175,30 +188,32 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         )  # fmt: skip
     if card is None:  # a rank other than 0: rank 0 reports and writes
         return 0
-    calibration = card["calibration"]
+    calibration = card.calibration
     print(
-        f"{card['name']}: test accuracy {card['test_accuracy']:.2%} "
-        f"(validation {card['val_accuracy']:.2%}), ECE {calibration['ece_before']:.2%} -> "
-        f"{calibration['ece_after']:.2%} at T={calibration['temperature']:.2f}, "
-        f"{card['unsure_report']['mnist_test_flagged']:.2%} of test flagged unsure, "
-        f"{card['training_seconds']:.0f}s on {card['device']}; "
-        f"saved {Path(args.out) / card['weights_file']}"
+        f"{card.name}: test accuracy {card.test_accuracy:.2%} "
+        f"(validation {card.val_accuracy:.2%}), ECE {calibration.ece_before:.2%} -> "
+        f"{calibration.ece_after:.2%} at T={calibration.temperature:.2f}, "
+        f"{card.unsure_report.mnist_test_flagged:.2%} of test flagged unsure, "
+        f"{card.training_seconds:.0f}s on {card.device}; "
+        f"saved {Path(args.out) / card.weights_file}"
     )
     return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from model.calibration import ECE_BINS
     from model.pipeline import complete_card, evaluate_saved, load_data
 
     mnist = load_data(args.data_dir or get_settings().mnist_dir, get_settings().mnist_cache_dir)
     if args.update_card:
         complete_card(args.model, mnist)
     metrics, card = evaluate_saved(args.model, mnist)
-    size = f"{card['architecture']}, {card['parameters']:,} parameters"
-    print(f"model            {card['name']} ({size})")
-    print(f"test accuracy    {metrics['accuracy']:.2%}  (card: {card['test_accuracy']:.2%})")
+    size = f"{card.architecture}, {card.parameters or 0:,} parameters"
+    print(f"model            {card.name} ({size})")
+    print(f"test accuracy    {metrics['accuracy']:.2%}  (card: {_percent(card.test_accuracy)})")
     print(
-        f"ECE (15 bins)    {metrics['ece_before']:.2%} raw -> {metrics['ece_after']:.2%} calibrated"
+        f"ECE ({ECE_BINS} bins)    {metrics['ece_before']:.2%} raw -> "
+        f"{metrics['ece_after']:.2%} calibrated"
     )
     print(
         f"unsure           {metrics['unsure_share']:.2%} of test flagged; "
@@ -209,6 +224,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         + "  ".join(f"{d}:{acc:.1%}" for d, acc in enumerate(metrics["per_digit_accuracy"]))
     )
     return 0
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -255,8 +274,8 @@ def run_export(args: argparse.Namespace) -> int:
     mnist = load_data(args.data_dir or settings.mnist_dir, settings.mnist_cache_dir)
     out, entry = export_model(weights, args.out, mnist.test_images)
     print(
-        f"{out}: argmax identical to PyTorch on {entry['argmax_agreement']:.2%} of MNIST test, "
-        f"largest probability difference {entry['max_probability_difference']:.1e}; "
+        f"{out}: argmax identical to PyTorch on {entry.argmax_agreement:.2%} of MNIST test, "
+        f"largest probability difference {entry.max_probability_difference:.1e}; "
         f"recorded in {weights.with_suffix('.json')}"
     )
     return 0

@@ -32,7 +32,7 @@ def main(n: int = 10_000) -> None:
         rows.append(
             [
                 name,
-                f"{predictor.card['test_accuracy']:.2%}",
+                f"{predictor.card.test_accuracy:.2%}",
                 f"{canvas['accuracy']:.2%}",
                 f"{canvas['naive_resize_accuracy']:.2%}",
                 f"{drawn['accuracy']:.2%}",

@@ -162,7 +162,7 @@ def every_model(
     rates = batch_rates(loaded, images, repeats)
     return {
         name: {
-            "test_accuracy": predictor.card["test_accuracy"],
+            "test_accuracy": predictor.card.test_accuracy,
             "score_p50_ms": float(np.median(single[name])),
             "batch_images_per_second": rates[name],
         }

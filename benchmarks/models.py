@@ -6,47 +6,47 @@ re-evaluates every committed model and checks it still matches its card.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import print_table
+from model.card import StyleProxyReport, read_card
 from settings import get_settings
 
 
-def _proxy_cell(report: dict | None) -> str:
+def _proxy_cell(report: StyleProxyReport | None) -> str:
     if report is None:
         return "not measured"
-    worst, unsure = report["worst_person_accuracy"], report["unsure_share"]
-    return f"{report['accuracy']:.2%} (worst {worst:.0%}), {unsure:.1%} unsure"
+    worst, unsure = report.worst_person_accuracy, report.unsure_share
+    return f"{report.accuracy:.2%} (worst {worst:.0%}), {unsure:.1%} unsure"
 
 
 def main() -> None:
     settings = get_settings()
     rows = []
     for card_file in sorted(settings.models_dir.glob("*.json")):
-        card = json.loads(card_file.read_text())
+        card = read_card(card_file)
         size_mb = (card_file.with_suffix(".pt").stat().st_size) / 1e6
-        calibration = card["calibration"]
-        proxy = card.get("style_proxy")  # cards written before the handwriting proxy lack it
-        styles = card.get("style_proxy_held_out_styles")
+        calibration = card.calibration
+        proxy = card.style_proxy  # cards written before the handwriting proxy lack it
+        styles = card.style_proxy_held_out_styles
         rows.append(
             [
-                card["name"] + (" (default)" if card["name"] == settings.default_model else ""),
-                f"{card['parameters']:,}",
+                card.name + (" (default)" if card.name == settings.default_model else ""),
+                f"{card.parameters:,}",
                 f"{size_mb:.2f} MB",
-                card["epochs"],
-                f"{card['training_seconds'] / 60:.1f} min on {card['device']}",
-                f"{card['val_accuracy']:.2%}",
-                f"{card['test_accuracy']:.2%}",
-                f"{calibration['ece_before']:.2%} -> {calibration['ece_after']:.2%}",
-                f"{card['unsure_report']['mnist_test_flagged']:.2%}",
-                f"{proxy['accuracy']:.2%} (worst {proxy['worst_person_accuracy']:.0%})"
+                card.epochs,
+                f"{card.training_seconds / 60:.1f} min on {card.device}",
+                f"{card.val_accuracy:.2%}",
+                f"{card.test_accuracy:.2%}",
+                f"{calibration.ece_before:.2%} -> {calibration.ece_after:.2%}",
+                f"{card.unsure_report.mnist_test_flagged:.2%}",
+                f"{proxy.accuracy:.2%} (worst {proxy.worst_person_accuracy:.0%})"
                 if proxy
                 else "not measured",
-                f"{proxy['unsure_share']:.2%}" if proxy else "not measured",
+                f"{proxy.unsure_share:.2%}" if proxy else "not measured",
                 _proxy_cell(styles),
             ]
         )

@@ -4,7 +4,7 @@ Three recipes in the same run, seed after seed, so their ratios are measured und
 the same load:
 
 - default: `model.train.train` with the default architecture's settings
-  (`settings.DEFAULT_ARCHITECTURE`, its `CUDA_DEFAULTS` on CUDA), exactly as
+  (`settings.DEFAULT_ARCHITECTURE`, its CUDA settings on CUDA), exactly as
   `run_model.py` trains it (55,000 training images, the rest validates; its
   per-epoch validation stays on the clock). It is tuned for the best model, so on a
   CPU it takes minutes to 99 %: there it runs one seed unless `--default-seeds` asks
@@ -59,15 +59,13 @@ from benchmarks._common import (
     markdown_table,
     save_result,
 )
+from model.config import TrainConfig
 from model.data import Mnist
-from model.nets import build
+from model.device import pick_device, to_device_tensor
+from model.nets import ARCHITECTURES, build
 from model.train import (
-    ARCH_DEFAULTS,
-    TrainConfig,
-    pick_device,
     predict_logits,
     recalibrate_batchnorm,
-    to_device_tensor,
     train,
 )
 
@@ -328,7 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
             )
             lines.append(f"- CUDA, {recipe} recipe to {target:.1%}: {verdict}")
 
-    per_arch = {arch: throughput(mnist, arch, warmup, steps) for arch in ARCH_DEFAULTS}
+    per_arch = {arch: throughput(mnist, arch, warmup, steps) for arch in ARCHITECTURES}
     lines += [
         "",
         f"Training throughput, default step of each architecture ({steps} steps after "

@@ -1,17 +1,12 @@
-"""Batched, on-device augmentation and the "not a digit" examples used in training.
+"""Batched, on-device augmentation and the "not a digit" scribbles of outlier exposure.
 
-Everything here works on whole batches already on the training device, so that
-augmentation costs a few kernels per step instead of a per-sample Python loop.
-
-Why these transforms: a person drawing on a canvas writes digits that are rotated,
-slanted, off-centre and thicker or thinner than MNIST's pen. `canvas_to_mnist`
-removes most of that (box, centre of mass, stroke width), so the network needs to
-tolerate only what is left: small affine changes and moderate stroke-width changes.
-
-Why scribbles: a classifier trained on ten classes answers one of ten for anything,
-confidently. Outlier exposure (Hendrycks et al., ICLR 2019) adds random strokes with
-a uniform target, which teaches the network to spread its probability over the
-classes for shapes that are not digits -- the "unsure" answer.
+Everything works on whole batches already on the training device: a few kernels per
+step instead of a per-sample Python loop. `canvas_to_mnist` removes most of how a
+person's drawing differs from MNIST (box, centre of mass, stroke width), so the
+network needs to tolerate only what is left: small affine changes and pens of
+slightly different widths. Scribbles with a uniform target (Hendrycks et al., ICLR
+2019) are off by default (`TrainConfig.outlier_weight`): `model.novelty` answers
+"not a digit" without costing accuracy.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 
 ECE_BINS = 15
-# Share of validation digits we accept to flag as unsure; the card reports the share
-# actually flagged on the test set (goal: at most 2 %).
-UNSURE_VALIDATION_SHARE = 0.012
+# Share of validation digits the confidence test alone flags as unsure (the novelty
+# test adds more: `model.novelty.COMBINED_UNSURE_SHARE`).
+CONFIDENCE_UNSURE_SHARE = 0.012
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -52,7 +52,7 @@ def expected_calibration_error(
     return float(ece)
 
 
-def choose_unsure_threshold(probs: np.ndarray, share: float = UNSURE_VALIDATION_SHARE) -> float:
+def choose_unsure_threshold(probs: np.ndarray, share: float = CONFIDENCE_UNSURE_SHARE) -> float:
     """The confidence below which `share` of these (validation) predictions fall."""
     return float(np.quantile(probs.max(axis=1), share))
 

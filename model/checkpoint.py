@@ -9,12 +9,13 @@ says which file and what to run, not with a stack trace from deep inside torch.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from model.card import CardError, read_card, sha256_file, write_card
+from model.card import CardError, ModelCard, atomic_file, read_card, sha256_file, write_card
 from model.nets import ARCHITECTURES, build
 from model.novelty import NoveltyDetector, detector_path
 
@@ -31,18 +32,26 @@ def card_path(weights: Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def save_checkpoint(net: nn.Module, card: dict, weights: Path) -> dict:
+def save_weights(net: nn.Module, weights: Path) -> str:
+    """Write the state dict (atomically); return the file's SHA-256 for the card."""
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    with atomic_file(weights) as temporary:
+        torch.save(state, temporary)
+    return sha256_file(weights)
+
+
+def save_checkpoint(net: nn.Module, card: ModelCard, weights: Path) -> ModelCard:
     """Write the weights, then the card completed with their SHA-256; return the card."""
     weights = Path(weights)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    torch.save(state, weights)
-    card = {**card, "weights_file": weights.name, "weights_sha256": sha256_file(weights)}
+    sha256 = save_weights(net, weights)
+    card = replace(card, weights_file=weights.name, weights_sha256=sha256)
     write_card(card_path(weights), card)
     return card
 
 
-def load_checkpoint(weights: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+def load_checkpoint(
+    weights: Path, device: torch.device | str = "cpu"
+) -> tuple[nn.Module, ModelCard]:
     """The network in eval mode on `device`, and its card."""
     weights = Path(weights)
     try:
@@ -52,20 +61,20 @@ def load_checkpoint(weights: Path, device: torch.device | str = "cpu") -> tuple[
         retrain = _retrain_command(weights, None)
     else:
         card_error = None
-        retrain = _retrain_command(weights, str(card["architecture"]))
+        retrain = _retrain_command(weights, card.architecture)
     if not weights.is_file():
         raise ModelLoadError(f"model weights {weights} not found; {retrain}")
     if card_error is not None:
         raise ModelLoadError(f"{card_error}; {retrain}") from card_error
     actual = sha256_file(weights)
-    if actual != card["weights_sha256"]:
+    if actual != card.weights_sha256:
         raise ModelLoadError(
             f"model weights {weights} do not match their card (SHA-256 {actual[:12]}..., "
-            f"card says {str(card['weights_sha256'])[:12]}...): the file is corrupt or was "
+            f"card says {card.weights_sha256[:12]}...): the file is corrupt or was "
             f"replaced; restore it from git or {retrain}"
         )
     try:
-        net = build(card["architecture"])
+        net = build(card.architecture)
     except ValueError as err:
         raise ModelLoadError(f"{card_path(weights)}: {err}") from err
     try:
@@ -73,19 +82,19 @@ def load_checkpoint(weights: Path, device: torch.device | str = "cpu") -> tuple[
         net.load_state_dict(state)
     except Exception as err:  # torch raises many types for bad files; all mean the same
         raise ModelLoadError(
-            f"model weights {weights} cannot be loaded as a {card['architecture']!r} network "
+            f"model weights {weights} cannot be loaded as a {card.architecture!r} network "
             f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); {retrain}"
         ) from err
     return net.to(device).eval(), card
 
 
-def load_detector(weights: Path, card: dict) -> NoveltyDetector | None:
+def load_detector(weights: Path, card: ModelCard) -> NoveltyDetector | None:
     """The card's novelty detector, verified like the weights; None if the card has none.
 
     Models trained before novelty detection existed have no entry: they flag unsure
     answers by confidence alone (`run_model.py evaluate --update-card` adds one).
     """
-    entry = card.get("novelty")
+    entry = card.novelty
     if entry is None:
         return None
     path = detector_path(weights)
@@ -94,10 +103,10 @@ def load_detector(weights: Path, card: dict) -> NoveltyDetector | None:
     )
     if not path.is_file():
         raise ModelLoadError(f"novelty detector {path} not found; {fix}")
-    if sha256_file(path) != entry.get("sha256"):
+    if sha256_file(path) != entry.sha256:
         raise ModelLoadError(f"novelty detector {path} does not match its card; {fix}")
     try:
-        return NoveltyDetector.load(path, entry["threshold"])
+        return NoveltyDetector.load(path, entry.threshold)
     except (OSError, ValueError, KeyError) as err:
         raise ModelLoadError(f"novelty detector {path} cannot be read ({err}); {fix}") from err
 

@@ -1,12 +1,15 @@
 """Training on several processes at once (`torchrun --nproc_per_node N run_model.py`).
 
-Why this shape: one process per GPU (or per CPU worker) is how torch.distributed
-scales; `torchrun` starts the processes and tells each its place through the
-environment (read in `settings.py`). This module joins them into one process group
--- NCCL between GPUs, gloo on CPUs -- and answers "which rank am I, how many are
-we" for `model.train`, which shards every batch and lets DistributedDataParallel
-average the gradients. A program started without torchrun has world size 1 and
-none of this does anything, so single-process training stays exactly as it was.
+One process per GPU (or CPU worker) is how torch.distributed scales; torchrun tells
+each its place through the environment (read in `settings.py`). This module joins
+them into one process group (NCCL between GPUs, gloo on CPUs) and gives the loop
+what it needs: which rank, how many, this rank's shard of a batch, sums over ranks.
+Every rank draws the same global batch from the same generator, trains on its shard
+(every world_size-th image), and DistributedDataParallel averages the gradients, so
+the schedule is that of one process. BatchNorm normalises over each rank's shard
+(no SyncBatchNorm: CUDA only, so untestable on CPUs, and a collective per layer per
+step); the saved statistics come from `recalibrate_batchnorm`, identical on every
+rank. Without torchrun the world size is 1 and none of this does anything.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from model.device import pick_device
 
 
 def rank_and_world_size() -> tuple[int, int]:
@@ -23,6 +30,37 @@ def rank_and_world_size() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def world_size() -> int:
+    return rank_and_world_size()[1]
+
+
+def shard(batch: torch.Tensor) -> torch.Tensor:
+    """This rank's part of a global batch: every world_size-th item, from its rank on."""
+    rank, size = rank_and_world_size()
+    return batch[rank::size] if size > 1 else batch
+
+
+def all_reduce_sum(total: torch.Tensor) -> torch.Tensor:
+    """`total` summed over every rank (in place); unchanged in one process."""
+    if world_size() > 1:
+        dist.all_reduce(total)
+    return total
+
+
+def wrap_for_ranks(net: nn.Module, device: torch.device, seed: int) -> nn.Module:
+    """`net` in DistributedDataParallel on several processes, else `net` itself.
+
+    DDP broadcasts rank 0's weights; afterwards each rank reseeds, so dropout draws
+    masks of its own per rank, as different images get different masks in one process.
+    """
+    rank, size = rank_and_world_size()
+    if size <= 1:
+        return net
+    wrapped = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
+    torch.manual_seed(seed * 1000 + rank)
+    return wrapped
 
 
 def is_rank_zero() -> bool:
@@ -41,8 +79,6 @@ def process_group(world_size: int, rank: int, local_rank: int, device: str) -> I
     if world_size <= 1:
         yield device
         return
-    from model.train import pick_device  # model.train imports this module
-
     chosen = pick_device(device)
     if chosen.type == "cuda":
         if local_rank >= torch.cuda.device_count():

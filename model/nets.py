@@ -8,7 +8,8 @@ predictor feeds raw [0, 1] pixels and never needs to know MNIST's mean and std.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -151,23 +152,85 @@ class SmallResNet(nn.Module):
         return self.head(self.body(x))
 
 
-# name -> (constructor, one-line description)
-ARCHITECTURES: dict[str, tuple[Callable[[], nn.Module], str]] = {
-    "cnn": (SeedCNN, "seed CNN: 2 conv, max-pool, dropout, 9216-128-10 dense"),
-    "mlp": (MLP, "multilayer perceptron 784-512-512-10"),
-    "lenet5": (LeNet5, "LeNet-5 with BatchNorm on 32x32 padded input"),
-    "resnet": (SmallResNet, "small residual CNN, BatchNorm, global pooling, dropout"),
+def _named(net: nn.Module, kind: type[nn.Module]) -> list[str]:
+    """Names of `net`'s modules of type `kind`, in forward order."""
+    return [name for name, module in net.named_modules() if isinstance(module, kind)]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything digitlab knows about one architecture, declared once.
+
+    `epochs`, `lr` and `batch_size` are its training defaults (chosen on the validation
+    split, README "Models"), `cuda` what changes on CUDA, where larger batches keep a
+    GPU busy. `channels_last_on_cpu`: that memory layout speeds up these convolutions
+    on a CPU too (tiny layers get slower). `feature_layers(net)` names the layers whose
+    pooled outputs the novelty detector reads: a middle stage and the last hidden one,
+    found by what they are rather than by their position.
+    """
+
+    build: Callable[[], nn.Module]
+    description: str
+    epochs: int
+    lr: float
+    batch_size: int = 128
+    cuda: Mapping[str, int | float] = field(default_factory=dict)
+    channels_last_on_cpu: bool = False
+    feature_layers: Callable[[nn.Module], tuple[str, ...]] = lambda net: ()
+
+    def training_defaults(self, on_cuda: bool) -> dict[str, int | float]:
+        defaults = {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size}
+        return defaults | dict(self.cuda) if on_cuda else defaults
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "cnn": Architecture(
+        SeedCNN,
+        "seed CNN: 2 conv, max-pool, dropout, 9216-128-10 dense",
+        epochs=8,
+        lr=2e-3,
+        channels_last_on_cpu=True,
+        feature_layers=lambda net: ("conv2", "fc1"),
+    ),
+    "mlp": Architecture(
+        MLP,
+        "multilayer perceptron 784-512-512-10",
+        epochs=30,
+        lr=1e-3,
+        feature_layers=lambda net: tuple(_named(net, nn.ReLU)),  # both hidden layers
+    ),
+    "lenet5": Architecture(
+        LeNet5,
+        "LeNet-5 with BatchNorm on 32x32 padded input",
+        epochs=20,
+        lr=4e-3,
+        # The convolutional stage, and the last hidden dense layer.
+        feature_layers=lambda net: ("features", _named(net, nn.Linear)[-2]),
+    ),
+    "resnet": Architecture(
+        SmallResNet,
+        "small residual CNN, BatchNorm, global pooling, dropout",
+        epochs=13,  # over MNIST and 20 % style digits: as many images as 15 over MNIST
+        lr=3e-3,
+        cuda={"batch_size": 512, "lr": 6e-3},
+        channels_last_on_cpu=True,
+        feature_layers=lambda net: tuple(_named(net, ResidualBlock)),  # 14x14 and 7x7 stages
+    ),
 }
+
+
+def architecture(arch: str) -> Architecture:
+    """The registry entry of `arch`; unknown names list the known ones."""
+    try:
+        return ARCHITECTURES[arch]
+    except KeyError:
+        known = ", ".join(sorted(ARCHITECTURES))
+        raise ValueError(f"unknown architecture {arch!r}; choose one of: {known}") from None
 
 
 def build(arch: str) -> nn.Module:
     """A freshly initialised network for `arch`; unknown names list the known ones."""
-    try:
-        constructor, _ = ARCHITECTURES[arch]
-    except KeyError:
-        known = ", ".join(sorted(ARCHITECTURES))
-        raise ValueError(f"unknown architecture {arch!r}; choose one of: {known}") from None
-    return constructor()
+    return architecture(arch).build()
 
 
 def count_parameters(net: nn.Module) -> int:

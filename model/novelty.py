@@ -1,20 +1,15 @@
 """Is it a digit at all? How far a drawing's features lie from every digit the model knows.
 
-Why this exists: a classifier's confidence answers "which digit?", not "is this a
-digit?". Trained on ten classes, the default resnet gave a calibrated confidence
-above its unsure threshold to half of our non-digit drawings (smileys, arrows,
-letters: 51 % flagged). Outlier exposure with random scribbles did not fix it for
-the BatchNorm networks (`model.train` says why; a final phase on frozen statistics
-reached 66 % and cost 0.16 points of test accuracy).
-
-What works is to look inside: the network's features for the digits it was trained
-on form ten tight clusters, and a non-digit lands far from all of them. We fit one
-Gaussian per class with a shared covariance on the training split's features (Lee
-et al., NeurIPS 2018) and call a drawing novel when its Mahalanobis distance to the
-nearest class mean exceeds a threshold chosen on the validation split. Features come
-from two depths (a middle block and the last one, mean- and max-pooled over space):
-measured on the resnet, the last block alone flagged 89 % of the non-digits, both
-together 94 %, each at 1 % of validation digits.
+A classifier's confidence answers "which digit?", not "is this a digit?": trained on
+ten classes, it gives confident answers to many non-digits (README "Unsure answers"
+has the figures; outlier exposure in training did not fix it and cost accuracy).
+Inside the network, though, the training digits' features form ten tight clusters
+and a non-digit lands far from all of them. One Gaussian per class with a shared
+covariance is fitted on the training split's features (Lee et al., NeurIPS 2018);
+a drawing is novel when its Mahalanobis distance to the nearest class mean exceeds
+a threshold chosen on the validation split. Features come from two depths (a
+middle stage and the last hidden one, `model.nets.Architecture.feature_layers`),
+which together separate more non-digits than the last alone.
 
 The detector is stored beside the weights as `<name>.novelty.npz` (plain arrays,
 read with `allow_pickle=False`), its SHA-256 and threshold in the card.
@@ -24,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,17 +28,13 @@ import numpy as np
 import torch
 from torch import nn
 
-# Where each architecture's features are read: a middle stage and the last hidden one.
-FEATURE_LAYERS: dict[str, tuple[str, ...]] = {
-    "resnet": ("body.3", "body.5"),
-    "cnn": ("conv2", "fc1"),
-    "lenet5": ("features", "classifier.3"),
-    "mlp": ("net.3", "net.6"),
-}
+from model.card import atomic_file
+from model.device import pixel_batches
+
 # Share of validation digits called unsure by both tests together: the confidence
-# test flags 1.2 % (model.calibration), the novelty test adds the rest. The goal is
-# at most 2 % of MNIST's test digits.
-UNSURE_VALIDATION_SHARE = 0.018
+# test flags `CONFIDENCE_UNSURE_SHARE` (model.calibration), novelty adds the rest.
+# Kept under the 2 % of MNIST test digits the app may call unsure.
+COMBINED_UNSURE_SHARE = 0.018
 # Added to the covariance's diagonal, relative to its mean variance: keeps the
 # inverse finite for dimensions the digits never vary in (e.g. always-zero units).
 SHRINKAGE = 1e-3
@@ -68,8 +60,12 @@ class FeatureTap:
         missing = [name for name in layers if name not in modules]
         if missing:
             raise ValueError(f"the network has no layer named {', '.join(missing)}")
-        for name in layers:
-            modules[name].register_forward_hook(self._keeper(name))
+        self._handles = [modules[name].register_forward_hook(self._keeper(name)) for name in layers]
+
+    def remove(self) -> None:
+        """Take the hooks off the network (a tap used for one measurement)."""
+        for handle in self._handles:
+            handle.remove()
 
     def _keeper(self, name: str):
         def keep(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
@@ -128,9 +124,8 @@ def logits_and_features(
     net.eval()
     device = next(net.parameters()).device
     logits, features = [], []
-    for start in range(0, len(images), batch_size):
-        x = torch.tensor(images[start : start + batch_size]).to(device).unsqueeze(1)
-        logits.append(net(x.float().div_(255)).float().cpu().numpy())
+    for x in pixel_batches(images, device, batch_size):
+        logits.append(net(x).float().cpu().numpy())
         features.append(tap.features().cpu().numpy())
     return np.concatenate(logits), np.concatenate(features)
 
@@ -174,7 +169,7 @@ class NoveltyDetector:
         self,
         validation_distances: np.ndarray,
         already_unsure: np.ndarray,
-        total_share: float = UNSURE_VALIDATION_SHARE,
+        total_share: float = COMBINED_UNSURE_SHARE,
     ) -> NoveltyDetector:
         """The same detector, flagging validation digits until `total_share` are unsure.
 
@@ -192,14 +187,24 @@ class NoveltyDetector:
     def is_novel(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
         return self.distances(features) > self.threshold
 
+    def to_bytes(self) -> bytes:
+        """The `.npz` file's content (it holds a timestamp: hash these very bytes)."""
+        buffer = io.BytesIO()
+        np.savez(buffer, means=self.means, whitening=self.whitening)
+        return buffer.getvalue()
+
     def save(self, path: Path) -> str:
         """Write the arrays; return the file's SHA-256 for the card."""
-        path = Path(path)
-        with path.open("wb") as out:
-            np.savez(out, means=self.means, whitening=self.whitening)
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return write_detector(path, self.to_bytes())
 
     @classmethod
     def load(cls, path: Path, threshold: float) -> NoveltyDetector:
         with np.load(Path(path), allow_pickle=False) as arrays:
             return cls(arrays["means"], arrays["whitening"], float(threshold))
+
+
+def write_detector(path: Path, content: bytes) -> str:
+    """Write a detector's bytes atomically; return their SHA-256 for the card."""
+    with atomic_file(path) as temporary:
+        temporary.write_bytes(content)
+    return hashlib.sha256(content).hexdigest()

@@ -18,16 +18,16 @@ import io
 import os
 import tempfile
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from model.card import sha256_file, write_card
+from model.card import ModelCard, OnnxEntry, sha256_file, write_card
 from model.checkpoint import card_path
-from model.novelty import FEATURE_LAYERS, WithFeatures
+from model.novelty import WithFeatures
 
 OPSET = 17
 INPUT_NAME = "image"
@@ -54,13 +54,13 @@ class ServingGraph(nn.Module):
         return torch.softmax(logits / self.temperature, dim=1), features, logits
 
 
-def serving_graph(net: nn.Module, card: dict) -> ServingGraph:
+def serving_graph(net: nn.Module, card: ModelCard) -> ServingGraph:
     """The card's network, temperature and (when it has a detector) feature layers."""
-    layers = FEATURE_LAYERS[card["architecture"]] if card.get("novelty") else ()
-    return ServingGraph(net, layers, card["calibration"]["temperature"]).eval()
+    layers = card.novelty.layers if card.novelty else ()
+    return ServingGraph(net, layers, card.calibration.temperature).eval()
 
 
-def graph_bytes(net: nn.Module, card: dict) -> bytes:
+def graph_bytes(net: nn.Module, card: ModelCard) -> bytes:
     """The serialised ONNX graph of `net` as served, for any batch size N."""
     graph = serving_graph(net, card).cpu()
     buffer = io.BytesIO()
@@ -95,7 +95,7 @@ class Verification:
 
 
 def verify(
-    graph: bytes, net: nn.Module, card: dict, images: np.ndarray, detector=None
+    graph: bytes, net: nn.Module, card: ModelCard, images: np.ndarray, detector=None
 ) -> Verification:
     """Run `graph` in ONNX Runtime and the network in PyTorch on N x 28 x 28 uint8 images."""
     from model.runtime import OnnxNetwork
@@ -104,7 +104,7 @@ def verify(
     reference = serving_graph(net, card).cpu()
     agree = unsure_agree = 0
     worst = 0.0
-    threshold = float(card["unsure_threshold"])
+    threshold = card.unsure_threshold
     for start in range(0, len(images), VERIFY_BATCH):
         x = images[start : start + VERIFY_BATCH].astype(np.float32)[:, None] / 255
         got_p, got_f, _ = onnx_net(x)
@@ -120,7 +120,7 @@ def verify(
     return Verification(n, agree / n, worst, unsure_agree / n if detector is not None else None)
 
 
-def export_model(weights: Path, out: Path | None, images: np.ndarray) -> tuple[Path, dict]:
+def export_model(weights: Path, out: Path | None, images: np.ndarray) -> tuple[Path, OnnxEntry]:
     """Export the verified checkpoint `weights` to `out` (default: beside it, <name>.onnx).
 
     Verifies on `images` (MNIST's test set), then writes the graph and the card's `onnx`
@@ -141,27 +141,27 @@ def export_model(weights: Path, out: Path | None, images: np.ndarray) -> tuple[P
             f"{check.argmax_agreement:.2%} of MNIST test digits (needs "
             f"{MIN_ARGMAX_AGREEMENT:.1%}); nothing written"
         )
-    entry = _card_entry(out, weights, card, check)
-    write_together(out, graph, card_path(weights), {**card, "onnx": entry})
-    return out, entry
+    card = replace(card, onnx=_card_entry(out, weights, card, check))
+    card = write_together(out, graph, card_path(weights), card)
+    return out, card.onnx
 
 
-def _card_entry(out: Path, weights: Path, card: dict, check: Verification) -> dict:
+def _card_entry(out: Path, weights: Path, card: ModelCard, check: Verification) -> OnnxEntry:
     import onnxruntime
 
     beside = out.resolve().parent == Path(weights).resolve().parent
-    return {
-        "file": out.name if beside else str(out.resolve()),
-        "sha256": None,  # filled in by write_together from the bytes written
-        "weights_sha256": card["weights_sha256"],
-        "opset": OPSET,
-        "input": f"{INPUT_NAME}: float32 N x 1 x 28 x 28 in [0, 1], light ink on black",
-        "outputs": list(OUTPUT_NAMES),
-        "torch_version": torch.__version__,
-        "onnxruntime_version": onnxruntime.__version__,
-        "verified_on": f"MNIST test ({check.images:,} digits), ONNX Runtime against PyTorch",
+    return OnnxEntry(
+        file=out.name if beside else str(out.resolve()),
+        sha256="",  # filled in by write_together from the bytes written
+        weights_sha256=card.weights_sha256,
+        opset=OPSET,
+        input=f"{INPUT_NAME}: float32 N x 1 x 28 x 28 in [0, 1], light ink on black",
+        outputs=OUTPUT_NAMES,
+        torch_version=torch.__version__,
+        onnxruntime_version=onnxruntime.__version__,
+        verified_on=f"MNIST test ({check.images:,} digits), ONNX Runtime against PyTorch",
         **{k: v for k, v in asdict(check).items() if k != "images"},
-    }
+    )
 
 
 def _check_writable(out: Path) -> None:
@@ -178,7 +178,7 @@ def _check_writable(out: Path) -> None:
         raise ExportError(f"cannot write {out}: {err.strerror or err}") from None
 
 
-def write_together(out: Path, graph: bytes, card_file: Path, card: dict) -> None:
+def write_together(out: Path, graph: bytes, card_file: Path, card: ModelCard) -> ModelCard:
     """Write the graph and the card (its `onnx` entry completed) so that both change or neither.
 
     Both go to temporary files first; the old graph is moved aside before the new one
@@ -188,7 +188,7 @@ def write_together(out: Path, graph: bytes, card_file: Path, card: dict) -> None
     try:
         graph_tmp = _temporary_beside(out, temporary)
         graph_tmp.write_bytes(graph)
-        card["onnx"]["sha256"] = sha256_file(graph_tmp)
+        card = replace(card, onnx=replace(card.onnx, sha256=sha256_file(graph_tmp)))
         card_tmp = _temporary_beside(card_file, temporary)
         write_card(card_tmp, card)
         old_graph = _temporary_beside(out, temporary) if out.exists() else None
@@ -208,6 +208,7 @@ def write_together(out: Path, graph: bytes, card_file: Path, card: dict) -> None
     finally:
         for path in temporary:
             path.unlink(missing_ok=True)
+    return card
 
 
 def _temporary_beside(path: Path, made: list[Path]) -> Path:

@@ -1,40 +1,73 @@
-"""Train, calibrate, evaluate, save, draw: what `python run_model.py` does, end to end.
+"""Train, calibrate, measure, save, draw: what `python run_model.py` does, end to end.
 
 The order matters for honesty: the temperature, the unsure threshold and the
 novelty threshold are fitted on the validation split (the novelty detector's class
-statistics on the training split), and the test set is only used to report.
+statistics on the training split); the test set only reports. The trained network
+stays in memory throughout; weights, detector and card are written at the end, the
+card last, so a model is complete on disk or not offered at all.
 """
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from model import handwriting, plots, robustness
-from model.calibration import choose_unsure_threshold, fit_temperature, softmax
-from model.card import git_commit, write_card
-from model.checkpoint import card_path, load_checkpoint, save_checkpoint
+from model.calibration import ECE_BINS, choose_unsure_threshold, fit_temperature, softmax
+from model.card import (
+    Calibration,
+    EpochRecord,
+    ModelCard,
+    NoveltyEntry,
+    RobustnessReport,
+    StyleProxyReport,
+    UnsureReport,
+    git_commit,
+    write_card,
+)
+from model.checkpoint import card_path, load_checkpoint, save_weights
+from model.config import TrainConfig
 from model.data import Mnist, load_mnist, resolve_data_dir
 from model.distributed import is_rank_zero, rank_and_world_size, rank_zero_first
 from model.evaluate import evaluate_logits
-from model.nets import ARCHITECTURES, count_parameters
+from model.nets import architecture, count_parameters
 from model.novelty import (
-    FEATURE_LAYERS,
-    UNSURE_VALIDATION_SHARE,
+    COMBINED_UNSURE_SHARE,
     FeatureTap,
     NoveltyDetector,
     detector_path,
     logits_and_features,
+    write_detector,
 )
 from model.predictor import Predictor
-from model.train import TrainConfig, predict_logits, train
+from model.train import TrainResult, predict_logits, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CALIBRATION_SET = "validation split and held-in people's style digits"
+# Held-in style digits (other drawings by training people) beside MNIST's validation
+# split when fitting the temperature and both unsure thresholds.
+CALIBRATION_STYLE_DIGITS = 2000
+UNSURE_RULE = (
+    "unsure when the calibrated confidence is below unsure_threshold or the "
+    "features are farther than novelty.threshold from every digit class"
+)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A card completed by `measure`, the detector it names, and the test-set metrics."""
+
+    card: ModelCard
+    detector_file: bytes
+    test: dict
+    test_probabilities: np.ndarray
 
 
 def load_data(data_dir: Path | None, cache_dir: Path) -> Mnist:
@@ -50,17 +83,17 @@ def train_and_save(
     command: str,
     name: str | None = None,
     progress: bool = True,
-) -> dict | None:
+) -> ModelCard | None:
     """Run the whole recipe for `config`; return the card that was written.
 
-    Under torchrun every rank trains; rank 0 alone then calibrates, evaluates and
+    Under torchrun every rank trains; rank 0 alone then calibrates, measures and
     writes (one set of outputs), and the other ranks return None.
     """
     name = name or config.arch
     train_x, train_y, val_x, val_y = mnist.split()
     with rank_zero_first():  # drawn once into the cache, not once per process
         train_x, train_y = with_style_digits(
-            train_x[: config.limit], train_y[: config.limit], config
+            train_x[: config.limit], train_y[: config.limit], config.style_share
         )
     result = train(
         replace(config, limit=None), train_x, train_y, val_x, val_y,
@@ -68,77 +101,140 @@ def train_and_save(
     )  # fmt: skip
     if not is_rank_zero():
         return None
-
-    val_logits = predict_logits(result.net, val_x)
-    cal_x, cal_y = calibration_split(mnist)
-    cal_logits = predict_logits(result.net, cal_x)
-    temperature = fit_temperature(cal_logits, torch.from_numpy(cal_y.astype(np.int64)))
-    threshold = choose_unsure_threshold(softmax(cal_logits.numpy(), temperature))
-    validation = evaluate_logits(val_logits.numpy(), val_y, temperature, threshold)
-
-    test_logits = predict_logits(result.net, mnist.test_images).numpy()
-    test = evaluate_logits(test_logits, mnist.test_labels, temperature, threshold)
-
-    card = {
-        "card_format": 1,
-        "name": name,
-        "architecture": config.arch,
-        "description": ARCHITECTURES[config.arch][1],
-        "parameters": count_parameters(result.net),
-        "epochs": config.epochs,
-        "seed": config.seed,
-        "config": config.as_dict(),
-        "device": str(result.device),
-        "device_name": _device_name(result.device),
-        "training_seconds": round(result.seconds, 1),
-        **_world_size_entry(),
-        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "train_images": len(train_y),
-        "val_accuracy": validation["accuracy"],
-        "test_accuracy": test["accuracy"],
-        "per_digit_test_accuracy": test["per_digit_accuracy"],
-        "calibration": {
-            "method": "temperature scaling fitted on the validation split and held-in "
-            "people's style digits",
-            "temperature": temperature,
-            "ece_bins": 15,
-            "ece_before": test["ece_before"],
-            "ece_after": test["ece_after"],
-        },
-        "unsure_threshold": threshold,
-        "unsure_report": {
-            "rule": "unsure when the calibrated confidence is below unsure_threshold",
-            "threshold_chosen_on": CALIBRATION_SET,
-            "mnist_test_flagged": test["unsure_share"],
-            "mnist_test_accuracy_when_sure": test["accuracy_when_sure"],
-            "mnist_test_errors_flagged": test["errors_flagged_unsure"],
-        },
-        "test_confusion_matrix": test["confusion_matrix"],
-        "history": result.history,
-        "data_checksums": mnist.checksums,
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "git_commit": git_commit(REPO_ROOT),
-        "command": command,
-    }
+    net = result.net.cpu()  # measured as the app runs it
+    card = training_card(config, result, net, mnist, name, command)
+    measured = measure(net, card, mnist)
+    card = with_test_figures(measured.card, measured.test)
     weights = Path(out_dir) / f"{name}.pt"
-    card = save_checkpoint(result.net, card, weights)
-    card = complete_card(weights, mnist)
-    draw_results(card, mnist, softmax(test_logits, temperature), Path(results_dir))
+    card = save_model(net, card, weights, measured.detector_file)
+    draw_results(card, result.history, mnist, measured.test_probabilities, Path(results_dir))
     return card
 
 
-CALIBRATION_SET = "validation split and held-in people's style digits"
-# Held-in style digits (other drawings by training people) beside MNIST's validation
-# split when fitting the temperature and both unsure thresholds.
-CALIBRATION_STYLE_DIGITS = 2000
+def training_card(
+    config: TrainConfig, result: TrainResult, net: nn.Module, mnist: Mnist, name: str, command: str
+) -> ModelCard:
+    """What training made, calibrated on `CALIBRATION_SET`; measured later."""
+    _, _, val_x, val_y = mnist.split()
+    val_logits = predict_logits(net, val_x)
+    cal_x, cal_y = calibration_split(mnist)
+    cal_logits = predict_logits(net, cal_x)
+    temperature = fit_temperature(cal_logits, torch.from_numpy(cal_y.astype(np.int64)))
+    threshold = choose_unsure_threshold(softmax(cal_logits.numpy(), temperature))
+    world_size = rank_and_world_size()[1]
+    return ModelCard(
+        name=name,
+        architecture=config.arch,
+        calibration=Calibration(
+            temperature, f"temperature scaling fitted on the {CALIBRATION_SET}"
+        ),
+        unsure_threshold=threshold,
+        description=architecture(config.arch).description,
+        parameters=count_parameters(net),
+        epochs=config.epochs,
+        seed=config.seed,
+        config=config,
+        device=str(result.device),
+        device_name=_device_name(result.device),
+        training_seconds=round(result.seconds, 1),
+        world_size=world_size if world_size > 1 else None,
+        trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        train_images=result.history[0]["images"] if result.history else None,
+        val_accuracy=float((val_logits.argmax(1).numpy() == val_y).mean()),
+        unsure_report=UnsureReport(threshold_chosen_on=CALIBRATION_SET),
+        history=tuple(EpochRecord(**row) for row in result.history),
+        data_checksums=mnist.checksums,
+        torch_version=torch.__version__,
+        python_version=platform.python_version(),
+        git_commit=git_commit(REPO_ROOT),
+        command=command,
+    )
+
+
+def with_test_figures(card: ModelCard, test: dict) -> ModelCard:
+    """`card` with the test-set figures a training run reports (its unsure report aside)."""
+    return replace(
+        card,
+        test_accuracy=test["accuracy"],
+        per_digit_test_accuracy=tuple(test["per_digit_accuracy"]),
+        calibration=replace(
+            card.calibration,
+            ece_bins=ECE_BINS,
+            ece_before=test["ece_before"],
+            ece_after=test["ece_after"],
+        ),
+        test_confusion_matrix=tuple(tuple(row) for row in test["confusion_matrix"]),
+    )
+
+
+def measure(net: nn.Module, card: ModelCard, mnist: Mnist, canvases: int = 2000) -> Measured:
+    """Fit the novelty detector, report unsure on the test set, measure robustness.
+
+    The test set is passed through the network once. Training ends with this, and
+    `run_model.py evaluate --update-card` runs it for models saved before it existed.
+    """
+    tap = FeatureTap(net, architecture(card.architecture).feature_layers(net))
+    detector = fit_novelty(net, tap, card, mnist)
+    test_logits, test_features = logits_and_features(net, tap, mnist.test_images)
+    tap.remove()
+    temperature = card.calibration.temperature
+    test = evaluate_logits(
+        test_logits,
+        mnist.test_labels,
+        temperature,
+        card.unsure_threshold,
+        novel=detector.is_novel(test_features),
+    )
+    detector_file = detector.to_bytes()
+    card = replace(
+        card,
+        novelty=novelty_entry(detector, tap, hashlib.sha256(detector_file).hexdigest(), card),
+    )
+    predictor = Predictor(net, card, torch.device("cpu"), detector)
+    report, non_digits_flagged = robustness_report(predictor, mnist, canvases)
+    unsure = replace(
+        card.unsure_report,
+        rule=UNSURE_RULE,
+        mnist_test_flagged=test["unsure_share"],
+        mnist_test_accuracy_when_sure=test["accuracy_when_sure"],
+        mnist_test_errors_flagged=test["errors_flagged_unsure"],
+        non_digits_flagged=non_digits_flagged,
+    )
+    card = replace(
+        card,
+        unsure_report=unsure,
+        robustness=report,
+        style_proxy=style_proxy_report(predictor, "held-out people"),
+        style_proxy_held_out_styles=style_proxy_report(predictor, "held-out styles"),
+    )
+    return Measured(card, detector_file, test, softmax(test_logits, temperature))
+
+
+def style_proxy_report(predictor: Predictor, split: str) -> StyleProxyReport:
+    """`robustness.style_proxy` on a proxy split, as the card holds it."""
+    proxy = robustness.style_proxy(predictor, robustness.proxy_digits(split))
+    pairs = tuple(tuple(pair) for pair in proxy.pop("errors_by_pair"))
+    return StyleProxyReport(**proxy, errors_by_pair=pairs)
+
+
+def fit_novelty(net: nn.Module, tap: FeatureTap, card: ModelCard, mnist: Mnist) -> NoveltyDetector:
+    """Class statistics from the training images, the threshold from `CALIBRATION_SET`."""
+    train_x, train_y, _, _ = mnist.split()
+    style_share = card.config.style_share if card.config else 0.0
+    train_x, train_y = with_style_digits(train_x, train_y, style_share)
+    _, train_features = logits_and_features(net, tap, train_x)
+    detector = NoveltyDetector.fit(train_features, train_y)
+    val_logits, val_features = logits_and_features(net, tap, calibration_split(mnist)[0])
+    confident = softmax(val_logits, card.calibration.temperature).max(axis=1)
+    return detector.with_threshold(
+        detector.distances(val_features), confident < card.unsure_threshold
+    )
 
 
 def with_style_digits(
-    images: np.ndarray, labels: np.ndarray, config: TrainConfig | float
+    images: np.ndarray, labels: np.ndarray, share: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The training split with training people's style digits added: `style_share` of it."""
-    share = config if isinstance(config, float | int) else config.style_share
+    """The training split with training people's style digits added: `share` of it."""
     count = round(share * len(labels))
     if count == 0:
         return images, labels
@@ -155,111 +251,92 @@ def calibration_split(mnist: Mnist) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([val_x, style.images]), np.concatenate([val_y, style.labels])
 
 
-def complete_card(weights: Path, mnist: Mnist) -> dict:
-    """Fit the novelty detector, then measure beyond MNIST's test set; the final card.
-
-    Training ends with this, and `run_model.py evaluate --update-card` runs the same
-    for models saved before it existed, so both give a model the same card.
-    """
-    fit_novelty(weights, mnist)
-    return add_robustness_report(weights, mnist)
-
-
-def fit_novelty(weights: Path, mnist: Mnist) -> dict:
-    """Fit `weights`' novelty detector, save it beside them, report unsure anew.
-
-    Class statistics come from the training split, the threshold from the validation
-    split (see `model.novelty`); the weights are untouched, so their SHA-256 holds.
-    The card's unsure report is then measured again on the test set, with both tests.
-    """
-    net, card = load_checkpoint(weights)
-    train_x, train_y, _, _ = mnist.split()
-    style_share = card.get("config", {}).get("style_share", 0.0)
-    train_x, train_y = with_style_digits(train_x, train_y, style_share)
-    tap = FeatureTap(net, FEATURE_LAYERS[card["architecture"]])
-    _, train_features = logits_and_features(net, tap, train_x)
-    detector = NoveltyDetector.fit(train_features, train_y)
-    val_logits, val_features = logits_and_features(net, tap, calibration_split(mnist)[0])
-    confident = softmax(val_logits, card["calibration"]["temperature"]).max(axis=1)
-    detector = detector.with_threshold(
-        detector.distances(val_features), confident < card["unsure_threshold"]
+def novelty_entry(
+    detector: NoveltyDetector, tap: FeatureTap, sha256: str, card: ModelCard
+) -> NoveltyEntry:
+    return NoveltyEntry(
+        file=f"{card.name}.novelty.npz",
+        sha256=sha256,
+        threshold=detector.threshold,
+        layers=tuple(tap.layers),
+        method="Mahalanobis distance to the nearest class mean, shared covariance",
+        dimensions=int(detector.means.shape[1]),
+        fitted_on="training split and training people's style digits",
+        threshold_chosen_on=CALIBRATION_SET,
+        validation_unsure_share=COMBINED_UNSURE_SHARE,
     )
-    path = detector_path(weights)
-    card["novelty"] = {
-        "method": "Mahalanobis distance to the nearest class mean, shared covariance",
-        "file": path.name,
-        "sha256": detector.save(path),
-        "threshold": detector.threshold,
-        "layers": list(tap.layers),
-        "dimensions": int(train_features.shape[1]),
-        "fitted_on": "training split and training people's style digits",
-        "threshold_chosen_on": CALIBRATION_SET,
-        "validation_unsure_share": UNSURE_VALIDATION_SHARE,
-    }
-    write_card(card_path(weights), card)
-    test, card = evaluate_saved(weights, mnist)
-    card["unsure_report"] = {
-        **card["unsure_report"],
-        "rule": "unsure when the calibrated confidence is below unsure_threshold or the "
-        "features are farther than novelty.threshold from every digit class",
-        "mnist_test_flagged": test["unsure_share"],
-        "mnist_test_accuracy_when_sure": test["accuracy_when_sure"],
-        "mnist_test_errors_flagged": test["errors_flagged_unsure"],
-    }
-    write_card(card_path(weights), card)
-    return card
 
 
-def add_robustness_report(weights: Path, mnist: Mnist, n_canvases: int = 2000) -> dict:
-    """Measure the saved model on drawings and non-digits; record it in its card.
-
-    The weights are untouched (their SHA-256 stays valid); only the card gains the
-    figures README quotes, measured by the same functions the tests and benchmarks use.
-    """
-    predictor = Predictor.load(weights)
+def robustness_report(
+    predictor: Predictor, mnist: Mnist, canvases: int
+) -> tuple[RobustnessReport, float]:
+    """Drawings and non-digits (`model.robustness`); (report, share of non-digits flagged)."""
     canvas = robustness.canvas_accuracy(
-        predictor, mnist.test_images[:n_canvases], mnist.test_labels[:n_canvases]
+        predictor, mnist.test_images[:canvases], mnist.test_labels[:canvases]
     )
     shapes = robustness.non_digit_flagged(predictor, n=1300)
     drawn = robustness.drawn_digit_accuracy(predictor, per_digit=30)
-    card = dict(predictor.card)
-    card["unsure_report"] = {**card["unsure_report"], "non_digits_flagged": shapes["flagged"]}
-    card["robustness"] = {
-        "synthetic_canvases": canvas["n"],
-        "synthetic_canvas_accuracy": canvas["accuracy"],
-        "synthetic_canvas_unsure": canvas["unsure_share"],
-        "naive_resize_accuracy": canvas["naive_resize_accuracy"],
-        "synthetic_canvas_accuracy_by_kind": canvas["by_kind"],
-        "drawn_digits": drawn["n"],
-        "drawn_digit_accuracy": drawn["accuracy"],
-        "drawn_digit_unsure": drawn["unsure_share"],
-        "non_digits": shapes["n"],
-        "non_digits_flagged_by_kind": shapes["by_kind"],
-        "mnist_unchanged_by_preprocessing": robustness.idempotence(predictor, mnist.test_images),
-    }
-    card["style_proxy"] = robustness.style_proxy(predictor, robustness.proxy_digits())
-    held_out_styles = robustness.proxy_digits("held-out styles")
-    card["style_proxy_held_out_styles"] = robustness.style_proxy(predictor, held_out_styles)
+    report = RobustnessReport(
+        synthetic_canvases=canvas["n"],
+        synthetic_canvas_accuracy=canvas["accuracy"],
+        synthetic_canvas_unsure=canvas["unsure_share"],
+        naive_resize_accuracy=canvas["naive_resize_accuracy"],
+        synthetic_canvas_accuracy_by_kind=canvas["by_kind"],
+        drawn_digits=drawn["n"],
+        drawn_digit_accuracy=drawn["accuracy"],
+        drawn_digit_unsure=drawn["unsure_share"],
+        non_digits=shapes["n"],
+        non_digits_flagged_by_kind=shapes["by_kind"],
+        mnist_unchanged_by_preprocessing=robustness.idempotence(predictor, mnist.test_images),
+    )
+    return report, shapes["flagged"]
+
+
+def save_model(net: nn.Module, card: ModelCard, weights: Path, detector_file: bytes) -> ModelCard:
+    """Weights, then detector, then the card naming both: the card is written last."""
+    card = replace(card, weights_file=weights.name, weights_sha256=save_weights(net, weights))
+    return save_measured(weights, card, detector_file)
+
+
+def save_measured(weights: Path, card: ModelCard, detector_file: bytes) -> ModelCard:
+    """The detector beside `weights`, then the card that names it."""
+    path = detector_path(weights)
+    card = replace(card, novelty=replace(card.novelty, file=path.name))
+    write_detector(path, detector_file)
     write_card(card_path(weights), card)
     return card
 
 
-def draw_results(card: dict, mnist: Mnist, test_probs: np.ndarray, results_dir: Path) -> None:
+def complete_card(weights: Path, mnist: Mnist) -> ModelCard:
+    """Measure a saved model anew (novelty, unsure, robustness) and rewrite its card.
+
+    The weights are untouched, so their SHA-256 holds; the figures training measured
+    on the test set are kept as they are.
+    """
+    weights = Path(weights)
+    net, card = load_checkpoint(weights)
+    measured = measure(net, card, mnist)
+    return save_measured(weights, measured.card, measured.detector_file)
+
+
+def draw_results(
+    card: ModelCard, history: list[dict], mnist: Mnist, test_probs: np.ndarray, results_dir: Path
+) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
-    label = f"{card['name']} ({card['architecture']}): test accuracy {card['test_accuracy']:.2%}"
+    label = f"{card.name} ({card.architecture}): test accuracy {card.test_accuracy:.2%}"
     plots.plot_test_predictions(
         mnist.test_images, mnist.test_labels, test_probs, results_dir / "test_predictions.png"
     )
     plots.plot_confusion_matrix(
-        np.array(card["test_confusion_matrix"]), results_dir / "confusion_matrix.png", label
+        np.array(card.test_confusion_matrix), results_dir / "confusion_matrix.png", label
     )
-    plots.plot_training_curves(card["history"], results_dir / "training_curves.png", label)
+    plots.plot_training_curves(history, results_dir / "training_curves.png", label)
 
 
-def evaluate_saved(weights: Path, mnist: Mnist) -> tuple[dict, dict]:
+def evaluate_saved(weights: Path, mnist: Mnist) -> tuple[dict, ModelCard]:
     """Re-measure a saved model on the test set, as the app would use it: (metrics, card)."""
     predictor = Predictor.load(weights)
-    return evaluate_predictor(predictor, mnist), dict(predictor.card)
+    return evaluate_predictor(predictor, mnist), predictor.card
 
 
 def evaluate_predictor(predictor: Predictor, mnist: Mnist) -> dict:
@@ -272,12 +349,6 @@ def evaluate_predictor(predictor: Predictor, mnist: Mnist) -> dict:
         predictor.unsure_threshold,
         novel=scores.novel,
     )
-
-
-def _world_size_entry() -> dict:
-    """`{"world_size": N}` for a run on N > 1 processes; nothing for a one-process run."""
-    world_size = rank_and_world_size()[1]
-    return {"world_size": world_size} if world_size > 1 else {}
 
 
 def _device_name(device: torch.device) -> str:

@@ -40,8 +40,9 @@ import numpy as np
 import torch
 
 from model.calibration import softmax
+from model.card import ModelCard
 from model.checkpoint import ModelLoadError, load_checkpoint, load_detector, weights_path
-from model.novelty import FEATURE_LAYERS, FeatureTap, NoveltyDetector, WithFeatures
+from model.novelty import FeatureTap, NoveltyDetector, WithFeatures
 from model.preprocess import canvas_to_mnist
 from model.runtime import OnnxNetwork, onnx_network, verified_file
 from settings import INFERENCE_PATHS, get_settings
@@ -166,7 +167,7 @@ class Predictor:
     def __init__(
         self,
         net: torch.nn.Module,
-        card: dict,
+        card: ModelCard,
         device: torch.device,
         novelty: NoveltyDetector | None = None,
         inference: str | None = None,
@@ -181,12 +182,12 @@ class Predictor:
         self.net = net
         self.card = card
         self.device = device
-        self.name: str = card["name"]
-        self.sha256: str = card["weights_sha256"]
-        self.temperature = float(card["calibration"]["temperature"])
-        self.unsure_threshold = float(card["unsure_threshold"])
+        self.name = card.name
+        self.sha256 = card.weights_sha256
+        self.temperature = card.calibration.temperature
+        self.unsure_threshold = card.unsure_threshold
         self.novelty = novelty
-        layers = FEATURE_LAYERS[card["architecture"]] if novelty else ()
+        layers = card.novelty.layers if novelty and card.novelty else ()
         # The path in use: "onnx" and "torchscript" may fall back to "eager" (logged).
         self.inference = "eager"
         self._onnx: OnnxNetwork | None = None
@@ -243,14 +244,7 @@ class Predictor:
         net, card = load_checkpoint(weights, device)
         novelty = load_detector(weights, card)
         graph = verified_file(weights, card) if requested == "onnx" else None
-        try:
-            return cls(net, card, torch.device(device), novelty, inference, graph)
-        except (KeyError, TypeError, ValueError) as err:  # a card with a malformed field
-            raise ModelLoadError(
-                f"model card {weights.with_suffix('.json')} has no usable calibration "
-                f"temperature or unsure threshold ({type(err).__name__}: {err}); retrain it "
-                f"with: python run_model.py --arch {card.get('architecture', '<arch>')}"
-            ) from err
+        return cls(net, card, torch.device(device), novelty, inference, graph)
 
     def predict(self, image) -> Prediction | None:
         """Predict one canvas, photo or array; None when there is nothing drawn.

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.card import ModelCard
 from model.onnx_export import INPUT_NAME, OUTPUT_NAMES, graph_bytes, serving_graph
 
 log = logging.getLogger(__name__)
@@ -75,17 +76,17 @@ class OnnxNetwork:
             return self._batch
 
 
-def verified_file(weights: Path, card: dict) -> bytes | None:
+def verified_file(weights: Path, card: ModelCard) -> bytes | None:
     """The bytes of the exported graph the card vouches for; None when there is none.
 
     None too when the file was exported from other weights or changed since: the
     caller then exports afresh from the verified weights (a warning says why).
     """
-    entry = card.get("onnx")
-    if not isinstance(entry, dict) or "file" not in entry:
+    entry = card.onnx
+    if entry is None:
         return None
-    path = Path(weights).parent / str(entry["file"])
-    if entry.get("weights_sha256") != card["weights_sha256"]:
+    path = Path(weights).parent / entry.file
+    if entry.weights_sha256 != card.weights_sha256:
         problem = "was exported from other weights"
     else:
         try:
@@ -93,7 +94,7 @@ def verified_file(weights: Path, card: dict) -> bytes | None:
         except OSError as err:
             problem = f"cannot be read ({err.strerror or err})"
         else:
-            if hashlib.sha256(graph).hexdigest() == entry.get("sha256"):
+            if hashlib.sha256(graph).hexdigest() == entry.sha256:
                 return graph
             problem = "does not match its card"
     log.warning(
@@ -106,7 +107,7 @@ def verified_file(weights: Path, card: dict) -> bytes | None:
     return None
 
 
-def onnx_network(net: nn.Module, card: dict, graph: bytes | None = None) -> OnnxNetwork:
+def onnx_network(net: nn.Module, card: ModelCard, graph: bytes | None = None) -> OnnxNetwork:
     """The served network in ONNX Runtime: the verified file's `graph`, else exported now.
 
     A graph exported now is compared with `net` on a check input; the verified file
@@ -131,10 +132,10 @@ def onnx_network(net: nn.Module, card: dict, graph: bytes | None = None) -> Onnx
     return network
 
 
-def _checked_shapes(network: OnnxNetwork, card: dict) -> OnnxNetwork:
+def _checked_shapes(network: OnnxNetwork, card: ModelCard) -> OnnxNetwork:
     """`network` if it maps two images to 2 x 10 probabilities, 2 x D features, 2 x 10 logits."""
-    novelty = card.get("novelty")
-    width = novelty.get("dimensions", -1) if novelty else 0
+    novelty = card.novelty
+    width = (-1 if novelty.dimensions is None else novelty.dimensions) if novelty else 0
     probabilities, features, logits = network(np.zeros((2, 1, 28, 28), np.float32))
     width = features.shape[1] if width == -1 else width  # an older card without the entry
     if probabilities.shape != (2, 10) or logits.shape != (2, 10) or features.shape != (2, width):

@@ -1,24 +1,10 @@
 """The training loop: whole dataset on the device, batched augmentation, one-cycle LR.
 
-Read top to bottom: configuration, device choice, the loop, inference helpers.
-
-Why it is fast: MNIST is 47 MB as uint8, so it lives on the device as one tensor
-and every batch is an index into it -- no DataLoader, no per-sample Python, no
-host-to-device copies after the first. Augmentation runs batched on the same device
-(`model.augment`). On CUDA, bf16 autocast and channels_last use the tensor cores.
-
-Several processes (`torchrun`, `model.distributed`): every rank holds the whole
-dataset and the same generator, so all ranks draw the same permutation, the same
-augmentation and the same scribbles for each global batch of `batch_size`; each
-rank then trains on its shard (every world_size-th image) and DistributedDataParallel
-averages the gradients. The global batch, the step count and the one-cycle schedule
-are those of one process, and a network without dropout or BatchNorm ends with the
-weights one process would reach (tests/model/test_distributed.py). BatchNorm
-normalises over each rank's shard during training (no SyncBatchNorm: it runs on CUDA
-only, so this could not be tested on CPUs, and it adds collectives to every BatchNorm
-layer of every step of networks whose steps are short); the statistics that are
-saved come from `recalibrate_batchnorm`, which every rank runs identically on clean
-digits, so no rank's shard decides them.
+MNIST as uint8 fits on any device, so it lives there as one tensor and every batch
+is an index into it: no DataLoader, no per-sample Python, no host-to-device copies
+after the first. Augmentation runs batched on the same device (`model.augment`); on
+CUDA, bf16 autocast and channels_last use the tensor cores. On several processes
+every rank draws the same batches and trains on its shard (`model.distributed`).
 """
 
 from __future__ import annotations
@@ -26,117 +12,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model import augment as aug
-from model.distributed import rank_and_world_size
-from model.nets import build
-from settings import DEFAULT_ARCHITECTURE
-
-# Per-architecture defaults, measured on the validation split (README, "Models").
-# No outlier exposure by default (`outlier_weight` 0): the "unsure" answer for
-# non-digits comes from `model.novelty`, which costs no accuracy. Scribbles in
-# training did: a full resnet run with them peaked at 98.9 % validation accuracy and
-# fell to 97.0 % as the learning rate annealed (the scribble pass on stored BatchNorm
-# statistics and the digit pass on batch statistics pulling the network apart), and
-# the seed CNN with them fell from 97.9 % to 96.3 % validation accuracy between its
-# fourth and fifth of eight epochs. The option stays for experiments and is tested.
-ARCH_DEFAULTS: dict[str, dict] = {
-    "resnet": {"epochs": 13, "lr": 3e-3, "batch_size": 128},  # 13 x (55,000 + 20 % style)
-    "cnn": {"epochs": 8, "lr": 2e-3, "batch_size": 128},
-    "lenet5": {"epochs": 20, "lr": 4e-3, "batch_size": 128},
-    "mlp": {"epochs": 30, "lr": 1e-3, "batch_size": 128},
-}
-# On CUDA a batch of 128 leaves an H100 waiting on kernel launches (the resnet ran at
-# 17,000 images/s); 512 with the learning rate scaled up trains 3.6x faster to
-# 99.5 % test accuracy there (benchmarks/training.py, README "Benchmarks"). Used
-# when the device is CUDA and the command line sets neither value.
-CUDA_DEFAULTS: dict[str, dict] = {
-    "resnet": {"batch_size": 512, "lr": 6e-3},
-}
-# Named recipes: a starting point that may pick the architecture too, with a "cuda"
-# variant where the quickest route differs there.
-# - default: each architecture's own settings above (the best model, not the quickest).
-# - fast: the quickest route to >= 99.0 % MNIST test accuracy. On a CPU, LeNet-5
-#   without augmentation (about 25 s on 2 cores, against about 4 minutes for the
-#   default resnet): 10x cheaper per image than the resnet, it gets to 99 % in four
-#   short epochs and ends near 99.1 %. On CUDA, where the resnet's step costs little
-#   more than LeNet's, the resnet on a 3-epoch schedule of large batches (about 0.7 s
-#   to 99 % on an H100; it ends near 99.4 %). For quick experiments and smoke runs;
-#   the app should serve a default-recipe model.
-RECIPES: dict[str, dict] = {
-    "default": {},
-    "fast": {
-        "arch": "lenet5",
-        "epochs": 4,
-        "batch_size": 256,
-        "lr": 6e-3,
-        "augment": False,
-        "style_share": 0.0,
-        "cuda": {"arch": "resnet", "epochs": 3, "batch_size": 1024, "lr": 1e-2, "augment": True},
-    },
-}
-# channels_last speeds up these convolutions on CPU too (measured: ~15 %); LeNet's
-# tiny layers get slower, so it stays in the default layout off CUDA.
-CHANNELS_LAST_ON_CPU = {"cnn", "resnet"}
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    arch: str
-    epochs: int
-    batch_size: int
-    lr: float
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.0
-    outlier_fraction: float = 0.25  # scribbles added per batch, as a share of its size
-    outlier_weight: float = 0.0  # weight of the uniform-target loss on them (0: off)
-    augment: bool = True
-    seed: int = 0
-    device: str = "auto"
-    limit: int | None = None  # train on the first N training images only
-    # Training people's style digits (model.handwriting) added, as a share of the images.
-    style_share: float = 0.2
-
-    @classmethod
-    def for_arch(cls, arch: str, **overrides) -> TrainConfig:
-        """The defaults of `arch` (its CUDA ones on CUDA) with the non-None `overrides`."""
-        if arch not in ARCH_DEFAULTS:
-            raise ValueError(
-                f"unknown architecture {arch!r}; choose one of: {', '.join(ARCH_DEFAULTS)}"
-            )
-        given = {k: v for k, v in overrides.items() if v is not None}
-        values = dict(ARCH_DEFAULTS[arch])
-        if _on_cuda(given):
-            values |= CUDA_DEFAULTS.get(arch, {})
-        return cls(arch=arch, **(values | given))
-
-    @classmethod
-    def for_recipe(cls, recipe: str, arch: str | None = None, **overrides) -> TrainConfig:
-        """`recipe` (see `RECIPES`), then `arch` and the non-None `overrides` over it.
-
-        `arch` None means the recipe's architecture (its CUDA variant's on CUDA), else
-        `DEFAULT_ARCHITECTURE`.
-        """
-        if recipe not in RECIPES:
-            raise ValueError(f"unknown recipe {recipe!r}; choose one of: {', '.join(RECIPES)}")
-        given = {k: v for k, v in overrides.items() if v is not None}
-        preset = dict(RECIPES[recipe])
-        cuda_variant = preset.pop("cuda", {})
-        if _on_cuda(given):
-            preset |= cuda_variant
-        recipe_arch = preset.pop("arch", DEFAULT_ARCHITECTURE)
-        return cls.for_arch(arch or recipe_arch, **(preset | given))
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+from model.config import TrainConfig
+from model.device import layout, pick_device, pixel_batches, seed_everything, to_device_tensor
+from model.distributed import all_reduce_sum, shard, world_size, wrap_for_ranks
+from model.nets import architecture, build
 
 
 @dataclass
@@ -151,71 +39,64 @@ class TrainResult:
 # Called every `hook_every` optimizer steps with the network (in training mode), the
 # step number (1-based, counted across epochs) and the training seconds so far; return
 # True to stop training at once. benchmarks/training.py uses it to measure time to
-# an accuracy: the hook evaluates, and the loop keeps its time off the clock.
+# an accuracy.
 StepHook = Callable[[nn.Module, int, float], bool]
 
 
-def _on_cuda(overrides: dict) -> bool:
-    """Whether a configuration with these overrides trains on CUDA."""
-    return pick_device(str(overrides.get("device", "auto"))).type == "cuda"
+class TrainingClock:
+    """Seconds of training: wall time, less the time spent in the step hook.
 
-
-def pick_device(name: str = "auto") -> torch.device:
-    """CUDA, then Apple MPS, then CPU -- or exactly what the user asked for."""
-    if name != "auto":
-        device = torch.device(name)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"--device {name}: CUDA is not available on this machine")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError(f"--device {name}: Apple MPS is not available on this machine")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def seed_everything(seed: int, device: torch.device) -> torch.Generator:
-    """Seed torch and return the generator that drives shuffling and augmentation."""
-    torch.manual_seed(seed)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed)
-    return gen
-
-
-def to_device_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(N, 28, 28) uint8 -> (N, 1, 28, 28) uint8 on `device` (converted per batch)."""
-    return torch.tensor(images, dtype=torch.uint8).unsqueeze(1).to(device)
-
-
-def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
-
-@contextmanager
-def frozen_batchnorm(net: nn.Module) -> Iterator[None]:
-    """Run BatchNorm layers on their stored statistics, without updating them.
-
-    The scribbles of outlier exposure must not enter BatchNorm's statistics: mixed
-    into a batch, they shift the running mean and variance away from what digits
-    produce, and a network evaluated on digits alone then loses several points of
-    accuracy (measured: 88.6 % instead of 98.4 % after a short run). Passing them
-    separately, through the statistics inference will use, also trains the network
-    on exactly the normalisation it will apply to a non-digit at prediction time.
+    The loop keeps this clock rather than the hook because the epochs' timings (in
+    the card) must be training time too, and only the loop knows where epochs begin.
+    On CUDA it is read after a synchronise, so queued kernels count as training.
     """
-    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    modes = [m.training for m in norms]
-    for m in norms:
-        m.eval()
-    try:
-        yield
-    finally:
-        for m, mode in zip(norms, modes, strict=True):
-            m.train(mode)
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.started = time.perf_counter()
+        self.excluded = 0.0
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started - self.excluded
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        paused = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.excluded += time.perf_counter() - paused
+
+
+@dataclass
+class Run:
+    """One training run's state: the data on the device, the network, its optimiser."""
+
+    config: TrainConfig
+    device: torch.device
+    gen: torch.Generator
+    images: torch.Tensor  # (N, 1, 28, 28) uint8 on the device
+    labels: torch.Tensor
+    net: nn.Module
+    model: nn.Module  # `net`, wrapped for DistributedDataParallel on several processes
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    channels_last: bool
+    clock: TrainingClock
+    steps_per_epoch: int
+    hook: StepHook | None = None
+    hook_every: int = 0
+    stopped: bool = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.on_cuda):
+            return self.model(layout(x, self.channels_last)).float()
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.type == "cuda"
 
 
 def train(
@@ -230,157 +111,183 @@ def train(
 ) -> TrainResult:
     """Train a fresh `config.arch` network and return it with its per-epoch history.
 
-    `hook` (see `StepHook`), when given, runs every `hook_every` steps; its time is
-    excluded from `seconds` and from the epochs' timings (on CUDA the clock is read
-    after a synchronise, so queued kernels count as training). One process only: a
-    hook's stop decision would otherwise have to agree across ranks.
+    `hook` (see `StepHook`), when given, runs every `hook_every` steps, off the clock.
+    One process only: a hook's stop decision would otherwise have to agree across ranks.
     """
     if hook is not None and hook_every < 1:
         raise ValueError(f"hook_every must be >= 1 when a hook is given, got {hook_every}")
-    device = pick_device(config.device)
-    gen = seed_everything(config.seed, device)
+    if hook is not None and world_size() > 1:
+        raise ValueError("a step hook runs in one process only (WORLD_SIZE is above 1)")
     if config.limit is not None:
         train_images, train_labels = train_images[: config.limit], train_labels[: config.limit]
-    x_all = to_device_tensor(train_images, device)
-    y_all = torch.from_numpy(train_labels.astype(np.int64)).to(device)
-    n = len(y_all)
-
-    channels_last = device.type == "cuda" or config.arch in CHANNELS_LAST_ON_CPU
-    net = build(config.arch).to(device)
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    rank, world_size = rank_and_world_size()
-    if hook is not None and world_size > 1:
-        raise ValueError("a step hook runs in one process only (WORLD_SIZE is above 1)")
-    model: nn.Module = net
-    if world_size > 1:
-        # Same weights everywhere (DDP also broadcasts rank 0's), then dropout masks
-        # of their own per rank, as different images get different masks in one process.
-        model = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
-        torch.manual_seed(config.seed * 1000 + rank)
-    use_bf16 = device.type == "cuda"
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, -(-n // config.batch_size))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch
-    )
-    n_outliers = int(config.batch_size * config.outlier_fraction) if config.outlier_weight else 0
-
+    run = start_run(config, train_images, train_labels)
+    run.hook, run.hook_every = hook, hook_every
     history: list[dict] = []
-    started = time.perf_counter()
-    hook_seconds = 0.0  # time spent inside the hook, kept off every clock
-    stop = False
     for epoch in range(1, config.epochs + 1):
-        net.train()
-        epoch_start = time.perf_counter()
-        epoch_hook_seconds = hook_seconds
-        order = torch.randperm(n, generator=gen, device=device)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        bar = tqdm(
-            range(steps_per_epoch),
-            desc=f"epoch {epoch}/{config.epochs}",
-            disable=not progress,
-            leave=False,
-            unit="batch",
-        )
-        for step in bar:
-            idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-            x = x_all[idx].float().div_(255)
-            y = y_all[idx]
-            if config.augment:
-                x = aug.augment(x, gen)
-            if world_size > 1:
-                x, y = _shard(x, rank, world_size), _shard(y, rank, world_size)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                digits = model(_layout(x, channels_last)).float()
-            if world_size > 1:
-                # Sums scaled so that DDP's average over the ranks is the mean over the
-                # global batch, however it split (an empty shard adds 0, not NaN).
-                loss = F.cross_entropy(
-                    digits, y, reduction="sum", label_smoothing=config.label_smoothing
-                ) * (world_size / len(idx))
-            else:
-                loss = F.cross_entropy(digits, y, label_smoothing=config.label_smoothing)
-            if n_outliers:
-                scribbles = aug.random_scribbles(n_outliers, gen, device)
-                if world_size > 1:
-                    scribbles = _shard(scribbles, rank, world_size)
-                with (
-                    frozen_batchnorm(net),
-                    torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16),
-                ):
-                    outlier_logits = model(_layout(scribbles, channels_last)).float()
-                # Outlier exposure: cross-entropy to the uniform distribution.
-                if world_size > 1:
-                    log_probs = F.log_softmax(outlier_logits, 1).sum() * (
-                        world_size / (n_outliers * 10)
-                    )
-                else:
-                    log_probs = F.log_softmax(outlier_logits, 1).mean()
-                loss = loss - config.outlier_weight * log_probs
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            loss_sum += loss.detach() * (len(idx) / world_size if world_size > 1 else len(y))
-            correct += (digits.argmax(1) == y).sum()
-            if progress and step % 20 == 0:
-                seen = min((step + 1) * config.batch_size, n)
-                bar.set_postfix(
-                    loss=f"{loss.item():.3f}",
-                    img_s=f"{seen / (time.perf_counter() - epoch_start):.0f}",
-                )
-            global_step = (epoch - 1) * steps_per_epoch + step + 1
-            if hook is not None and global_step % hook_every == 0:
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                paused = time.perf_counter()
-                stop = bool(hook(net, global_step, paused - started - hook_seconds))
-                net.train()
-                hook_seconds += time.perf_counter() - paused
-                if stop:
-                    break
-        if stop:
+        epoch_started = run.clock.seconds()
+        loss_sum, correct = train_epoch(run, epoch, progress)
+        if run.stopped:
             break
-        if world_size > 1:  # the epoch's loss and accuracy over every rank's images
-            torch.distributed.all_reduce(loss_sum)
-            torch.distributed.all_reduce(correct)
-        recalibrate_batchnorm(net, x_all, gen, channels_last)
-        val_logits = predict_logits(net, val_images, device, channels_last=channels_last)
-        val_acc = float((val_logits.argmax(1).numpy() == val_labels).mean())
-        val_loss = float(F.cross_entropy(val_logits, torch.from_numpy(val_labels.astype(np.int64))))
-        seconds = time.perf_counter() - epoch_start - (hook_seconds - epoch_hook_seconds)
-        row = {
-            "epoch": epoch,
-            "train_loss": float(loss_sum.item() / n),
-            "train_accuracy": float(correct.item() / n),
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "images": n,
+        recalibrate_batchnorm(run.net, run.images, run.gen, run.channels_last)
+        row = epoch_record(run, epoch, loss_sum, correct, val_images, val_labels)
+        seconds = run.clock.seconds() - epoch_started
+        row |= {
             "seconds": round(seconds, 2),
-            "images_per_second": round(n / seconds, 1),
+            "images_per_second": round(row["images"] / seconds, 1),
         }
         history.append(row)
         if progress:
             tqdm.write(
                 f"epoch {epoch:>2}/{config.epochs}  loss {row['train_loss']:.4f}  "
-                f"train acc {row['train_accuracy']:.4f}  val acc {val_acc:.4f}  "
-                f"{row['images_per_second']:,.0f} img/s  {seconds:.1f}s"
+                f"train acc {row['train_accuracy']:.4f}  val acc {row['val_accuracy']:.4f}  "
+                f"{row['images_per_second']:,.0f} img/s  {row['seconds']:.1f}s"
             )
-    net = net.to(memory_format=torch.contiguous_format).eval()
-    return TrainResult(
-        net=net,
+    net = run.net.to(memory_format=torch.contiguous_format).eval()
+    return TrainResult(net, run.device, run.clock.seconds(), history, stopped_early=run.stopped)
+
+
+def start_run(config: TrainConfig, images: np.ndarray, labels: np.ndarray) -> Run:
+    """Seed, put the data and a fresh network on the device, build optimiser and schedule."""
+    device = pick_device(config.device)
+    gen = seed_everything(config.seed, device)
+    channels_last = device.type == "cuda" or architecture(config.arch).channels_last_on_cpu
+    net = build(config.arch).to(device)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    model = wrap_for_ranks(net, device, config.seed)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, -(-len(labels) // config.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch
+    )
+    return Run(
+        config=config,
         device=device,
-        seconds=time.perf_counter() - started - hook_seconds,
-        history=history,
-        stopped_early=stop,
+        gen=gen,
+        images=to_device_tensor(images, device),
+        labels=torch.from_numpy(labels.astype(np.int64)).to(device),
+        net=net,
+        model=model,
+        optimizer=optimizer,
+        schedule=schedule,
+        channels_last=channels_last,
+        clock=TrainingClock(device),
+        steps_per_epoch=steps_per_epoch,
     )
 
 
-def _shard(batch: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
-    """This rank's part of a global batch: every world_size-th item, starting at `rank`."""
-    return batch[rank::world_size]
+def train_epoch(run: Run, epoch: int, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over the shuffled data: (summed loss, correct answers) over every rank."""
+    config, n = run.config, len(run.labels)
+    run.net.train()
+    started = time.perf_counter()
+    order = torch.randperm(n, generator=run.gen, device=run.device)
+    loss_sum = torch.zeros((), device=run.device)
+    correct = torch.zeros((), device=run.device, dtype=torch.long)
+    steps = range(run.steps_per_epoch)
+    bar = tqdm(
+        steps,
+        desc=f"epoch {epoch}/{config.epochs}",
+        disable=not progress,
+        leave=False,
+        unit="batch",
+    )
+    for step in bar:
+        idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+        loss, digits, y = train_step(run, idx)
+        loss_sum += loss.detach() * (len(idx) / world_size())
+        correct += (digits.argmax(1) == y).sum()
+        if progress and step % 20 == 0:
+            seen = min((step + 1) * config.batch_size, n)
+            rate = seen / (time.perf_counter() - started)
+            bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}")
+        if call_hook(run, (epoch - 1) * run.steps_per_epoch + step + 1):
+            break
+    return all_reduce_sum(loss_sum), all_reduce_sum(correct)
+
+
+def train_step(run: Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimiser step on the global batch `idx`: (loss, this rank's logits, labels).
+
+    Losses are sums scaled by world size / global batch, so that DDP's average over the
+    ranks is the mean over the global batch however it split (an empty shard adds 0,
+    not NaN); with one process that is the plain mean.
+    """
+    config = run.config
+    x = run.images[idx].float().div_(255)
+    if config.augment:
+        x = aug.augment(x, run.gen)
+    x, y = shard(x), shard(run.labels[idx])
+    digits = run.forward(x)
+    scale = world_size() / len(idx)
+    loss = F.cross_entropy(digits, y, reduction="sum", label_smoothing=config.label_smoothing)
+    loss = loss * scale
+    n_outliers = int(config.batch_size * config.outlier_fraction)
+    if config.outlier_weight and n_outliers:
+        loss = loss + config.outlier_weight * outlier_loss(run, n_outliers)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    run.schedule.step()
+    return loss, digits, y
+
+
+def outlier_loss(run: Run, n: int) -> torch.Tensor:
+    """Outlier exposure: cross-entropy from random scribbles' answers to the uniform one.
+
+    The scribbles pass through BatchNorm's stored statistics, not their own: mixed into
+    the digits' batch they would shift the statistics the digits are normalised with.
+    """
+    scribbles = shard(aug.random_scribbles(n, run.gen, run.device))
+    with frozen_batchnorm(run.net):
+        log_probs = F.log_softmax(run.forward(scribbles), 1)
+    return -log_probs.sum() * (world_size() / (n * 10))
+
+
+def call_hook(run: Run, step: int) -> bool:
+    """Run the step hook when due, off the clock; whether it asked to stop."""
+    if run.hook is None or step % run.hook_every:
+        return False
+    with run.clock.paused():
+        run.stopped = bool(run.hook(run.net, step, run.clock.seconds()))
+        run.net.train()
+    return run.stopped
+
+
+def epoch_record(
+    run: Run,
+    epoch: int,
+    loss_sum: torch.Tensor,
+    correct: torch.Tensor,
+    val_images: np.ndarray,
+    val_labels: np.ndarray,
+) -> dict:
+    """The epoch's history row (its timing is added by the caller)."""
+    n = len(run.labels)
+    val_logits = predict_logits(run.net, val_images, run.device, channels_last=run.channels_last)
+    val_loss = F.cross_entropy(val_logits, torch.from_numpy(val_labels.astype(np.int64)))
+    return {
+        "epoch": epoch,
+        "train_loss": float(loss_sum.item() / n),
+        "train_accuracy": float(correct.item() / n),
+        "val_loss": float(val_loss),
+        "val_accuracy": float((val_logits.argmax(1).numpy() == val_labels).mean()),
+        "images": n,
+    }
+
+
+@contextmanager
+def frozen_batchnorm(net: nn.Module) -> Iterator[None]:
+    """Run BatchNorm layers on their stored statistics, without updating them."""
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    modes = [m.training for m in norms]
+    for m in norms:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(norms, modes, strict=True):
+            m.train(mode)
 
 
 @torch.no_grad()
@@ -394,12 +301,10 @@ def recalibrate_batchnorm(
 ) -> None:
     """Recompute BatchNorm's running statistics from clean digits with the current weights.
 
-    The running averages BatchNorm keeps during training lag behind weights that move
-    fast, and the outlier-exposure pass moves them fast: after a short run, eval-mode
-    accuracy was 97.6 % with the lagging statistics and 98.5 % with recomputed ones
-    ("precise BN", Wu & Johnson 2021). An exact average over ~10,000 clean training
-    digits makes validation, calibration and the saved model use the statistics that
-    the final weights really produce. Networks without BatchNorm are left untouched.
+    The running averages lag behind weights that move fast ("precise BN", Wu & Johnson
+    2021); an exact average makes validation, calibration and the saved model use the
+    statistics the final weights produce. Every rank computes the same, so no rank's
+    shard decides them. Networks without BatchNorm are left untouched.
     """
     norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
@@ -411,9 +316,9 @@ def recalibrate_batchnorm(
     was_training = net.training
     net.train()
     order = torch.randperm(len(images), generator=gen, device=images.device)
-    for start in range(0, min(len(images), batches * batch_size), batch_size):
-        batch = images[order[start : start + batch_size]].float().div_(255)
-        net(_layout(batch, channels_last))
+    chosen = images[order[: batches * batch_size]]
+    for batch in pixel_batches(chosen, images.device, batch_size, channels_last):
+        net(batch)
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     net.train(was_training)
@@ -431,9 +336,6 @@ def predict_logits(
     device = device or next(net.parameters()).device
     was_training = net.training
     net.eval()
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = to_device_tensor(images[start : start + batch_size], device)
-        out.append(net(_layout(x.float().div_(255), channels_last)).float().cpu())
+    out = [net(x).float().cpu() for x in pixel_batches(images, device, batch_size, channels_last)]
     net.train(was_training)
     return torch.cat(out) if out else torch.empty(0, 10)

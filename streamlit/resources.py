@@ -162,11 +162,11 @@ def submission(
     card = predictor.card
     model = ModelIdentity(
         name=predictor.name,
-        architecture=str(card.get("architecture", predictor.name)),
+        architecture=card.architecture,
         weights_sha256=predictor.sha256,
-        parameter_count=int(card.get("parameters", 0)),
-        test_accuracy=card.get("test_accuracy"),
-        card=card,
+        parameter_count=card.parameters or 0,
+        test_accuracy=card.test_accuracy,
+        card=card.to_json(),
     )
     return Submission(
         client_request_id=client_request_id,

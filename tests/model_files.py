@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from model.card import Calibration, ModelCard
 from model.checkpoint import card_path, save_checkpoint
 from model.nets import build
 
@@ -28,14 +29,14 @@ def save_untrained(folder: Path, name: str, architecture: str = "lenet5") -> Pat
     """`folder/<name>.pt` and its card, for a randomly initialised network; the weights."""
     torch.manual_seed(0)
     net = build(architecture).eval()
-    card = {
-        "name": name,
-        "architecture": architecture,
-        "parameters": sum(p.numel() for p in net.parameters()),
-        "test_accuracy": 0.1,
-        "calibration": {"temperature": 1.0},
-        "unsure_threshold": 0.5,
-    }
+    card = ModelCard(
+        name=name,
+        architecture=architecture,
+        parameters=sum(p.numel() for p in net.parameters()),
+        test_accuracy=0.1,
+        calibration=Calibration(1.0),
+        unsure_threshold=0.5,
+    )
     weights = Path(folder) / f"{name}.pt"
     save_checkpoint(net, card, weights)
     return weights

@@ -19,16 +19,13 @@ RESULT_PICTURES = {
     "test_predictions.png": "Sample test predictions",
 }
 
-# The unsure report's figures worth a line, in reading order.
-UNSURE_REPORT = {
-    "mnist_test_flagged": "MNIST test flagged unsure",
-    "mnist_test_accuracy_when_sure": "accuracy on the rest",
-    "non_digits_flagged": "non-digit drawings flagged",
-}
-
 
 def _percent(value) -> str:
     return "–" if value is None else f"{float(value):.2%}"
+
+
+def _or_dash(value) -> str:
+    return "–" if value is None else str(value)
 
 
 def _duration(seconds) -> str:
@@ -45,25 +42,25 @@ with selector:
 
 if predictor is not None:
     card = predictor.card
-    st.subheader(f"{card.get('name', predictor.name)} · {card.get('architecture', '?')}")
-    if card.get("description"):
-        st.write(card["description"])
+    st.subheader(f"{card.name} · {card.architecture}")
+    if card.description:
+        st.write(card.description)
 
     with st.container(horizontal=True):
-        st.metric("Test accuracy", _percent(card.get("test_accuracy")), border=True)
-        st.metric("Validation accuracy", _percent(card.get("val_accuracy")), border=True)
-        st.metric("Parameters", f"{int(card.get('parameters', 0)):,}", border=True)
+        st.metric("Test accuracy", _percent(card.test_accuracy), border=True)
+        st.metric("Validation accuracy", _percent(card.val_accuracy), border=True)
+        st.metric("Parameters", f"{card.parameters or 0:,}", border=True)
         st.metric(
             "Training time",
-            _duration(card.get("training_seconds")),
-            help=f"{card.get('epochs', '?')} epochs on {card.get('device', '?')}",
+            _duration(card.training_seconds),
+            help=f"{card.epochs or '?'} epochs on {card.device or '?'}",
             border=True,
         )
 
     per_digit, calibration = st.columns([3, 2], gap="large")
     with per_digit:
         st.markdown("**Test accuracy per digit**")
-        per_digit_accuracy = card.get("per_digit_test_accuracy") or []
+        per_digit_accuracy = card.per_digit_test_accuracy or ()
         if len(per_digit_accuracy) == 10:
             st.plotly_chart(
                 charts.per_digit_accuracy_figure(range(10), per_digit_accuracy, zoom=True),
@@ -73,22 +70,25 @@ if predictor is not None:
             st.caption("This card has no per-digit accuracy.")
     with calibration:
         st.markdown("**Calibration and the unsure threshold**")
-        fit = card.get("calibration") or {}
-        report = card.get("unsure_report") or {}
-        temperature = fit.get("temperature")
+        fit, report = card.calibration, card.unsure_report
         lines = [
-            f"- temperature **{temperature:.3f}**" if temperature is not None else "",
-            f"- expected calibration error **{_percent(fit.get('ece_before'))}** before, "
-            f"**{_percent(fit.get('ece_after'))}** after",
-            f"- *unsure* below a confidence of **{_percent(card.get('unsure_threshold'))}**",
+            f"- temperature **{fit.temperature:.3f}**",
+            f"- expected calibration error **{_percent(fit.ece_before)}** before, "
+            f"**{_percent(fit.ece_after)}** after",
+            f"- *unsure* below a confidence of **{_percent(card.unsure_threshold)}**",
             "- *unsure* too when the drawing is far from every digit the model was trained "
             "on (novelty detector)"
-            if card.get("novelty")
+            if card.novelty
             else "",
         ]
-        for key, text in UNSURE_REPORT.items():
-            if key in report:
-                lines.append(f"- {text}: **{_percent(report[key])}**")
+        # The unsure report's figures worth a line, in reading order.
+        for value, text in (
+            (report.mnist_test_flagged, "MNIST test flagged unsure"),
+            (report.mnist_test_accuracy_when_sure, "accuracy on the rest"),
+            (report.non_digits_flagged, "non-digit drawings flagged"),
+        ):
+            if value is not None:
+                lines.append(f"- {text}: **{_percent(value)}**")
         st.markdown("\n".join(line for line in lines if line))
 
     # The default model draws into results/, the others into results/<name>/
@@ -110,9 +110,9 @@ if predictor is not None:
     with st.expander("Provenance"):
         st.markdown(
             f"- weights SHA-256 `{predictor.sha256}`\n"
-            f"- seed `{card.get('seed', '–')}`, torch `{card.get('torch_version', '–')}`, "
-            f"commit `{card.get('git_commit', '–')}`\n"
-            f"- command `{card.get('command', '–')}`"
+            f"- seed `{_or_dash(card.seed)}`, torch `{_or_dash(card.torch_version)}`, "
+            f"commit `{_or_dash(card.git_commit)}`\n"
+            f"- command `{_or_dash(card.command)}`"
         )
-        if card.get("data_checksums"):
-            st.json(card["data_checksums"], expanded=False)
+        if card.data_checksums:
+            st.json(card.data_checksums, expanded=False)

@@ -20,10 +20,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from model.config import TrainConfig
 from model.data import load_mnist
 from model.distributed import is_rank_zero, process_group
-from model.nets import ARCHITECTURES, Normalize
-from model.train import TrainConfig, train
+from model.nets import ARCHITECTURES, Architecture, Normalize
+from model.train import train
 from settings import get_settings
 
 ARCH = "mlp_without_dropout"
@@ -38,7 +39,9 @@ def mlp_without_dropout() -> nn.Module:
 
 
 def main(out: Path) -> None:
-    ARCHITECTURES[ARCH] = (mlp_without_dropout, "test network: no dropout, no BatchNorm")
+    ARCHITECTURES[ARCH] = Architecture(
+        mlp_without_dropout, "test network: no dropout, no BatchNorm", epochs=2, lr=3e-3
+    )
     settings = get_settings()
     mnist = load_mnist(settings.mnist_dir)
     config = TrainConfig(

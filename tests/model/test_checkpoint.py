@@ -8,16 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.card import sha256_file
+from model.card import Calibration, ModelCard, sha256_file
 from model.checkpoint import ModelLoadError, card_path, load_checkpoint, save_checkpoint
 from model.nets import build
 
-MINIMAL_CARD = {
-    "name": "tiny",
-    "architecture": "lenet5",
-    "calibration": {"temperature": 1.0},
-    "unsure_threshold": 0.5,
-}
+MINIMAL_CARD = ModelCard(
+    name="tiny", architecture="lenet5", calibration=Calibration(1.0), unsure_threshold=0.5
+)
 
 
 @pytest.fixture
@@ -37,7 +34,7 @@ def test_round_trip_gives_identical_logits(saved) -> None:
     x = torch.rand(16, 1, 28, 28)
     with torch.inference_mode():
         torch.testing.assert_close(loaded(x), net(x), rtol=0, atol=0)
-    assert card["weights_sha256"] == sha256_file(weights)
+    assert card.weights_sha256 == sha256_file(weights)
     assert json.loads(card_path(weights).read_text())["weights_file"] == "tiny.pt"
 
 

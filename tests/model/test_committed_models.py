@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from model.checkpoint import weights_path
+from model.card import read_card
+from model.checkpoint import card_path, weights_path
 from model.data import Mnist
+from model.nets import ARCHITECTURES, build
 from model.pipeline import evaluate_saved
 from model.predictor import Predictor, available_models
 from model.robustness import canvas_accuracy, drawn_digit_accuracy, idempotence, non_digit_flagged
@@ -34,10 +36,18 @@ def test_committed_model_matches_its_card(name: str, mnist: Mnist) -> None:
     weights = weights_path(MODELS_DIR, name)
     assert weights.stat().st_size <= 5 * 1024 * 1024
     metrics, card = evaluate_saved(weights, mnist)
-    assert abs(metrics["accuracy"] - card["test_accuracy"]) <= 0.0005
-    assert card["test_accuracy"] >= REQUIRED_ACCURACY[name]
-    assert card["command"].startswith("python run_model.py")
-    assert card["data_checksums"] and card["git_commit"]
+    assert abs(metrics["accuracy"] - card.test_accuracy) <= 0.0005
+    assert card.test_accuracy >= REQUIRED_ACCURACY[name]
+    assert card.command.startswith("python run_model.py")
+    assert card.data_checksums and card.git_commit
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_ACCURACY))
+def test_registry_names_the_layers_each_saved_detector_reads(name: str) -> None:
+    """New detectors read the layers the committed ones were fitted on."""
+    card = read_card(card_path(weights_path(MODELS_DIR, name)))
+    net = build(card.architecture)
+    assert ARCHITECTURES[card.architecture].feature_layers(net) == card.novelty.layers
 
 
 def test_default_model_is_calibrated_and_rarely_unsure(default_predictor, mnist: Mnist) -> None:

@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from model.card import read_card
+from model.card import Calibration, ModelCard, read_card
 from model.checkpoint import ModelLoadError, card_path, save_checkpoint
+from model.config import TrainConfig
 from model.data import Mnist
-from model.nets import build
-from model.novelty import FEATURE_LAYERS, FeatureTap, NoveltyDetector, detector_path
-from model.pipeline import fit_novelty
+from model.nets import ARCHITECTURES, build
+from model.novelty import FeatureTap, NoveltyDetector, detector_path
+from model.pipeline import complete_card
 from model.predictor import Predictor
 from model.robustness import non_digit_flagged
-from model.train import TrainConfig, train
+from model.train import train
 
 
 def clusters(
@@ -66,10 +67,10 @@ def test_saved_detector_loads_without_pickle_and_gives_the_same_distances(tmp_pa
     assert loaded.threshold == 12.5
 
 
-@pytest.mark.parametrize("arch", sorted(FEATURE_LAYERS))
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_every_architecture_has_its_feature_layers(arch: str) -> None:
     net = build(arch).eval()
-    tap = FeatureTap(net, FEATURE_LAYERS[arch])
+    tap = FeatureTap(net, ARCHITECTURES[arch].feature_layers(net))
     with torch.inference_mode():
         net(torch.rand(3, 1, 28, 28))
     features = tap.features()
@@ -79,7 +80,7 @@ def test_every_architecture_has_its_feature_layers(arch: str) -> None:
 def test_feature_tap_keeps_each_threads_own_features() -> None:
     """Streamlit sessions share one network: one thread must never read another's features."""
     net = build("lenet5").eval()
-    tap = FeatureTap(net, FEATURE_LAYERS["lenet5"])
+    tap = FeatureTap(net, ARCHITECTURES["lenet5"].feature_layers(net))
     inputs = [torch.zeros(1, 1, 28, 28), torch.ones(1, 1, 28, 28)]
     expected = []
     for x in inputs:
@@ -111,22 +112,18 @@ def small_model(tmp_path_factory, mnist: Mnist) -> Path:
     x, y = mnist.train_images, mnist.train_labels
     config = TrainConfig.for_arch("lenet5", epochs=2, batch_size=64, device="cpu")
     result = train(config, x[:3000], y[:3000], x[-500:], y[-500:], progress=False)
-    card = {
-        "name": "small",
-        "architecture": "lenet5",
-        "calibration": {"temperature": 1.0},
-        "unsure_threshold": 0.3,
-        "unsure_report": {},
-    }
+    card = ModelCard(
+        name="small", architecture="lenet5", calibration=Calibration(1.0), unsure_threshold=0.3
+    )
     save_checkpoint(result.net, card, folder / "small.pt")
     return folder / "small.pt"
 
 
 @pytest.fixture(scope="module")
-def fitted(small_model: Path, mnist: Mnist) -> tuple[float, dict]:
-    """(non-digits flagged before, the card after) fitting the small model's detector."""
+def fitted(small_model: Path, mnist: Mnist) -> tuple[float, ModelCard]:
+    """(non-digits flagged before, the card after) `--update-card` fitted its detector."""
     before = non_digit_flagged(Predictor.load(small_model), n=260)["flagged"]
-    return before, fit_novelty(small_model, mnist)
+    return before, complete_card(small_model, mnist)
 
 
 def copy_model(weights: Path, folder: Path) -> Path:
@@ -136,22 +133,22 @@ def copy_model(weights: Path, folder: Path) -> Path:
 
 
 def test_fitted_novelty_flags_non_digits_the_confidence_test_misses(
-    small_model: Path, fitted: tuple[float, dict], mnist: Mnist
+    small_model: Path, fitted: tuple[float, ModelCard], mnist: Mnist
 ) -> None:
     without, card = fitted
-    assert card["novelty"]["sha256"] == read_card(card_path(small_model))["novelty"]["sha256"]
+    assert card.novelty.sha256 == read_card(card_path(small_model)).novelty.sha256
     predictor = Predictor.load(small_model)
     assert predictor.novelty is not None
     with_novelty = non_digit_flagged(predictor, n=260)["flagged"]
     assert with_novelty > without + 0.1, (without, with_novelty)
     # Digits mostly pass: the validation budget is 1.8 %, the test set lands near it.
-    assert card["unsure_report"]["mnist_test_flagged"] < 0.05
+    assert card.unsure_report.mnist_test_flagged < 0.05
     scores = predictor.score_batch(mnist.test_images[:500])
     assert (scores.unsure >= scores.novel).all()
 
 
 def test_a_missing_or_altered_detector_is_a_clear_error(
-    small_model: Path, fitted: tuple[float, dict], tmp_path: Path
+    small_model: Path, fitted: tuple[float, ModelCard], tmp_path: Path
 ) -> None:
     weights = copy_model(small_model, tmp_path)
     detector = detector_path(weights)

@@ -19,7 +19,7 @@ import onnxruntime as ort
 import pytest
 
 import run_model
-from model.card import sha256_file
+from model.card import read_card, sha256_file
 from model.checkpoint import card_path, weights_path
 from model.data import Mnist
 from model.onnx_export import ExportError, write_together
@@ -95,7 +95,7 @@ def test_the_graph_alone_gives_the_predictors_probabilities(exported, mnist: Mni
 
 def test_the_predictor_loads_the_exported_file(exported, mnist: Mnist, caplog) -> None:
     weights, _ = exported
-    card = json.loads(card_path(weights).read_text())
+    card = read_card(card_path(weights))
     assert verified_file(weights, card) == weights.with_suffix(".onnx").read_bytes()
     with caplog.at_level(logging.WARNING):
         predictor = Predictor.load(weights, inference="onnx")
@@ -125,7 +125,7 @@ def test_a_graph_that_no_longer_matches_its_card_is_not_trusted(
     else:
         card["onnx"]["weights_sha256"] = "0" * 64
         card_path(weights).write_text(json.dumps(card))
-    assert verified_file(weights, card) is None
+    assert verified_file(weights, read_card(card_path(weights))) is None
     with caplog.at_level(logging.WARNING, logger="model.runtime"):
         predictor = Predictor.load(weights, inference="onnx")
     assert "exporting it again from the weights" in caplog.text
@@ -187,11 +187,12 @@ def test_a_failed_write_leaves_the_graph_and_the_card_as_they_were(tmp_path: Pat
     graph.write_bytes(b"an older export")
     card = card_path(weights)
     card_text = card.read_text()
+    exported_card = read_card(card_path(weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE)))
     card.rename(tmp_path / "card.json")
     card.mkdir()  # os.replace cannot put a file over a folder
     try:
         with pytest.raises(ExportError, match="cannot write"):
-            write_together(graph, b"new graph", card, {"onnx": {}})
+            write_together(graph, b"new graph", card, exported_card)
     finally:
         card.rmdir()
         (tmp_path / "card.json").rename(card)
@@ -201,6 +202,6 @@ def test_a_failed_write_leaves_the_graph_and_the_card_as_they_were(tmp_path: Pat
 
 def test_the_committed_default_model_has_its_verified_graph() -> None:
     weights = weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE)
-    card = json.loads(card_path(weights).read_text())
+    card = read_card(card_path(weights))
     assert verified_file(weights, card) is not None, "run: python run_model.py export"
-    assert card["onnx"]["argmax_agreement"] >= 0.999
+    assert card.onnx.argmax_agreement >= 0.999

@@ -12,10 +12,12 @@ import pytest
 import torch
 
 from model.calibration import fit_temperature
+from model.card import Calibration, ModelCard
 from model.checkpoint import save_checkpoint
+from model.config import TrainConfig
 from model.data import Mnist
 from model.predictor import ModelLoadError, Predictor, available_models
-from model.train import TrainConfig, predict_logits, train
+from model.train import predict_logits, train
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +29,12 @@ def models_dir(tmp_path_factory, mnist: Mnist) -> Path:
     result = train(config, x[:3000], y[:3000], x[-2000:], y[-2000:], progress=False)
     val_logits = predict_logits(result.net, x[-2000:])
     temperature = fit_temperature(val_logits, torch.from_numpy(y[-2000:].astype(np.int64)))
-    card = {
-        "name": "tiny",
-        "architecture": "lenet5",
-        "calibration": {"temperature": temperature},
-        "unsure_threshold": 0.6,
-    }
+    card = ModelCard(
+        name="tiny",
+        architecture="lenet5",
+        calibration=Calibration(temperature),
+        unsure_threshold=0.6,
+    )
     save_checkpoint(result.net, card, folder / "tiny.pt")
     (folder / "orphan.pt").write_bytes(b"weights without a card")
     return folder

@@ -10,8 +10,11 @@ import pytest
 import torch
 
 from model import augment
+from model.config import TrainConfig
 from model.data import Mnist
-from model.train import CUDA_DEFAULTS, TrainConfig, pick_device, predict_logits, train
+from model.device import pick_device
+from model.nets import ARCHITECTURES
+from model.train import predict_logits, train
 from settings import DEFAULT_ARCHITECTURE
 
 
@@ -114,7 +117,7 @@ def test_recipes_set_a_starting_point_that_the_command_line_overrides() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_defaults_and_the_fast_recipe_train_on_the_gpu(mnist: Mnist) -> None:
     """On CUDA: bigger batches for the resnet, the fast recipe's resnet variant, learning."""
-    assert TrainConfig.for_arch("resnet").batch_size == CUDA_DEFAULTS["resnet"]["batch_size"]
+    assert TrainConfig.for_arch("resnet").batch_size == ARCHITECTURES["resnet"].cuda["batch_size"]
     assert TrainConfig.for_arch("resnet", device="cpu").batch_size == 128
     config = TrainConfig.for_recipe("fast", epochs=2, limit=16384)
     assert (config.arch, config.batch_size) == ("resnet", 1024)
