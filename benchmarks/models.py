@@ -12,8 +12,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import print_table
-from model.card import read_card
+from model.card import StyleProxyReport, read_card
 from settings import get_settings
+
+
+def _proxy_cell(report: StyleProxyReport | None) -> str:
+    if report is None:
+        return "not measured"
+    worst, unsure = report.worst_person_accuracy, report.unsure_share
+    return f"{report.accuracy:.2%} (worst {worst:.0%}), {unsure:.1%} unsure"
 
 
 def main() -> None:
@@ -24,6 +31,7 @@ def main() -> None:
         size_mb = (card_file.with_suffix(".pt").stat().st_size) / 1e6
         calibration = card.calibration
         proxy = card.style_proxy  # cards written before the handwriting proxy lack it
+        styles = card.style_proxy_held_out_styles
         rows.append(
             [
                 card.name + (" (default)" if card.name == settings.default_model else ""),
@@ -39,6 +47,7 @@ def main() -> None:
                 if proxy
                 else "not measured",
                 f"{proxy.unsure_share:.2%}" if proxy else "not measured",
+                _proxy_cell(styles),
             ]
         )
     print_table(
@@ -54,6 +63,7 @@ def main() -> None:
             "test flagged unsure",
             "held-out people (proxy)",
             "proxy flagged unsure",
+            "held-out styles (proxy): accuracy, worst person, unsure",
         ],
         rows,
     )

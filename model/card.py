@@ -165,7 +165,8 @@ class ModelCard:
     command: str | None = None
     novelty: NoveltyEntry | None = None
     robustness: RobustnessReport | None = None
-    style_proxy: StyleProxyReport | None = None
+    style_proxy: StyleProxyReport | None = None  # held-out people
+    style_proxy_held_out_styles: StyleProxyReport | None = None  # people in unseen styles
     onnx: OnnxEntry | None = None
 
     @classmethod

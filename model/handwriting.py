@@ -12,7 +12,11 @@ transparent 280 x 280 canvas); `style_digits` draws many people's digits through
 
 Training people and held-out people come from separate seed streams (`GROUPS`):
 no draw of a held-out person's habits is shared with any training person, so a
-model trained on one group and measured on the other meets strangers.
+model trained on one group and measured on the other meets strangers. Held-out
+people still write the training vocabulary of variants; "held-out-styles" people
+also write variants no training person can draw (`NOVEL_VARIANT_WEIGHTS`) and
+digits narrower or wider than any training person's: they stand in for real users,
+who draw styles nobody thought of.
 
 Template coordinates are (x, y) in a unit box, y pointing down, as in `model.strokes`.
 """
@@ -36,7 +40,7 @@ from settings import get_settings
 
 CANVAS = 280
 # Seed streams of the two groups of people; a person's habits come from (group, index).
-GROUPS = {"train": 7001, "held-out": 9002}
+GROUPS = {"train": 7001, "held-out": 9002, "held-out-styles": 9103}
 # Bump when drawings change: cached sets of an older version are not reused.
 VERSION = 2
 
@@ -72,6 +76,7 @@ def _zero(s: Shape) -> dict[str, list[Stroke]]:
         "clockwise": [oval[::-1]],
         "slashed": [oval, _line((0.2, 0.95), (0.8, 0.05))],
         "overshoot": [_join(arc(0.5, 0.5, 0.45, 0.5, -60, 300), _line((0.75, 0.1)))],
+        "square": [_line((0.12, 0.04), (0.88, 0.04), (0.9, 0.96), (0.1, 0.96), (0.12, 0.02))],
     }
 
 
@@ -81,6 +86,9 @@ def _one(s: Shape) -> dict[str, list[Stroke]]:
         "bar": [_line((0.5, 0.0), (0.5, 1.0))],
         "flag": [_line(entry, (0.6, 0.0), (0.55, 1.0))],
         "flag-base": [_line(entry, (0.6, 0.0), (0.55, 1.0)), _line((0.2, 1.0), (0.9, 1.0))],
+        "serif-foot": [_line((0.5, 0.0), (0.5, 1.0)), _line((0.25, 1.0), (0.75, 1.0))],
+        # A flag reaching half-way down: the one that real users' sevens are made of.
+        "steep-flag": [_line((0.05, 0.35 + 0.3 * s.flag), (0.62, 0.0), (0.58, 1.0))],
     }
 
 
@@ -100,6 +108,7 @@ def _two(s: Shape) -> dict[str, list[Stroke]]:
         "angular": [
             _line((0.1, 0.25), (0.4, 0.02), (0.8, 0.1), (0.85, 0.3), (0.1, 1.0), (0.95, 0.98))
         ],
+        "z-shape": [_line((0.08, 0.04), (0.92, 0.04), (0.08, 0.98), (0.95, 0.98))],
     }
 
 
@@ -117,6 +126,14 @@ def _three(s: Shape) -> dict[str, list[Stroke]]:
                 _line((0.35, 0.5)),
                 arc(0.45, 0.74, 0.5, 0.26, -110, 160),
             )
+        ],
+        # Two bowls, each its own stroke, not touching: a 3 of two mirrored c's.
+        "open-bowls": [
+            arc(0.45, 0.22, 0.38, 0.22, 210, 440),
+            arc(0.45, 0.72, 0.45, 0.27, -80, 160),
+        ],
+        "small-top": [
+            _join(arc(0.55, 0.15, 0.28, 0.15, 200, 450), arc(0.5, 0.62, 0.45, 0.37, -90, 160))
         ],
     }
 
@@ -140,6 +157,21 @@ def _four(s: Shape) -> dict[str, list[Stroke]]:
                 _line((stem_x + s.retrace, 0.02), (stem_x - 0.2 * s.retrace, 1.0)),
             )
         ],
+        # One stroke: down, across, up the stem and back down beside it (a narrow loop),
+        # its foot curling left.
+        "looped-stem": [
+            _join(
+                _line(*down_across[:2], (stem_x, bar_y), (stem_x + 0.1 + s.retrace, 0.02)),
+                _line((stem_x - 0.02, 0.1), (stem_x - 0.05, 0.85)),
+                arc(stem_x - 0.2, 0.85, 0.15, 0.15, 0, 150),
+            )
+        ],
+        # Arm and stem apart, then a horizontal drawn last crossing both.
+        "crossed-bar": [
+            _line(arm_top, (0.12 + 0.2 * s.arm_gap, bar_y - 0.08)),
+            _line((stem_x, 0.0), (stem_x - 0.05, 1.0)),
+            _line((0.0, bar_y), (1.0, bar_y - 0.04)),
+        ],
     }
 
 
@@ -151,6 +183,11 @@ def _five(s: Shape) -> dict[str, list[Stroke]]:
             _line((0.25, 0.02), (0.9, 0.02)),
         ],
         "one-stroke": [_join(_line((0.9, 0.02), (0.25, 0.02), (0.15, 0.45)), belly)],
+        # The flag first, detached from the stem.
+        "flag-first": [
+            _line((0.38, 0.0), (0.95, 0.04)),
+            _join(_line((0.22, 0.06), (0.15, 0.45)), belly),
+        ],
     }
 
 
@@ -169,6 +206,10 @@ def _six(s: Shape) -> dict[str, list[Stroke]]:
                 arc(0.5, cy, rx, ry, 180, -180),
             )
         ],
+        # A straight stick down to a tiny loop at its foot.
+        "stick-tiny-loop": [
+            _join(_line((0.75, 0.0), (0.5 - rx, cy)), arc(0.5, cy, rx, ry, 180, -180))
+        ],
     }
 
 
@@ -180,16 +221,31 @@ def _seven(s: Shape) -> dict[str, list[Stroke]]:
     bar_y = 0.55 + 0.25 * s.arm_gap / 0.4  # people who cross low make it look like a 2's base
     mid = float(np.interp(bar_y, stem[:, 1], stem[:, 0]))
     bar = _line((mid - 0.6 * s.crossbar, bar_y + 0.02), (mid + 0.4 * s.crossbar, bar_y - 0.02))
+    curved = _join(_bezier(t, (0.95, 0.05), (0.25, 0.45), (0.45, 0.92)), _line((0.65, 1.0)))
+    curved_mid = float(np.interp(bar_y, curved[:, 1], curved[:, 0]))
+    curved_bar = _line(
+        (curved_mid - 0.5 * s.crossbar, bar_y), (curved_mid + 0.5 * s.crossbar, bar_y)
+    )
     return {
         "plain": [_line((0.05, 0.05), (0.95, 0.05), (0.35, 1.0))],
         "crossbar": [_join(top, stem), bar],
         "hooked": [_line((0.05, 0.22), (0.1, 0.05), (0.95, 0.05), (0.4, 1.0))],
         "hooked-crossbar": [_join(_line((0.05, 0.22)), top, stem), bar],
+        # A stem bowed like a reversed c with a flick to the right at its foot, crossed;
+        # a plain one with a wavy top.
+        "curved-stem-crossed": [_join(_line((0.05, 0.05)), curved), curved_bar],
+        "wavy-top": [_join(_wave(t), _bezier(t, (0.95, 0.08), (0.45, 0.45), (0.45, 1.0)))],
     }
 
 
 def _bezier(t: np.ndarray, a: tuple, b: tuple, c: tuple) -> Stroke:
     return (1 - t) ** 2 * np.array(a) + 2 * t * (1 - t) * np.array(b) + t**2 * np.array(c)
+
+
+def _wave(t: np.ndarray) -> Stroke:
+    """A 7's top drawn as a wave from (0.05, 0.1) to (0.95, 0.08)."""
+    x = 0.05 + 0.9 * t[:, 0]
+    return np.stack([x, 0.09 + 0.06 * np.sin(2 * np.pi * t[:, 0])], axis=1)
 
 
 def _eight(s: Shape) -> dict[str, list[Stroke]]:
@@ -201,6 +257,9 @@ def _eight(s: Shape) -> dict[str, list[Stroke]]:
             _join(arc(0.5, 0.26, 0.32, 0.25, 90, 450), arc(0.5, 0.74, 0.42, 0.26, -90, 270))
         ],
         "stacked": [arc(0.5, 0.25, 0.33, 0.25, 0, 360), arc(0.5, 0.75, 0.42, 0.25, -90, 270)],
+        # A small head on a large body, the body first.
+        "snowman": [arc(0.5, 0.68, 0.45, 0.32, 90, 450), arc(0.55, 0.18, 0.22, 0.18, 90, 450)],
+        "two-halves": [figure[:41], figure[40:]],  # an S, then the stroke back up that closes it
     }
 
 
@@ -224,6 +283,19 @@ def _nine(s: Shape) -> dict[str, list[Stroke]]:
         "curved-tail": [_join(ring, arc(right - 0.35, ry, 0.35, 1.0 - ry, 0, 110))],
         # The loop begun at its left and never closed: a curl over the top, then the tail.
         "open-loop": [_join(arc(0.5, ry, rx, ry, 120, 360), tail)],
+        # A closed circle, then a straight stick beside it as a second stroke.
+        "circle-stick": [
+            arc(0.45, ry, rx, ry, 0, 360),
+            _line((right - 0.02, 0.02), (right - 0.08, 1.0)),
+        ],
+        # A small loop left open at its left, its tail sweeping back left under it, as a g's.
+        "g-tail": [
+            _join(
+                arc(0.5, ry, rx, ry, 100, 360),
+                _line((right, 0.7)),
+                arc(right - 0.3, 0.7, 0.3, 0.3, 0, 160),
+            )
+        ],
     }
 
 
@@ -247,8 +319,29 @@ VARIANT_WEIGHTS: dict[int, dict[str, float]] = {
 }
 
 
-def variants(digit: int) -> list[str]:
-    return list(VARIANT_WEIGHTS[digit])
+# Variants that only "held-out-styles" people write: training never sees them.
+NOVEL_VARIANT_WEIGHTS: dict[int, dict[str, float]] = {
+    0: {"square": 1},
+    1: {"serif-foot": 1, "steep-flag": 1},
+    2: {"z-shape": 1},
+    3: {"open-bowls": 1, "small-top": 1},
+    4: {"crossed-bar": 1, "looped-stem": 1},
+    5: {"flag-first": 1},
+    6: {"stick-tiny-loop": 1},
+    7: {"curved-stem-crossed": 2, "wavy-top": 1},
+    8: {"snowman": 1, "two-halves": 1},
+    9: {"circle-stick": 1, "g-tail": 1},
+}
+# Share of digits for which a "held-out-styles" person keeps a novel variant.
+NOVEL_SHARE = 0.5
+# Width / height of training people's digits; held-out-styles people go beyond it.
+TRAINING_ASPECT = (0.35, 0.85)
+
+
+def variants(digit: int, group: str = "train") -> list[str]:
+    """The variants of `digit` that people of `group` may draw."""
+    novel = list(NOVEL_VARIANT_WEIGHTS[digit]) if group == "held-out-styles" else []
+    return list(VARIANT_WEIGHTS[digit]) + novel
 
 
 def digit_strokes(digit: int, variant: str, shape: Shape) -> list[Stroke]:
@@ -295,15 +388,30 @@ class Person:
         )
 
 
+def _pick(weights: dict[str, float], rng: np.random.Generator) -> str:
+    names, shares = zip(*weights.items(), strict=True)
+    return str(rng.choice(names, p=np.array(shares) / sum(shares)))
+
+
+def _aspect(group: str, rng: np.random.Generator) -> float:
+    """Training people's width / height; held-out-styles people, a third of them wider."""
+    aspect = float(rng.uniform(*TRAINING_ASPECT))
+    if group == "held-out-styles" and rng.random() < 1 / 3:
+        aspect = float(rng.uniform(TRAINING_ASPECT[1], 1.05))
+    return aspect
+
+
 def person(group: str, index: int) -> Person:
-    """Person `index` of `group` ("train" or "held-out"): the same every time."""
+    """Person `index` of `group` (one of `GROUPS`): the same every time."""
     if group not in GROUPS:
         raise ValueError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
     rng = np.random.default_rng([GROUPS[group], index])
-    chosen = []
-    for digit in range(10):
-        names, weights = zip(*VARIANT_WEIGHTS[digit].items(), strict=True)
-        chosen.append(str(rng.choice(names, p=np.array(weights) / sum(weights))))
+    chosen = [_pick(VARIANT_WEIGHTS[digit], rng) for digit in range(10)]
+    if group == "held-out-styles":
+        novel = rng.random(10) < NOVEL_SHARE
+        chosen = [
+            _pick(NOVEL_VARIANT_WEIGHTS[d], rng) if novel[d] else chosen[d] for d in range(10)
+        ]
     shape = Shape(
         *rng.uniform(0, 1, 2),
         *rng.uniform([0.25, 0.5, 0.05, 0.02], [0.6, 1.0, 0.4, 0.08]),
@@ -317,7 +425,7 @@ def person(group: str, index: int) -> Person:
         shape=shape,
         slant=float(rng.normal(0.1, 0.15)),
         rotation=float(rng.normal(0, 5)),
-        aspect=float(rng.uniform(0.35, 0.85)),
+        aspect=_aspect(group, rng),
         height=float(rng.uniform(0.45, 0.85)),
         brush=float(rng.uniform(14, 26)),
         finger=finger,
@@ -340,10 +448,16 @@ def _vary(shape: Shape, rng: np.random.Generator) -> Shape:
     return Shape(*np.clip(values * rng.uniform(0.85, 1.15, len(values)), 0, 1))
 
 
+def drawn_variant(who: Person, digit: int, rng: np.random.Generator) -> str:
+    """This drawing's variant: mostly the person's own, now and then another of their group's."""
+    if rng.random() < 0.9:
+        return who.variants[digit]
+    return str(rng.choice(variants(digit, who.group)))
+
+
 def pen_paths(who: Person, digit: int, rng: np.random.Generator) -> list[Stroke]:
     """Canvas-pixel points of one drawing of `digit` by `who`, as the browser records them."""
-    variant = who.variants[digit] if rng.random() < 0.9 else str(rng.choice(variants(digit)))
-    strokes = digit_strokes(digit, variant, _vary(who.shape, rng))
+    strokes = digit_strokes(digit, drawn_variant(who, digit, rng), _vary(who.shape, rng))
     if len(strokes) > 1 and rng.random() < 0.3:  # another stroke order
         strokes = strokes[::-1]
     height = float(np.clip(who.height * rng.uniform(0.9, 1.1), 0.45, 0.85)) * CANVAS

@@ -200,11 +200,21 @@ def measure(net: nn.Module, card: ModelCard, mnist: Mnist, canvases: int = 2000)
         mnist_test_errors_flagged=test["errors_flagged_unsure"],
         non_digits_flagged=non_digits_flagged,
     )
-    proxy = robustness.style_proxy(predictor, robustness.proxy_digits())
-    pairs = tuple(tuple(pair) for pair in proxy.pop("errors_by_pair"))
-    style_proxy = StyleProxyReport(**proxy, errors_by_pair=pairs)
-    card = replace(card, unsure_report=unsure, robustness=report, style_proxy=style_proxy)
+    card = replace(
+        card,
+        unsure_report=unsure,
+        robustness=report,
+        style_proxy=style_proxy_report(predictor, "held-out people"),
+        style_proxy_held_out_styles=style_proxy_report(predictor, "held-out styles"),
+    )
     return Measured(card, detector_file, test, softmax(test_logits, temperature))
+
+
+def style_proxy_report(predictor: Predictor, split: str) -> StyleProxyReport:
+    """`robustness.style_proxy` on a proxy split, as the card holds it."""
+    proxy = robustness.style_proxy(predictor, robustness.proxy_digits(split))
+    pairs = tuple(tuple(pair) for pair in proxy.pop("errors_by_pair"))
+    return StyleProxyReport(**proxy, errors_by_pair=pairs)
 
 
 def fit_novelty(net: nn.Module, tap: FeatureTap, card: ModelCard, mnist: Mnist) -> NoveltyDetector:

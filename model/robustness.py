@@ -10,7 +10,9 @@ benchmarks and the model card, so that the three always report the same figure:
 - `non_digit_flagged`: how many scribbles, letters and figures are called "unsure";
 - `idempotence`: how many MNIST digits keep their prediction through `canvas_to_mnist`;
 - `style_proxy`: held-out people's handwriting (`model.handwriting`), the proxy of
-  real users: accuracy, worst person, unsure share and the errors by (true, predicted).
+  real users: accuracy, worst person, unsure share and the errors by (true, predicted),
+  on each split of `PROXY_SPLITS` (new people in training's styles; people who also
+  write styles training never saw).
 """
 
 from __future__ import annotations
@@ -119,9 +121,16 @@ PROXY_PEOPLE = 40
 PROXY_PER_DIGIT = 5
 
 
-def proxy_digits() -> StyleDigits:
-    """The proxy set: PROXY_PEOPLE held-out people drawing each digit PROXY_PER_DIGIT times."""
-    return style_digits("held-out", PROXY_PEOPLE, PROXY_PER_DIGIT, cache_dir=default_cache_dir())
+# Proxy split -> the group of people drawing it (`model.handwriting.GROUPS`).
+PROXY_SPLITS = {"held-out people": "held-out", "held-out styles": "held-out-styles"}
+
+
+def proxy_digits(split: str = "held-out people") -> StyleDigits:
+    """A proxy split: PROXY_PEOPLE people drawing each digit PROXY_PER_DIGIT times."""
+    if split not in PROXY_SPLITS:
+        raise ValueError(f"proxy split must be one of {', '.join(PROXY_SPLITS)}, got {split!r}")
+    group = PROXY_SPLITS[split]
+    return style_digits(group, PROXY_PEOPLE, PROXY_PER_DIGIT, cache_dir=default_cache_dir())
 
 
 def style_proxy(predictor: Predictor, digits: StyleDigits) -> dict:

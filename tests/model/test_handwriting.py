@@ -129,3 +129,46 @@ def test_many_people_in_parallel_match_one_process_and_the_cache(tmp_path) -> No
         assert np.array_equal(serial.person, other.person)
     assert serial.images.shape == (30, 28, 28) and set(serial.person) == {0, 1, 2}
     assert len(list(tmp_path.glob("*.npz"))) == 1
+
+
+def test_training_people_never_draw_a_held_out_style() -> None:
+    novel = {(d, v) for d, named in hw.NOVEL_VARIANT_WEIGHTS.items() for v in named}
+    assert not novel & {(d, v) for d in range(10) for v in hw.variants(d, "train")}
+    rng = np.random.default_rng(0)
+    for group in ("train", "held-out"):
+        for who in hw.people(group, 300):
+            assert hw.TRAINING_ASPECT[0] <= who.aspect <= hw.TRAINING_ASPECT[1]
+            drawn = {(d, hw.drawn_variant(who, d, rng)) for d in range(10) for _ in range(20)}
+            assert not drawn & novel, (group, who.index)
+    strangers = hw.people("held-out-styles", 100)
+    written = {(d, who.variants[d]) for who in strangers for d in range(10)}
+    assert written >= novel  # every held-out style is written by someone
+    assert sum(who.aspect > hw.TRAINING_ASPECT[1] for who in strangers) >= 20
+
+
+def test_held_out_style_people_are_deterministic_and_share_no_habit() -> None:
+    assert hw.person("held-out-styles", 7) == hw.person("held-out-styles", 7)
+    training = {v for p in hw.people("train", 300) for v in p.style_values()}
+    assert not training & {v for p in hw.people("held-out-styles", 300) for v in p.style_values()}
+    who = hw.person("held-out-styles", 2)
+    first = hw.draw_digit(who, 9, np.random.default_rng(3))
+    assert np.array_equal(first, hw.draw_digit(who, 9, np.random.default_rng(3)))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_held_out_styles_have_the_property_that_defines_them(shape: hw.Shape) -> None:
+    arm, stem, bar = hw.digit_strokes(4, "crossed-bar", shape)
+    assert _crosses(bar, stem) and not _crosses(arm, stem)
+    assert arm[:, 1].max() < bar[:, 1].min()  # the arm stops short of the horizontal
+    stem, bar = hw.digit_strokes(7, "curved-stem-crossed", shape)
+    assert _crosses(bar, stem) and stem[len(stem) // 2 :, 0].min() < 0.45  # bowed left
+    circle, stick = hw.digit_strokes(9, "circle-stick", shape)
+    assert np.hypot(*(circle[0] - circle[-1])) < 0.01 and stick[:, 1].max() >= 0.95
+    flag, body = hw.digit_strokes(5, "flag-first", shape)
+    assert np.hypot(*(flag[0] - body[0])) > 0.1  # the flag stays detached
+    stem, _foot = hw.digit_strokes(1, "serif-foot", shape)
+    assert stem[0, 1] == 0.0 and np.ptp(stem[:, 0]) == 0  # no entry flag
+    (z,) = hw.digit_strokes(2, "z-shape", shape)
+    assert np.allclose(z[0, 1], z[1, 1]) and np.allclose(z[2, 1], z[3, 1])  # straight top, base
+    first, second = hw.digit_strokes(8, "two-halves", shape)
+    assert np.allclose(first[-1], second[0]) and np.allclose(first[0], second[-1], atol=1e-6)

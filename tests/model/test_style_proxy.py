@@ -1,7 +1,8 @@
 """The committed default model on held-out people's handwriting: what its card promises.
 
-The card's `style_proxy` is measured by `robustness.style_proxy` on the same held-out
-people when the model is trained; here it is measured again, with the unsure rates.
+The card's `style_proxy` (held-out people) and `style_proxy_held_out_styles` (people
+who also write styles training never saw) are measured by `robustness.style_proxy` when
+the model is trained; here they are measured again, with the unsure rates.
 """
 
 from __future__ import annotations
@@ -10,8 +11,15 @@ import numpy as np
 import pytest
 
 from model.checkpoint import weights_path
+from model.handwriting import NOVEL_VARIANT_WEIGHTS, person
 from model.predictor import Predictor
-from model.robustness import non_digit_flagged, proxy_digits, style_proxy
+from model.robustness import (
+    PROXY_PEOPLE,
+    PROXY_PER_DIGIT,
+    non_digit_flagged,
+    proxy_digits,
+    style_proxy,
+)
 from settings import DEFAULT_ARCHITECTURE, REPO_ROOT
 
 TOLERANCE = 0.003  # +-0.3 points
@@ -29,6 +37,27 @@ def test_default_model_reads_held_out_people_as_its_card_says(default_predictor)
     assert report["n"] == card.n and report["people"] == card.people
     assert abs(report["accuracy"] - card.accuracy) <= TOLERANCE
     assert abs(report["unsure_share"] - card.unsure_share) <= TOLERANCE
+
+
+def test_default_model_reads_unseen_styles_as_its_card_says(default_predictor) -> None:
+    card = default_predictor.card.style_proxy_held_out_styles
+    assert card is not None, "the default model's card has no held-out styles proxy: retrain it"
+    report = style_proxy(default_predictor, proxy_digits("held-out styles"))
+    assert report["n"] == card.n and report["people"] == card.people
+    assert abs(report["accuracy"] - card.accuracy) <= TOLERANCE
+    assert abs(report["unsure_share"] - card.unsure_share) <= TOLERANCE
+
+
+def test_the_held_out_styles_split_is_drawn_by_people_writing_unseen_variants() -> None:
+    digits = proxy_digits("held-out styles")
+    writers = [person("held-out-styles", int(i)) for i in np.unique(digits.person)]
+    novel = [sum(who.variants[d] in NOVEL_VARIANT_WEIGHTS[d] for d in range(10)) for who in writers]
+    assert (
+        len(writers) == PROXY_PEOPLE and digits.labels.size == 10 * PROXY_PEOPLE * PROXY_PER_DIGIT
+    )
+    assert np.mean(novel) >= 3  # about half their digits in styles training never saw
+    with pytest.raises(ValueError, match="proxy split must be one of"):
+        proxy_digits("held-out digits")
 
 
 def test_default_model_flags_non_digits_as_its_card_says(default_predictor) -> None:
