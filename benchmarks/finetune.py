@@ -1,7 +1,7 @@
 """Fine-tuning on labelled drawings: how long 2,000 take, and what the challenger gains.
 
 One run of `model.finetune.finetune_from_drawings`, exactly what `run_model.py
-finetune` calls, on 2,000 drawings by 30 synthetic people (`tests/synthetic_people.py`:
+finetune` calls, on 2,000 drawings by 29 synthetic people (`tests/synthetic_people.py`:
 styles the default model partly misreads), from the default model, into a
 temporary folder. The clock covers everything: the split, re-rendering strokes,
 training, refitting calibration and the unsure detector, saving, and comparing
@@ -43,9 +43,10 @@ def main() -> None:
     args = arguments(__doc__)
     info = machine()
     mnist = load_test_mnist()
-    people, per_digit = (10, 3) if args.quick else (30, 7)
-    drawings = people_drawings(range(people), per_digit=per_digit, seed=1)
+    writers, per_digit = (10, 3) if args.quick else (30, 7)
+    drawings = people_drawings(range(writers), per_digit=per_digit, seed=1)
     drawings = drawings.subset(np.arange(min(len(drawings), 2000)))
+    people = len(set(drawings.groups()))
     others = people_drawings(range(100, 114), per_digit=10, seed=2)
     base = resolve_model_path(None)
     config = FinetuneConfig(epochs=1) if args.quick else FinetuneConfig()

@@ -122,6 +122,26 @@ class OnnxEntry:
 
 
 @dataclass(frozen=True)
+class FinetuneEntry:
+    """What a fine-tuned model learnt from, from which base, and how (`model.finetune`)."""
+
+    base: str
+    base_weights: str
+    base_sha256: str
+    labels: int  # labelled drawings trained on
+    label_counts: tuple[int, ...]  # of them, per digit 0-9
+    people: int
+    held_out_people: int  # whose drawings only compared champion and challenger
+    held_out_labels: int
+    first_drawing: str | None = None  # ISO 8601, the drawings trained on
+    last_drawing: str | None = None
+    excluded: int = 0  # drawings left out (e.g. suspicious labels)
+    re_rendered: int = 0  # extra images painted from stored strokes
+    method: str | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class EpochRecord:
     epoch: int
     train_loss: float
@@ -168,6 +188,7 @@ class ModelCard:
     style_proxy: StyleProxyReport | None = None  # held-out people
     style_proxy_held_out_styles: StyleProxyReport | None = None  # people in unseen styles
     onnx: OnnxEntry | None = None
+    finetune: FinetuneEntry | None = None
 
     @classmethod
     def from_json(cls, data: object, source: str = "model card") -> ModelCard:

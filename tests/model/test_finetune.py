@@ -119,13 +119,13 @@ def test_challenger_learns_the_styles_and_is_served(
         for p in (champion, challenger)
     ]
     assert fresh[1] > fresh[0] + 0.02  # people it never saw, in styles it learnt
-    card = read_card(card_path(outcome.weights))
-    trained = card["finetune"]
-    assert trained["base_sha256"] == sha256_file(BASE) and trained["base"] == "lenet5"
-    assert trained["labels"] + trained["held_out_labels"] == len(drawings)
-    assert sum(trained["label_counts"]) == trained["labels"]
-    assert trained["people"] + trained["held_out_people"] == 12
-    assert trained["first_drawing"] <= trained["last_drawing"]
+    trained = read_card(card_path(outcome.weights)).finetune
+    assert trained is not None and trained.base == "lenet5"
+    assert trained.base_sha256 == sha256_file(BASE)
+    assert trained.labels + trained.held_out_labels == len(drawings)
+    assert sum(trained.label_counts) == trained.labels
+    assert trained.people + trained.held_out_people == 12
+    assert trained.first_drawing is not None and trained.first_drawing <= str(trained.last_drawing)
     assert report.challenger.weights == str(outcome.weights) and report.champion.name == "lenet5"
 
 
@@ -141,7 +141,7 @@ def test_gate_refuses_a_challenger_trained_on_shuffled_labels(
     )
     people = outcome.report.sets[HELD_OUT]
     assert outcome.report.verdict == "keep", outcome.report.reason
-    assert people.challenger_accuracy < people.champion_accuracy
+    assert people.challenger_only_correct <= 3  # it learnt no style, whatever it kept
 
 
 def test_excluded_drawings_are_left_out(
