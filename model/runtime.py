@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from model.card import ModelCard
-from model.onnx_export import INPUT_NAME, OUTPUT_NAMES, graph_bytes, serving_graph
+from model.onnx_graph import INPUT_NAME, OUTPUT_NAMES, graph_bytes, serving_graph
 
 log = logging.getLogger(__name__)
 
