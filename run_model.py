@@ -776,10 +776,9 @@ def main(argv: list[str] | None = None) -> int:
     from model.data import MnistFormatError, MnistUnavailableError
 
     # Errors caused by the user's files or machine: one clear line, no traceback.
-    user_errors = (
-        CardError, ModelLoadError, MnistFormatError, MnistUnavailableError, ValueError,
-        *loop_errors(),
-    )  # fmt: skip
+    user_errors = (CardError, ModelLoadError, MnistFormatError, MnistUnavailableError, ValueError)
+    if args.command in LOOP_COMMANDS:  # only these need the database's packages
+        user_errors += loop_errors()
     try:
         if args.command in LOOP_COMMANDS:
             return LOOP_RUNNERS[args.command](args)
