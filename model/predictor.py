@@ -59,8 +59,10 @@ __all__ = [
 BATCH = 4096  # images per forward pass in predict_batch: bounded memory, few calls
 # Largest difference in logits between the compiled and the eager network, on the
 # check input at load, above which the compiled one is not used (float rounding in
-# BatchNorm folding is about 1e-5).
+# BatchNorm folding is about 1e-5). On CUDA it is relative to the outputs' size:
+# cuDNN's TF32 convolutions keep 10 mantissa bits, and folding changes what is rounded.
 COMPILED_ATOL = 1e-3
+COMPILED_RTOL_CUDA = 1e-2
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +160,10 @@ def compile_torchscript(
         got = compiled(check)
     for name, a, b in zip(("logits", "features"), got, expected, strict=True):
         # A plain comparison: torch.testing would import modules worth 40 MB of memory.
-        if a.shape != b.shape or not bool((a - b).abs().max() <= COMPILED_ATOL):
+        tolerance = COMPILED_ATOL
+        if device.type == "cuda":
+            tolerance = COMPILED_RTOL_CUDA * max(1.0, float(b.abs().max()))
+        if a.shape != b.shape or not bool((a - b).abs().max() <= tolerance):
             raise ValueError(f"the compiled network's {name} differ from the eager network's")
     return compiled
 
