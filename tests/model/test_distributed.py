@@ -93,7 +93,9 @@ def test_torchrun_cli_trains_on_both_ranks_and_rank_zero_alone_writes(
         "confusion_matrix.png", "test_predictions.png", "training_curves.png"
     ]  # fmt: skip
     card = json.loads((out / "lenet5.json").read_text())
-    assert card["world_size"] == 2 and card["train_images"] == 600
+    # --limit 600 MNIST images, and the recipe's share of style digits beside them
+    style_digits = round(card["config"]["style_share"] * 600)
+    assert card["world_size"] == 2 and card["train_images"] == 600 + style_digits > 600
     assert card["test_accuracy"] > 0.15  # above chance after 13 steps on 600 images
 
 
