@@ -57,6 +57,30 @@ def test_no_novelty_flags_when_the_confidence_test_already_flags_enough() -> Non
     assert not fitted.is_novel(train_x).any()
 
 
+def test_non_digit_threshold_is_the_loosest_that_flags_the_share() -> None:
+    train_x, train_y = clusters(np.random.default_rng(1), 500)
+    detector = NoveltyDetector.fit(train_x, train_y)
+    digits, _ = clusters(np.random.default_rng(2), 300)
+    shapes = np.random.default_rng(4).normal(0, 40, size=(200, 6))  # far from most clusters
+    already = np.zeros(len(shapes), dtype=bool)
+    already[:30] = True  # what the confidence test flags
+    fitted = detector.for_non_digits(detector.distances(shapes), already, dropped=10, share=0.9)
+    flagged = int((fitted.is_novel(shapes) | already).sum()) + 10
+    assert flagged == int(np.ceil(0.9 * 210))
+    # The loosest: one step closer would have flagged one non-digit more than needed.
+    others = np.sort(detector.distances(shapes[30:]))[::-1]
+    assert fitted.threshold == others[flagged - 10 - 30]
+    assert fitted.is_novel(digits).mean() < 0.01  # fresh digits of the clusters stay near
+
+
+def test_no_novelty_threshold_when_confidence_flags_enough_non_digits() -> None:
+    train_x, train_y = clusters(np.random.default_rng(3), 100)
+    detector = NoveltyDetector.fit(train_x, train_y)
+    shapes = np.random.default_rng(5).normal(0, 40, size=(50, 6))
+    fitted = detector.for_non_digits(detector.distances(shapes), np.ones(50, dtype=bool))
+    assert not fitted.is_novel(shapes).any()
+
+
 def test_saved_detector_loads_without_pickle_and_gives_the_same_distances(tmp_path: Path) -> None:
     train_x, train_y = clusters(np.random.default_rng(3), 100)
     detector = NoveltyDetector.fit(train_x, train_y)
