@@ -4,8 +4,8 @@
 `predict()` turns any canvas or photo into a `Prediction` through `canvas_to_mnist`,
 and `predict_batch()` scores many MNIST-form images at once.
 
-Probabilities are calibrated: logits are divided by the card's temperature, fitted
-on the validation split, so "90 %" means right about nine times in ten. A prediction
+Probabilities are calibrated: logits are divided by the card's temperature (fitted
+at training, `model.pipeline`), so "90 %" means right about nine times in ten. A prediction
 is `unsure` when its confidence is below the card's threshold or when the drawing's
 features lie far from every digit the model was trained on (`model.novelty`): the
 app says so instead of presenting a confident wrong answer.
