@@ -25,6 +25,7 @@ import streamlit as st
 import run_model
 from db import champion, drawings, jobs, repository
 from db.engine import session_scope
+from model.compare import ComparisonReport
 from settings import REPO_ROOT, get_settings
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class Challenger:
 
     name: str
     version_id: int
-    report: dict
+    report: ComparisonReport
     promotable: bool
     reason: str
     serving: bool  # it is the champion already
@@ -62,13 +63,12 @@ def latest_challenger(session) -> Challenger | None:
     job = jobs.latest_succeeded(session)
     if job is None or job.report is None or job.challenger_version_id is None:
         return None
-    name = job.report["challenger"]["name"]
+    report = ComparisonReport.from_json(job.report)
+    name = report.challenger.name
     alias = champion.get_alias(session)
     serving = alias is not None and alias.model_version_id == job.challenger_version_id
     gate = run_model.promotion_gate(session, name, job.challenger_version_id)
-    return Challenger(
-        name, job.challenger_version_id, job.report, gate.allowed, gate.reason, serving
-    )
+    return Challenger(name, job.challenger_version_id, report, gate.allowed, gate.reason, serving)
 
 
 def start_finetune(exclude_suspicious: bool) -> str:

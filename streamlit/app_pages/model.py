@@ -13,6 +13,7 @@ import streamlit as st
 
 import run_model
 from db import jobs
+from model.compare import HELD_OUT, MNIST_TEST
 from settings import get_settings
 
 # The pictures a training run draws (model/plots.py), in the order worth reading them.
@@ -149,28 +150,28 @@ def _promote(name: str) -> None:
 
 def _evidence(challenger: learning.Challenger) -> None:
     report = challenger.report
-    people, mnist = report["sets"]["held_out_people"], report["sets"]["mnist_test"]
-    names = (report["champion"]["name"], challenger.name)
+    people, mnist = report.sets[HELD_OUT], report.sets[MNIST_TEST]
+    names = (report.champion.name, challenger.name)
     st.subheader(f"Last challenger: {names[1]} against {names[0]}")
     verdict = st.success if challenger.promotable else st.warning
     verdict(f"**{'Promote' if challenger.promotable else 'Keep'}**: {challenger.reason}")
-    low, high = people["interval"]
+    low, high = people.interval
     with st.container(horizontal=True):
-        st.metric(f"{names[0]}, held-out people", _percent(people["champion_accuracy"]))
+        st.metric(f"{names[0]}, held-out people", _percent(people.champion_accuracy))
         st.metric(
             f"{names[1]}, held-out people",
-            _percent(people["challenger_accuracy"]),
-            delta=f"{people['difference']:+.1%} ({low:+.1%} to {high:+.1%})",
-            help=f"{people['n']} drawings by people the challenger never saw; "
-            f"{people['challenger_only_correct']} fixed, {people['champion_only_correct']} "
-            f"broken, exact McNemar p = {people['p_value']:.3g}",
+            _percent(people.challenger_accuracy),
+            delta=f"{people.difference:+.1%} ({low:+.1%} to {high:+.1%})",
+            help=f"{people.n} drawings by people the challenger never saw; "
+            f"{people.challenger_only_correct} fixed, {people.champion_only_correct} "
+            f"broken, exact McNemar p = {people.p_value:.3g}",
         )
-        st.metric(f"{names[0]}, MNIST test", _percent(mnist["champion_accuracy"]))
-        st.metric(f"{names[1]}, MNIST test", _percent(mnist["challenger_accuracy"]))
+        st.metric(f"{names[0]}, MNIST test", _percent(mnist.champion_accuracy))
+        st.metric(f"{names[1]}, MNIST test", _percent(mnist.challenger_accuracy))
     st.markdown("**Accuracy per digit on the held-out people**")
     st.plotly_chart(
         charts.paired_per_digit_figure(
-            people["champion_per_digit"], people["challenger_per_digit"], names
+            people.champion_per_digit, people.challenger_per_digit, names
         ),
         config=charts.PLOTLY_CONFIG,
     )
