@@ -240,7 +240,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     )
     print(
         f"unsure           {metrics['unsure_share']:.2%} of test flagged; "
-        f"accuracy on the rest {metrics['accuracy_when_sure']:.2%}"
+        f"accuracy on the rest {_percent(metrics['accuracy_when_sure'])}"
     )
     print(
         "per digit        "

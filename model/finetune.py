@@ -15,7 +15,7 @@ import math
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from model import augment as aug
-from model.calibration import choose_unsure_threshold, fit_temperature, softmax
+from model.calibration import UNSURE_BELOW, fit_temperature
 from model.card import (
     Calibration,
     FinetuneEntry,
@@ -41,11 +41,19 @@ from model.data import Mnist
 from model.evaluate import evaluate_logits
 from model.nets import architecture, count_parameters
 from model.novelty import (
-    COMBINED_UNSURE_SHARE,
     FeatureTap,
     NoveltyDetector,
     detector_path,
     logits_and_features,
+)
+from model.pipeline import (
+    CALIBRATION_SET,
+    CONFIDENCE_CUT,
+    DETECTOR_METHOD,
+    NOVELTY_THRESHOLD_RULE,
+    UNSURE_RULE,
+    calibration_split,
+    novelty_threshold,
 )
 from model.preprocess import canvas_to_mnist
 from model.strokes import jitter, render_strokes
@@ -164,7 +172,7 @@ class FinetuneConfig:
     base_share: float = 0.5  # WiSE-FT: the base's share in the final weights (0: none)
     schedule: str = "cosine"  # "cosine" or "constant"
     seed: int = 0
-    novelty_mnist: int = 20_000  # MNIST training images the detector's class means see
+    novelty_mnist: int = 20_000  # MNIST training images the detector's class parts see
 
     def describe(self) -> str:
         """The method in one line, for the card."""
@@ -337,31 +345,37 @@ class UnsureFit:
     threshold: float  # calibrated confidence below which an answer is unsure
     detector: NoveltyDetector  # with its threshold
     layers: tuple[str, ...]
+    calibration_unsure: float  # share of the calibration digits called unsure
 
 
 def refit_unsure(
-    net: nn.Module, arch: str, mnist: Mnist, user: tuple[np.ndarray, np.ndarray], k: int
+    net: nn.Module, base: ModelCard, mnist: Mnist, user: tuple[np.ndarray, np.ndarray], k: int
 ) -> UnsureFit:
-    """Calibration, unsure threshold and novelty detector fitted anew for `net`.
+    """Calibration and novelty detector fitted anew for `net`, as training fits them.
 
-    As in training (`model.pipeline`): the temperature and both thresholds on MNIST's
-    validation split; the detector's class means on training digits, here the first
-    `k` of MNIST's training split and the user images the challenger learnt from, so
-    that the styles it now reads are not called strange.
+    The temperature on `pipeline.calibration_split`, the confidence cut and the novelty
+    threshold by training's rules (`pipeline.novelty_threshold`); the detector's parts
+    on training digits, here the first `k` of MNIST's training split and the user
+    images the challenger learnt from, so that the styles it now reads are not called
+    strange.
     """
-    train_x, train_y, val_x, val_y = mnist.split()
-    tap = FeatureTap(net, architecture(arch).feature_layers(net))
-    val_logits, val_features = logits_and_features(net, tap, val_x)
+    train_x, train_y, _, _ = mnist.split()
+    cal_x, cal_y = calibration_split(mnist)
+    tap = FeatureTap(net, architecture(base.architecture).feature_layers(net))
+    cal_logits, _ = logits_and_features(net, tap, cal_x)
     temperature = fit_temperature(
-        torch.from_numpy(val_logits), torch.from_numpy(val_y.astype(np.int64))
+        torch.from_numpy(cal_logits), torch.from_numpy(cal_y.astype(np.int64))
     )
-    confidence = softmax(val_logits, temperature).max(axis=1)
-    threshold = choose_unsure_threshold(softmax(val_logits, temperature))
+    card = replace(
+        base,
+        calibration=replace(base.calibration, temperature=temperature),
+        unsure_threshold=UNSURE_BELOW,
+    )
     _, features = logits_and_features(net, tap, np.concatenate([train_x[:k], user[0]]))
     detector = NoveltyDetector.fit(features, np.concatenate([train_y[:k], user[1]]))
-    detector = detector.with_threshold(detector.distances(val_features), confidence < threshold)
+    detector, calibration_unsure = novelty_threshold(detector, net, tap, card, cal_x)
     tap.remove()
-    return UnsureFit(temperature, threshold, detector, tap.layers)
+    return UnsureFit(temperature, UNSURE_BELOW, detector, tap.layers, calibration_unsure)
 
 
 def trained_on(
@@ -413,16 +427,15 @@ def save_challenger(
         per_digit_test_accuracy=tuple(test["per_digit_accuracy"]),
         calibration=Calibration(
             temperature=fit.temperature,
-            method="temperature scaling fitted on the validation split",
+            method=f"temperature scaling fitted on the {CALIBRATION_SET}",
             ece_bins=15,
             ece_before=test["ece_before"],
             ece_after=test["ece_after"],
         ),
         unsure_threshold=fit.threshold,
         unsure_report=UnsureReport(
-            rule="unsure when the calibrated confidence is below unsure_threshold or the "
-            "features are farther than novelty.threshold from every digit class",
-            threshold_chosen_on="validation split",
+            rule=UNSURE_RULE,
+            threshold_chosen_on=CONFIDENCE_CUT,
             mnist_test_flagged=test["unsure_share"],
             mnist_test_accuracy_when_sure=test["accuracy_when_sure"],
             mnist_test_errors_flagged=test["errors_flagged_unsure"],
@@ -432,11 +445,11 @@ def save_challenger(
             sha256=fit.detector.save(detector_path(weights)),
             threshold=fit.detector.threshold,
             layers=tuple(fit.layers),
-            method="Mahalanobis distance to the nearest class mean, shared covariance",
+            method=DETECTOR_METHOD,
             dimensions=int(features.shape[1]),
             fitted_on="training split and the user drawings trained on",
-            threshold_chosen_on="validation split",
-            validation_unsure_share=COMBINED_UNSURE_SHARE,
+            threshold_chosen_on=NOVELTY_THRESHOLD_RULE,
+            validation_unsure_share=fit.calibration_unsure,
         ),
         test_confusion_matrix=tuple(tuple(row) for row in test["confusion_matrix"]),
         data_checksums=mnist.checksums,
@@ -487,7 +500,7 @@ def finetune_from_drawings(
     user = (np.concatenate([train.images, extra_x]), np.concatenate([train.labels, extra_y]))
     train_x, train_y, _, _ = mnist.split()
     net = make_challenger(base, user, (train_x, train_y), config, progress)
-    fit = refit_unsure(net, base_card.architecture, mnist, user, config.novelty_mnist)
+    fit = refit_unsure(net, base_card, mnist, user, config.novelty_mnist)
     provenance = trained_on(
         Path(base_weights),
         base_card,

@@ -165,8 +165,10 @@ class Architecture:
     split, README "Models"), `cuda` what changes on CUDA, where larger batches keep a
     GPU busy. `channels_last_on_cpu`: that memory layout speeds up these convolutions
     on a CPU too (tiny layers get slower). `feature_layers(net)` names the layers whose
-    pooled outputs the novelty detector reads: a middle stage and the last hidden one,
-    found by what they are rather than by their position.
+    pooled outputs the novelty detector reads, found by what they are rather than by
+    their position: a middle stage and the last hidden one, or (resnet) the middle
+    stage alone, whose last stage calls unfamiliar writing styles novel (README
+    "Unsure answers").
     """
 
     build: Callable[[], nn.Module]
@@ -214,7 +216,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         lr=3e-3,
         cuda={"batch_size": 512, "lr": 6e-3},
         channels_last_on_cpu=True,
-        feature_layers=lambda net: tuple(_named(net, ResidualBlock)),  # 14x14 and 7x7 stages
+        feature_layers=lambda net: tuple(_named(net, ResidualBlock)[:1]),  # the 14x14 stage
     ),
 }
 

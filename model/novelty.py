@@ -3,15 +3,14 @@
 A classifier's confidence answers "which digit?", not "is this a digit?": trained on
 ten classes, it gives confident answers to many non-digits (README "Unsure answers"
 has the figures; outlier exposure in training did not fix it and cost accuracy).
-Inside the network, though, the training digits' features form ten tight clusters
-and a non-digit lands far from all of them. One Gaussian per class with a shared
-covariance is fitted on the training split's features (Lee et al., NeurIPS 2018);
-a drawing is novel when its Mahalanobis distance to the nearest class mean exceeds
-a threshold fitted on synthetic non-digits and capped by a digit budget
-(`NON_DIGIT_FLAGGED_SHARE`, `COMBINED_UNSURE_SHARE`). Features
-come from two depths (a middle stage and the last hidden one,
-`model.nets.Architecture.feature_layers`), which together separate more non-digits
-than the last alone.
+Inside the network, though, the training digits' features form tight clusters and
+a non-digit lands far from all of them. A few Gaussians per class (k-means parts:
+a digit is written in several styles) with one shared covariance are fitted on the
+training split's features (Lee et al., NeurIPS 2018, with parts); a drawing is novel
+when its Mahalanobis distance to the nearest part exceeds a threshold fitted on
+synthetic non-digits and capped by a digit budget (`NON_DIGIT_FLAGGED_SHARE`,
+`COMBINED_UNSURE_SHARE`). Which layers' features are read is the architecture's
+choice (`model.nets.Architecture.feature_layers`).
 
 The detector is stored beside the weights as `<name>.novelty.npz` (plain arrays,
 read with `allow_pickle=False`), its SHA-256 and threshold in the card.
@@ -49,6 +48,10 @@ NON_DIGIT_FLAGGED_SHARE = 0.93
 COMBINED_UNSURE_SHARE = 0.018
 FITTING_NON_DIGITS = 1300
 FITTING_NON_DIGIT_SEED = 1
+# Gaussians per class: a digit's styles (a seven with and without its bar, open and
+# closed fours) are separate clusters, and one mean per class lies between them.
+COMPONENTS_PER_CLASS = 4
+KMEANS_ROUNDS = 20
 # Added to the covariance's diagonal, relative to its mean variance: keeps the
 # inverse finite for dimensions the digits never vary in (e.g. always-zero units).
 SHRINKAGE = 1e-3
@@ -146,35 +149,43 @@ def logits_and_features(
 
 @dataclass(frozen=True)
 class NoveltyDetector:
-    """Class means and a whitening matrix: distance = min_c |W^T (f - mean_c)|^2."""
+    """Part means and a whitening matrix: distance = min_j |W^T (f - mean_j)|^2."""
 
-    means: np.ndarray  # (10, D) float64
+    means: np.ndarray  # (10 x parts, D) float64: each class's parts
     whitening: np.ndarray  # (D, D) float64, the Cholesky factor of the precision
     threshold: float = float("inf")
-    # The whitened class means and their squared norms, computed once (not per call).
+    # The whitened means and their squared norms, computed once (not per call).
     _white_means: np.ndarray = field(init=False, repr=False, compare=False)
     _white_norms: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        m = self.means @ self.whitening  # (10, D)
+        m = self.means @ self.whitening  # (parts, D)
         object.__setattr__(self, "_white_means", m)
         object.__setattr__(self, "_white_norms", (m * m).sum(1)[None, :])
 
     @classmethod
-    def fit(cls, features: np.ndarray, labels: np.ndarray) -> NoveltyDetector:
-        """Ten class means and one shared covariance from training features."""
+    def fit(
+        cls, features: np.ndarray, labels: np.ndarray, parts: int = COMPONENTS_PER_CLASS
+    ) -> NoveltyDetector:
+        """`parts` means per class (k-means) and one shared covariance from training features."""
         features = np.asarray(features, dtype=np.float64)
         labels = np.asarray(labels)
-        means = np.stack([features[labels == c].mean(axis=0) for c in range(10)])
-        centred = features - means[labels]
-        covariance = centred.T @ centred / len(features)
+        rng = np.random.default_rng(0)
+        means, centred = [], []
+        for c in range(10):
+            ours = features[labels == c]
+            centres, nearest = kmeans(ours, parts, rng)
+            means.append(centres)
+            centred.append(ours - centres[nearest])
+        centred = np.concatenate(centred)
+        covariance = centred.T @ centred / len(centred)
         ridge = SHRINKAGE * np.trace(covariance) / len(covariance)
         precision = np.linalg.inv(covariance + ridge * np.eye(len(covariance)))
         whitening = np.linalg.cholesky((precision + precision.T) / 2)
-        return cls(means=means, whitening=whitening)
+        return cls(means=np.concatenate(means), whitening=whitening)
 
     def distances(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
-        """(N,) squared Mahalanobis distance to the nearest class mean."""
+        """(N,) squared Mahalanobis distance to the nearest part of any class."""
         f = np.asarray(features, dtype=np.float64) @ self.whitening  # (N, D)
         squared = (f * f).sum(1, keepdims=True) - 2 * f @ self._white_means.T + self._white_norms
         return np.maximum(squared.min(axis=1), 0.0)
@@ -237,6 +248,24 @@ class NoveltyDetector:
     def load(cls, path: Path, threshold: float) -> NoveltyDetector:
         with np.load(Path(path), allow_pickle=False) as arrays:
             return cls(arrays["means"], arrays["whitening"], float(threshold))
+
+
+def kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(k centres, each point's nearest centre): Lloyd's rounds from a k-means++ start."""
+    k = max(1, min(k, len(points)))
+    centres = points[[int(rng.integers(len(points)))]]
+    while len(centres) < k:  # k-means++: far points are likelier next centres
+        gap = ((points[:, None] - centres[None]) ** 2).sum(2).min(1)
+        centres = np.vstack([centres, points[rng.choice(len(points), p=gap / gap.sum())]])
+    for _ in range(KMEANS_ROUNDS):
+        nearest = ((points[:, None] - centres[None]) ** 2).sum(2).argmin(1)
+        moved = np.stack(
+            [points[nearest == j].mean(0) if (nearest == j).any() else centres[j] for j in range(k)]
+        )
+        if np.allclose(moved, centres):
+            break
+        centres = moved
+    return centres, ((points[:, None] - centres[None]) ** 2).sum(2).argmin(1)
 
 
 def write_detector(path: Path, content: bytes) -> str:

@@ -1,9 +1,9 @@
 """Train, calibrate, measure, save, draw: what `python run_model.py` does, end to end.
 
-The order matters for honesty: the temperature and the confidence threshold are
-fitted on the validation split, the novelty threshold on fitting non-digits drawn
-apart from the reported ones (the detector's class statistics on the training
-split); the test set, the proxy people and the reported non-digits only report. The trained network
+The order matters for honesty: the temperature is fitted on the validation split
+and held-in style digits, the novelty threshold on fitting non-digits drawn apart
+from the reported ones (the detector's class statistics on the training split); the
+test set, the proxy people and the reported non-digits only report. The trained network
 stays in memory throughout; weights, detector and card are written at the end, the
 card last, so a model is complete on disk or not offered at all.
 """
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from model import handwriting, plots, robustness
-from model.calibration import ECE_BINS, choose_unsure_threshold, fit_temperature, softmax
+from model.calibration import ECE_BINS, UNSURE_BELOW, fit_temperature, softmax
 from model.card import (
     Calibration,
     EpochRecord,
@@ -41,6 +41,7 @@ from model.evaluate import evaluate_logits
 from model.nets import architecture, count_parameters
 from model.novelty import (
     COMBINED_UNSURE_SHARE,
+    COMPONENTS_PER_CLASS,
     FITTING_NON_DIGIT_SEED,
     FITTING_NON_DIGITS,
     NON_DIGIT_FLAGGED_SHARE,
@@ -58,8 +59,18 @@ from model.train import TrainResult, predict_logits, train
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION_SET = "validation split and held-in people's style digits"
 # Held-in style digits (other drawings by training people) beside MNIST's validation
-# split when fitting the temperature and both unsure thresholds.
+# split when fitting the temperature and the novelty threshold's digit budget.
 CALIBRATION_STYLE_DIGITS = 2000
+DETECTOR_METHOD = (
+    f"Mahalanobis distance to the nearest of {COMPONENTS_PER_CLASS} k-means parts per "
+    "class, shared covariance"
+)
+CONFIDENCE_CUT = f"fixed: a calibrated chance of being right below {UNSURE_BELOW:.0%}"
+NOVELTY_THRESHOLD_RULE = (
+    f"the looser of: flagging {NON_DIGIT_FLAGGED_SHARE:.0%} of {FITTING_NON_DIGITS} "
+    f"fitting non-digits (model.synthetic, seed {FITTING_NON_DIGIT_SEED}); flagging "
+    f"{COMBINED_UNSURE_SHARE:.1%} of the {CALIBRATION_SET} (both with confidence)"
+)
 UNSURE_RULE = (
     "unsure when the calibrated confidence is below unsure_threshold or the "
     "features are farther than novelty.threshold from every digit class"
@@ -126,7 +137,6 @@ def training_card(
     cal_x, cal_y = calibration_split(mnist)
     cal_logits = predict_logits(net, cal_x)
     temperature = fit_temperature(cal_logits, torch.from_numpy(cal_y.astype(np.int64)))
-    threshold = choose_unsure_threshold(softmax(cal_logits.numpy(), temperature))
     world_size = rank_and_world_size()[1]
     return ModelCard(
         name=name,
@@ -134,7 +144,7 @@ def training_card(
         calibration=Calibration(
             temperature, f"temperature scaling fitted on the {CALIBRATION_SET}"
         ),
-        unsure_threshold=threshold,
+        unsure_threshold=UNSURE_BELOW,
         description=architecture(config.arch).description,
         parameters=count_parameters(net),
         epochs=config.epochs,
@@ -147,7 +157,7 @@ def training_card(
         trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         train_images=result.history[0]["images"] if result.history else None,
         val_accuracy=float((val_logits.argmax(1).numpy() == val_y).mean()),
-        unsure_report=UnsureReport(threshold_chosen_on=CALIBRATION_SET),
+        unsure_report=UnsureReport(threshold_chosen_on=CONFIDENCE_CUT),
         history=tuple(EpochRecord(**row) for row in result.history),
         data_checksums=mnist.checksums,
         torch_version=torch.__version__,
@@ -203,6 +213,7 @@ def measure(net: nn.Module, card: ModelCard, mnist: Mnist, canvases: int = 2000)
     unsure = replace(
         card.unsure_report,
         rule=UNSURE_RULE,
+        threshold_chosen_on=CONFIDENCE_CUT,
         mnist_test_flagged=test["unsure_share"],
         mnist_test_accuracy_when_sure=test["accuracy_when_sure"],
         mnist_test_errors_flagged=test["errors_flagged_unsure"],
@@ -228,9 +239,7 @@ def style_proxy_report(predictor: Predictor, split: str) -> StyleProxyReport:
 def fit_novelty(
     net: nn.Module, tap: FeatureTap, card: ModelCard, mnist: Mnist
 ) -> tuple[NoveltyDetector, float]:
-    """Class statistics from the training images; the threshold (`model.novelty`) the
-    looser of: flagging NON_DIGIT_FLAGGED_SHARE of fitting non-digits, flagging
-    COMBINED_UNSURE_SHARE of `CALIBRATION_SET` (with confidence).
+    """Class statistics from the training images, the threshold by `novelty_threshold`.
 
     Returns the detector and the share of `CALIBRATION_SET` the two tests flag.
     """
@@ -239,12 +248,29 @@ def fit_novelty(
     train_x, train_y = with_style_digits(train_x, train_y, style_share)
     _, train_features = logits_and_features(net, tap, train_x)
     detector = NoveltyDetector.fit(train_features, train_y)
+    return novelty_threshold(detector, net, tap, card, calibration_split(mnist)[0])
+
+
+def novelty_threshold(
+    detector: NoveltyDetector,
+    net: nn.Module,
+    tap: FeatureTap,
+    card: ModelCard,
+    calibration_images: np.ndarray,
+) -> tuple[NoveltyDetector, float]:
+    """`detector` with the threshold (`model.novelty`) the looser of: flagging
+    NON_DIGIT_FLAGGED_SHARE of fitting non-digits, flagging COMBINED_UNSURE_SHARE of
+    `calibration_images` (both with the card's confidence test).
+
+    Returns it and the share of `calibration_images` the two tests flag. Training and
+    fine-tuning both choose it so.
+    """
     non_digits, dropped = fitting_non_digits()
     shape_logits, shape_features = logits_and_features(net, tap, non_digits)
     catching = detector.for_non_digits(
         detector.distances(shape_features), is_unconfident(shape_logits, card), dropped
     )
-    cal_logits, cal_features = logits_and_features(net, tap, calibration_split(mnist)[0])
+    cal_logits, cal_features = logits_and_features(net, tap, calibration_images)
     unconfident = is_unconfident(cal_logits, card)
     budget = detector.with_threshold(detector.distances(cal_features), unconfident)
     detector = replace(detector, threshold=max(catching.threshold, budget.threshold))
@@ -298,14 +324,10 @@ def novelty_entry(
         sha256=sha256,
         threshold=detector.threshold,
         layers=tuple(tap.layers),
-        method="Mahalanobis distance to the nearest class mean, shared covariance",
+        method=DETECTOR_METHOD,
         dimensions=int(detector.means.shape[1]),
         fitted_on="training split and training people's style digits",
-        threshold_chosen_on=(
-            f"the looser of: flagging {NON_DIGIT_FLAGGED_SHARE:.0%} of {FITTING_NON_DIGITS} "
-            f"fitting non-digits (model.synthetic, seed {FITTING_NON_DIGIT_SEED}); flagging "
-            f"{COMBINED_UNSURE_SHARE:.1%} of the {CALIBRATION_SET} (both with confidence)"
-        ),
+        threshold_chosen_on=NOVELTY_THRESHOLD_RULE,
         validation_unsure_share=calibration_unsure,
     )
 
@@ -354,10 +376,11 @@ def complete_card(weights: Path, mnist: Mnist) -> ModelCard:
     """Measure a saved model anew (novelty, unsure, robustness) and rewrite its card.
 
     The weights are untouched, so their SHA-256 holds; the figures training measured
-    on the test set are kept as they are.
+    on the test set are kept as they are. The confidence cut is today's rule.
     """
     weights = Path(weights)
     net, card = load_checkpoint(weights)
+    card = replace(card, unsure_threshold=UNSURE_BELOW)
     measured = measure(net, card, mnist)
     return save_measured(weights, measured.card, measured.detector_file)
 

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 
 from model.calibration import (
-    choose_unsure_threshold,
     expected_calibration_error,
     fit_temperature,
     softmax,
@@ -29,10 +28,3 @@ def test_ece_of_a_confident_wrong_model_is_its_confidence() -> None:
     probs = np.full((100, 10), 0.01 / 9)
     probs[:, 3] = 0.99
     assert abs(expected_calibration_error(probs, np.zeros(100, dtype=int)) - 0.99) < 1e-9
-
-
-def test_threshold_flags_the_requested_share() -> None:
-    rng = np.random.default_rng(1)
-    probs = softmax(rng.normal(0, 3, (10_000, 10)))
-    threshold = choose_unsure_threshold(probs, share=0.05)
-    assert abs((probs.max(1) < threshold).mean() - 0.05) < 0.002
