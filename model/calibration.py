@@ -9,9 +9,12 @@ share of real digits is flagged.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    import torch
 
 ECE_BINS = 15
 # Share of validation digits the confidence test alone flags as unsure (the novelty
@@ -21,6 +24,9 @@ CONFIDENCE_UNSURE_SHARE = 0.012
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """The temperature T > 0 minimising the NLL of softmax(logits / T) on `labels`."""
+    import torch  # here, not at the top: serving uses `softmax` without torch
+    import torch.nn.functional as F
+
     # clone(): logits may come from inference mode, which autograd cannot reuse.
     logits, labels = logits.detach().float().cpu().clone(), labels.detach().long().cpu()
     log_t = torch.zeros(1, requires_grad=True)
