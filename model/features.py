@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from model.device import pixel_batches
@@ -57,10 +58,15 @@ class FeatureTap:
 
 
 def pooled(output: torch.Tensor) -> torch.Tensor:
-    """(N, D) features of one layer's output: a feature map is mean- and max-pooled."""
+    """(N, D) features of one layer's output: a feature map is mean- and max-pooled.
+
+    Global pooling rather than a mean and a max over (2, 3): the same numbers, but
+    exported as GlobalAveragePool / GlobalMaxPool, which ONNX Runtime runs in its
+    blocked convolution layout instead of converting the map back first.
+    """
     out = output.float()
     if out.ndim == 4:  # (N, C, H, W): where and how strongly each channel fired
-        out = torch.cat([out.mean(dim=(2, 3)), out.amax(dim=(2, 3))], dim=1)
+        out = torch.cat([F.adaptive_avg_pool2d(out, 1), F.adaptive_max_pool2d(out, 1)], dim=1)
     return out.flatten(1)
 
 
