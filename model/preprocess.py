@@ -259,7 +259,8 @@ def _clean_ink(grey: np.ndarray, fast_path: bool = True) -> np.ndarray | None:
     )
     near = _grown(keep[window], rim)
     strength = np.clip(lifted[window] / ink_level, 0, 1) * near
-    strength[strength <= NOISE_SIGMAS * noise / ink_level] = 0
+    if noise > 0:  # nothing at or below 0 is left to clear otherwise
+        strength[strength <= NOISE_SIGMAS * noise / ink_level] = 0
     return _crop_to(strength, strength > 0)
 
 
@@ -277,7 +278,8 @@ def _lifted_clean_drawing(ink: np.ndarray, edge: float) -> np.ndarray | None:
     if 2 * np.count_nonzero(sample) >= sample.size or float(lifted.min()) < 0:
         return None
     # Cropped to the ink (the background around it is exactly 0 and changes nothing).
-    return _crop_to(lifted, lifted > 0) if lifted.any() else lifted
+    inked = lifted > 0
+    return lifted[_box(inked)] if inked.any() else lifted
 
 
 def _ink_is_light(grey: np.ndarray, background: float) -> bool:
