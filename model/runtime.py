@@ -26,6 +26,7 @@ import numpy as np
 
 from model.card import ModelCard
 
+# The served graph's input and its outputs, in order (`model.onnx_graph` exports them).
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("probabilities", "features", "logits")
 
