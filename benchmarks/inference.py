@@ -17,8 +17,9 @@ the machine's load falls on all alike.
   each path (goal: the default path >= 2x TorchScript), beside a one-image-at-a-time
   loop over the same images.
 - Peak resident memory of a fresh process that imported the model code and loaded
-  the default model (and predicted once), per path, read from /proc in a subprocess.
-  Goal: no more than TorchScript's 299 MB.
+  the default model (and predicted once), per path, read from /proc in a subprocess,
+  and whether that process imported torch (the ONNX path serving the card's
+  verified graph does not). Goal: no more than TorchScript's 299 MB.
 
     python benchmarks/inference.py [--quick]
 """
@@ -88,13 +89,13 @@ PEAK_RSS_SCRIPT = textwrap.dedent(
     predictor = Predictor.load()
     canvas = render_strokes(digit_paths(3, np.random.default_rng(0)), 280, 18.0, rgba=True)
     predictor.predict(canvas)
-    print(baseline, peak_kib(), predictor.inference)
+    print(baseline, peak_kib(), predictor.inference, "torch" in sys.modules)
     """
 )
 
 
-def peak_rss_mb(inference: str) -> tuple[float, float]:
-    """(after importing torch and the model code, after loading and one predict), in MB."""
+def peak_rss_mb(inference: str) -> tuple[float, float, bool]:
+    """MB after importing the model code, MB after loading and one predict, torch imported?"""
     out = subprocess.run(
         [sys.executable, "-c", PEAK_RSS_SCRIPT.format(root=str(REPO_ROOT))],
         capture_output=True,
@@ -104,7 +105,7 @@ def peak_rss_mb(inference: str) -> tuple[float, float]:
     ).stdout.split()
     if out[2] != inference:
         raise RuntimeError(f"the subprocess ran {out[2]}, not {inference}")
-    return int(out[0]) / 1024, int(out[1]) / 1024
+    return int(out[0]) / 1024, int(out[1]) / 1024, out[3] == "True"
 
 
 def interleaved_ms(runs: dict[str, Callable[[], object]], calls: int) -> dict[str, np.ndarray]:
@@ -296,8 +297,12 @@ def main(argv: list[str] | None = None) -> dict:
             "images_per_second": loop_n / loop_ms * 1000,
         },
         "peak_rss_mb": {
-            path: {"after_imports": base, "after_load_and_predict": loaded}
-            for path, (base, loaded) in rss.items()
+            path: {
+                "after_imports": base,
+                "after_load_and_predict": loaded,
+                "torch_imported": imported_torch,
+            }
+            for path, (base, loaded, imported_torch) in rss.items()
         },
         "threads": {"single": 1, "batch": cores},
         "every_model": others,
@@ -332,8 +337,9 @@ def report(data: dict, rows: list[list], sizes: dict, cores: int) -> str:
             f"{s['canvas_to_mnist full path']['p50'] / s['canvas_to_mnist']['p50']:.2f}x",
             *(
                 f"- peak RSS of a process that loaded the default model ({path}) and predicted "
-                f"once: {rss[path]['after_load_and_predict']:.0f} MB (after imports alone: "
-                f"{rss[path]['after_imports']:.0f} MB)"
+                f"once: {rss[path]['after_load_and_predict']:.0f} MB (after the model code's "
+                f"imports: {rss[path]['after_imports']:.0f} MB; torch "
+                f"{'imported' if rss[path]['torch_imported'] else 'never imported'})"
                 + (f", {goal_verdict(rss[path]['after_load_and_predict'], GOAL_PEAK_RSS_MB)}"
                    if path == default else "")
                 for path in INFERENCE_PATHS

@@ -8,9 +8,12 @@ read as a chance of being right, and "unsure" as a cut on it (`UNSURE_BELOW`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    import torch
 
 ECE_BINS = 15
 # A prediction is unsure when its calibrated chance of being right is below this: one
@@ -21,6 +24,9 @@ UNSURE_BELOW = 0.8
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """The temperature T > 0 minimising the NLL of softmax(logits / T) on `labels`."""
+    import torch  # here, not at the top: serving uses `softmax` without torch
+    import torch.nn.functional as F
+
     # clone(): logits may come from inference mode, which autograd cannot reuse.
     logits, labels = logits.detach().float().cpu().clone(), labels.detach().long().cpu()
     log_t = torch.zeros(1, requires_grad=True)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from model.card import CardError, ModelCard, atomic_file, read_card, sha256_file, write_card
-from model.nets import ARCHITECTURES, build
 from model.novelty import NoveltyDetector, detector_path
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 class ModelLoadError(RuntimeError):
@@ -34,6 +35,8 @@ def card_path(weights: Path) -> Path:
 
 def save_weights(net: nn.Module, weights: Path) -> str:
     """Write the state dict (atomically); return the file's SHA-256 for the card."""
+    import torch
+
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     with atomic_file(weights) as temporary:
         torch.save(state, temporary)
@@ -53,26 +56,44 @@ def load_checkpoint(
     weights: Path, device: torch.device | str = "cpu"
 ) -> tuple[nn.Module, ModelCard]:
     """The network in eval mode on `device`, and its card."""
+    card = verified_card(weights)
+    return load_network(weights, card, device), card
+
+
+def verified_card(weights: Path) -> ModelCard:
+    """The card of `weights`, once the weights' SHA-256 matches it.
+
+    Needs no torch: a server running an exported graph checks the weights it vouches
+    for without loading them.
+    """
     weights = Path(weights)
     try:
-        card = read_card(card_path(weights))
+        card, card_error = read_card(card_path(weights)), None
     except CardError as err:
-        card_error: CardError | None = err
-        retrain = _retrain_command(weights, None)
-    else:
-        card_error = None
-        retrain = _retrain_command(weights, card.architecture)
+        card, card_error = None, err
     if not weights.is_file():
-        raise ModelLoadError(f"model weights {weights} not found; {retrain}")
+        architecture = card.architecture if card else None
+        raise ModelLoadError(
+            f"model weights {weights} not found; {_retrain_command(weights, architecture)}"
+        )
     if card_error is not None:
-        raise ModelLoadError(f"{card_error}; {retrain}") from card_error
+        raise ModelLoadError(f"{card_error}; {_retrain_command(weights, None)}") from card_error
     actual = sha256_file(weights)
     if actual != card.weights_sha256:
         raise ModelLoadError(
             f"model weights {weights} do not match their card (SHA-256 {actual[:12]}..., "
             f"card says {card.weights_sha256[:12]}...): the file is corrupt or was "
-            f"replaced; restore it from git or {retrain}"
+            f"replaced; restore it from git or {_retrain_command(weights, card.architecture)}"
         )
+    return card
+
+
+def load_network(weights: Path, card: ModelCard, device: torch.device | str = "cpu") -> nn.Module:
+    """The network of `weights` (already checked by `verified_card`) in eval mode on `device`."""
+    import torch
+
+    from model.nets import build
+
     try:
         net = build(card.architecture)
     except ValueError as err:
@@ -83,9 +104,10 @@ def load_checkpoint(
     except Exception as err:  # torch raises many types for bad files; all mean the same
         raise ModelLoadError(
             f"model weights {weights} cannot be loaded as a {card.architecture!r} network "
-            f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); {retrain}"
+            f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+            f"{_retrain_command(Path(weights), card.architecture)}"
         ) from err
-    return net.to(device).eval(), card
+    return net.to(device).eval()
 
 
 def load_detector(weights: Path, card: ModelCard) -> NoveltyDetector | None:
@@ -113,6 +135,8 @@ def load_detector(weights: Path, card: ModelCard) -> NoveltyDetector | None:
 
 def _retrain_command(weights: Path, architecture: str | None) -> str:
     """What to run to make `weights` again: the card's architecture, else the name's."""
+    from model.nets import ARCHITECTURES  # torch, but only once loading has failed
+
     if architecture not in ARCHITECTURES:
         architecture = weights.stem if weights.stem in ARCHITECTURES else "<arch>"
     name = "" if weights.stem == architecture else f" --name {weights.stem}"

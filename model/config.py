@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from model.device import pick_device
-from model.nets import architecture
 from settings import DEFAULT_ARCHITECTURE
 
 # Named recipes: a starting point that may pick the architecture too, with a "cuda"
@@ -51,6 +49,8 @@ class TrainConfig:
     @classmethod
     def for_arch(cls, arch: str, **overrides) -> TrainConfig:
         """The defaults of `arch` (its CUDA ones on CUDA) with the non-None `overrides`."""
+        from model.nets import architecture  # torch: the card reads configs without it
+
         given = {k: v for k, v in overrides.items() if v is not None}
         values = architecture(arch).training_defaults(_on_cuda(given))
         return cls(arch=arch, **(values | given))
@@ -78,4 +78,6 @@ class TrainConfig:
 
 def _on_cuda(overrides: dict) -> bool:
     """Whether a configuration with these overrides trains on CUDA."""
+    from model.device import pick_device  # torch: the card reads configs without it
+
     return pick_device(str(overrides.get("device", "auto"))).type == "cuda"

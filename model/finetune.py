@@ -39,13 +39,9 @@ from model.checkpoint import load_checkpoint, save_checkpoint
 from model.compare import ComparisonReport, ModelRef, promotion_report
 from model.data import Mnist
 from model.evaluate import evaluate_logits
+from model.features import FeatureTap, logits_and_features
 from model.nets import architecture, count_parameters
-from model.novelty import (
-    FeatureTap,
-    NoveltyDetector,
-    detector_path,
-    logits_and_features,
-)
+from model.novelty import NoveltyDetector, detector_path
 from model.pipeline import (
     CALIBRATION_SET,
     CONFIDENCE_CUT,

@@ -25,7 +25,8 @@ from torch import nn
 
 from model.card import ModelCard, OnnxEntry, sha256_file, write_card
 from model.checkpoint import card_path
-from model.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAMES, graph_bytes, serving_graph
+from model.onnx_graph import OPSET, graph_bytes, serving_graph
+from model.runtime import INPUT_NAME, OUTPUT_NAMES, OnnxNetwork
 
 # Export is refused below this share of MNIST test digits with the same argmax as PyTorch.
 MIN_ARGMAX_AGREEMENT = 0.999
@@ -50,8 +51,6 @@ def verify(
     graph: bytes, net: nn.Module, card: ModelCard, images: np.ndarray, detector=None
 ) -> Verification:
     """Run `graph` in ONNX Runtime and the network in PyTorch on N x 28 x 28 uint8 images."""
-    from model.runtime import OnnxNetwork
-
     onnx_net = OnnxNetwork(graph, threads=torch.get_num_threads())
     reference = serving_graph(net, card).cpu()
     agree = unsure_agree = 0

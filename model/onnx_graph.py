@@ -1,7 +1,8 @@
 """The network as served: one ONNX graph of pixels in [0, 1] -> probabilities, features, logits.
 
-Shared by `model.onnx_export` (which writes and verifies the file) and `model.runtime`
-(which builds a graph in memory when no verified file exists), so neither imports the other.
+Shared by `model.onnx_export` (which writes and verifies the file) and the Predictor
+(which exports one in memory when no verified file exists, `exported_network`). The
+PyTorch side of serving: `model.runtime` runs a graph without torch.
 """
 
 from __future__ import annotations
@@ -9,15 +10,17 @@ from __future__ import annotations
 import io
 import warnings
 
+import numpy as np
 import torch
 from torch import nn
 
 from model.card import ModelCard
-from model.novelty import WithFeatures
+from model.features import WithFeatures
+from model.runtime import INPUT_NAME, OUTPUT_NAMES, OnnxNetwork
 
 OPSET = 17
-INPUT_NAME = "image"
-OUTPUT_NAMES = ("probabilities", "features", "logits")
+# Largest difference to PyTorch on the check input at load (float rounding is ~1e-5).
+CHECK_ATOL = 1e-3
 
 
 class ServingGraph(nn.Module):
@@ -61,3 +64,22 @@ def graph_bytes(net: nn.Module, card: ModelCard) -> bytes:
             dynamic_axes=batch_axis,
         )
     return buffer.getvalue()
+
+
+def exported_network(net: nn.Module, card: ModelCard) -> OnnxNetwork:
+    """`net` exported now and run in ONNX Runtime, once it agrees with `net` on a check input.
+
+    Raises (ImportError, ValueError, ONNX Runtime's errors) when it cannot be built or
+    disagrees; the Predictor then runs PyTorch.
+    """
+    network = OnnxNetwork(graph_bytes(net, card))
+    check = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = [t.numpy() for t in serving_graph(net, card).cpu()(check)]
+    got = network(check.numpy()[:1]), network(check.numpy())
+    for name, one, many, want in zip(OUTPUT_NAMES, *got, expected, strict=True):
+        if many.shape != want.shape or not np.allclose(many, want, rtol=0, atol=CHECK_ATOL):
+            raise ValueError(f"the ONNX graph's {name} differ from the PyTorch network's")
+        if not np.allclose(one, want[:1], rtol=0, atol=CHECK_ATOL):
+            raise ValueError(f"the ONNX graph's {name} differ for a single image")
+    return network

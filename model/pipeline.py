@@ -38,6 +38,7 @@ from model.config import TrainConfig
 from model.data import Mnist, load_mnist, resolve_data_dir
 from model.distributed import is_rank_zero, rank_and_world_size, rank_zero_first
 from model.evaluate import evaluate_logits
+from model.features import FeatureTap, logits_and_features
 from model.nets import architecture, count_parameters
 from model.novelty import (
     COMBINED_UNSURE_SHARE,
@@ -45,10 +46,8 @@ from model.novelty import (
     FITTING_NON_DIGIT_SEED,
     FITTING_NON_DIGITS,
     NON_DIGIT_FLAGGED_SHARE,
-    FeatureTap,
     NoveltyDetector,
     detector_path,
-    logits_and_features,
     write_detector,
 )
 from model.predictor import Predictor

@@ -13,39 +13,51 @@ app says so instead of presenting a confident wrong answer.
 Three ways to run the network, chosen by `DIGITLAB_INFERENCE` (`settings.py`):
 `onnx` (the default) runs the exported graph in ONNX Runtime (`model.runtime`: the
 file the card vouches for, else exported from the verified weights at load), with
-the novelty detector's pooled features as a second output; `torchscript` traces the
+the novelty detector's pooled features as a second output; serving the card's file
+imports no torch (the weights are still checked against the card; `Predictor.net`
+loads them on first use); `torchscript` traces the
 network at load with the same outputs, freezes it and folds BatchNorm into the
 convolutions; `eager` runs the PyTorch modules and reads the features with forward
 hooks (`FeatureTap`). All give the same probabilities (to float rounding) and the same
 unsure flags; if building a graph fails, or it disagrees with the eager network on a
 check input, the Predictor logs a warning and runs eager.
 
-Thread safety: Streamlit sessions share one cached Predictor. Inference runs in
-eval mode under `torch.inference_mode`, which reads the weights and writes nothing
+Thread safety: Streamlit sessions share one cached Predictor. PyTorch inference runs
+in eval mode under `torch.inference_mode`, which reads the weights and writes nothing
 shared (BatchNorm uses its stored statistics); ONNX Runtime sessions are
 thread-safe, the compiled networks return their features instead of storing them,
 and the eager path's hooks keep what they see per thread. Concurrent calls need no
-lock.
+lock (loading the network on first use takes one).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from model.calibration import softmax
 from model.card import ModelCard
-from model.checkpoint import ModelLoadError, load_checkpoint, load_detector, weights_path
-from model.novelty import FeatureTap, NoveltyDetector, WithFeatures
+from model.checkpoint import (
+    ModelLoadError,
+    load_detector,
+    load_network,
+    verified_card,
+    weights_path,
+)
+from model.novelty import NoveltyDetector
 from model.preprocess import canvas_to_mnist
-from model.runtime import OnnxNetwork, onnx_network, verified_file
+from model.runtime import OnnxNetwork, trusted_network, verified_file
 from settings import INFERENCE_PATHS, get_settings
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "BatchScores",
@@ -137,7 +149,7 @@ def inference_path(inference: str | None) -> str:
 
 
 def compile_torchscript(
-    net: torch.nn.Module, layers: tuple[str, ...], device: torch.device
+    net: torch.nn.Module, layers: tuple[str, ...], device: torch.device | str
 ) -> torch.jit.ScriptModule:
     """`net` traced with its pooled `layers` as outputs, frozen and optimised for inference.
 
@@ -147,6 +159,11 @@ def compile_torchscript(
     C++ compiler at run time and takes far longer to start; the warnings are silenced
     here, and the eager path remains for the day `torch.jit` is gone.
     """
+    import torch
+
+    from model.features import WithFeatures
+
+    device = torch.device(device)
     wrapper = WithFeatures(net, layers).eval()
     check = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0)).to(device)
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
@@ -171,20 +188,22 @@ def compile_torchscript(
 class Predictor:
     def __init__(
         self,
-        net: torch.nn.Module,
+        net: torch.nn.Module | None,
         card: ModelCard,
-        device: torch.device,
+        device: torch.device | str = "cpu",
         novelty: NoveltyDetector | None = None,
         inference: str | None = None,
         onnx_graph: bytes | None = None,
+        weights: Path | None = None,
     ) -> None:
         """`inference`: "onnx", "torchscript" or "eager"; None reads `DIGITLAB_INFERENCE`.
 
         `onnx_graph`: the verified exported graph (`model.runtime.verified_file`); without
-        it the "onnx" path exports one from `net`.
+        it the "onnx" path exports one from `net`. `net` None: loaded from `weights`
+        (verified against the card) when first needed, so that serving a verified graph
+        never imports torch.
         """
         requested = inference_path(inference)
-        self.net = net
         self.card = card
         self.device = device
         self.name = card.name
@@ -192,30 +211,53 @@ class Predictor:
         self.temperature = card.calibration.temperature
         self.unsure_threshold = card.unsure_threshold
         self.novelty = novelty
+        self._net, self._weights, self._net_lock = net, weights, threading.Lock()
+        if net is None and weights is None:
+            raise ValueError("a Predictor needs the network or the path of its weights")
         layers = card.novelty.layers if novelty and card.novelty else ()
         # The path in use: "onnx" and "torchscript" may fall back to "eager" (logged).
         self.inference = "eager"
         self._onnx: OnnxNetwork | None = None
         self._compiled: torch.jit.ScriptModule | None = None
-        if requested == "onnx" and device.type != "cpu":
+        if requested == "onnx" and not _on_cpu(device):
             log.info("model %s: ONNX Runtime runs on the CPU; TorchScript on %s", self.name, device)
             requested = "torchscript"
         if requested == "onnx":
-            self._onnx = self._fast_network(
-                "ONNX Runtime", lambda: onnx_network(net, card, onnx_graph)
-            )
+            self._onnx = self._fast_network("ONNX Runtime", lambda: self._onnx_network(onnx_graph))
         elif requested == "torchscript":
             self._compiled = self._fast_network(
-                "TorchScript compilation", lambda: compile_torchscript(net, layers, device)
+                "TorchScript compilation", lambda: compile_torchscript(self.net, layers, device)
             )
         if self._onnx is not None or self._compiled is not None:
             self.inference = requested
-        self._tap = FeatureTap(net, layers) if layers and self.inference == "eager" else None
+        self._tap = None
+        if layers and self.inference == "eager":
+            from model.features import FeatureTap
+
+            self._tap = FeatureTap(self.net, layers)
+
+    @property
+    def net(self) -> torch.nn.Module:
+        """The PyTorch network; loaded (and torch imported) on first use when not given."""
+        with self._net_lock:
+            if self._net is None:
+                self._net = load_network(self._weights, self.card, self.device)
+            return self._net
+
+    def _onnx_network(self, graph: bytes | None) -> OnnxNetwork:
+        """The verified file's graph, else one exported now from the PyTorch network."""
+        if graph is not None:
+            return trusted_network(graph, self.card)
+        from model.onnx_graph import exported_network
+
+        return exported_network(self.net, self.card)
 
     def _fast_network(self, what: str, build):
         """`build()`, or None with a warning when it fails: eager PyTorch always works."""
         try:
             return build()
+        except ModelLoadError:
+            raise
         except Exception as err:  # tracing and exporting can fail many ways
             log.warning(
                 "model %s: %s failed, running eager PyTorch instead (%s: %s)",
@@ -243,13 +285,17 @@ class Predictor:
         """Load a checkpoint; `ModelLoadError` says which file is wrong and what to run.
 
         `inference`: "onnx", "torchscript" or "eager"; None reads `DIGITLAB_INFERENCE`.
+        With "onnx" and an exported graph the card vouches for, the weights are checked
+        against the card but loaded into PyTorch only if `net` is asked for.
         """
         requested = inference_path(inference)  # a wrong choice is the caller's, not the card's
         weights = resolve_model_path(path)
-        net, card = load_checkpoint(weights, device)
+        card = verified_card(weights)
         novelty = load_detector(weights, card)
-        graph = verified_file(weights, card) if requested == "onnx" else None
-        return cls(net, card, torch.device(device), novelty, inference, graph)
+        serving_graph = requested == "onnx" and _on_cpu(device)
+        graph = verified_file(weights, card) if serving_graph else None
+        net = None if graph is not None else load_network(weights, card, device)
+        return cls(net, card, device, novelty, inference, graph, weights)
 
     def predict(self, image) -> Prediction | None:
         """Predict one canvas, photo or array; None when there is nothing drawn.
@@ -305,6 +351,8 @@ class Predictor:
         if self._onnx is not None:
             _, features, out = self._onnx(np.divide(x[:, None], 255, dtype=np.float32))
             return out, features
+        import torch
+
         with torch.inference_mode():
             batch = torch.tensor(x)  # a copy: inputs may be read-only
             batch = batch.to(self.device).unsqueeze(1).float().div_(255)
@@ -315,3 +363,7 @@ class Predictor:
                 features = self._tap.features() if self._tap is not None else None
             features = features.cpu().numpy() if features is not None else None
             return out.float().cpu().numpy(), features
+
+
+def _on_cpu(device: torch.device | str) -> bool:
+    return str(device).partition(":")[0] == "cpu"

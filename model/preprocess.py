@@ -149,7 +149,7 @@ def _read_grey(image: np.ndarray | Image.Image) -> np.ndarray | None:
     full = 255 if array.dtype == np.uint8 else 1.0
     channels = array.shape[2]
     if channels in (2, 4):
-        alpha = array[..., -1]
+        alpha = np.ascontiguousarray(array[..., -1])  # one strided read, then fast ones
         highest, lowest = alpha.max(), alpha.min()
         if highest < 0.05 * full:
             return None
@@ -213,8 +213,8 @@ def _shrink(grey: np.ndarray) -> np.ndarray:
     factor = math.ceil(max(grey.shape) / ANALYSIS_MAX_SIDE)
     if factor > 1:
         grey = np.asarray(Image.fromarray(np.ascontiguousarray(grey)).reduce(factor))
-    if grey.dtype == np.uint8:
-        return grey.astype(np.float32) / 255.0
+    if grey.dtype == np.uint8:  # one pass, the same float32 division as astype then / 255
+        return np.divide(grey, np.float32(255), dtype=np.float32)
     return grey.astype(np.float32, copy=False)
 
 
@@ -259,7 +259,8 @@ def _clean_ink(grey: np.ndarray, fast_path: bool = True) -> np.ndarray | None:
     )
     near = _grown(keep[window], rim)
     strength = np.clip(lifted[window] / ink_level, 0, 1) * near
-    strength[strength <= NOISE_SIGMAS * noise / ink_level] = 0
+    if noise > 0:  # nothing at or below 0 is left to clear otherwise
+        strength[strength <= NOISE_SIGMAS * noise / ink_level] = 0
     return _crop_to(strength, strength > 0)
 
 
@@ -272,12 +273,13 @@ def _lifted_clean_drawing(ink: np.ndarray, edge: float) -> np.ndarray | None:
     `edge` and 0 (the median pixel is background): both are skipped. Photos, scans
     and compressed pictures have noise and take the full path.
     """
-    lifted = ink - np.float32(edge)
+    lifted = ink - np.float32(edge) if edge != 0 else ink  # a black background: as it is
     sample = lifted[::2, ::2] if lifted.size > 4096 else lifted
     if 2 * np.count_nonzero(sample) >= sample.size or float(lifted.min()) < 0:
         return None
     # Cropped to the ink (the background around it is exactly 0 and changes nothing).
-    return _crop_to(lifted, lifted > 0) if lifted.any() else lifted
+    inked = lifted > 0
+    return lifted[_box(inked)] if inked.any() else lifted
 
 
 def _ink_is_light(grey: np.ndarray, background: float) -> bool:
@@ -286,8 +288,11 @@ def _ink_is_light(grey: np.ndarray, background: float) -> bool:
     The background is read at the picture's edges (the median of its outermost rows
     and columns), where a canvas or a sheet of paper shows even when a large or thick
     digit covers most of the middle; the ink is whichever side deviates furthest
-    from it. A 2x2 average first keeps single noisy pixels from deciding.
+    from it. A 2x2 average first keeps single noisy pixels from deciding. On a black
+    background (a transparent canvas's alpha) nothing is darker: no need to look.
     """
+    if background <= 0:
+        return True
     smooth = grey
     if min(grey.shape) >= 56:
         h, w = (side // 2 * 2 for side in grey.shape)

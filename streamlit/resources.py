@@ -24,7 +24,6 @@ from db.feedback import FeedbackStore
 from db.outbox import STORE_ERRORS, Outbox
 from db.submission import Drawing, ModelIdentity, Submission
 from model.image_io import ImageReadError, read_image
-from model.nets import ARCHITECTURES
 from model.predictor import (
     ModelLoadError,
     Prediction,
@@ -87,6 +86,8 @@ def choose_model(key: str) -> Predictor | None:
     if current not in names:
         current = default if default in names else names[0]
     if default not in names:
+        from model.nets import ARCHITECTURES  # torch: only to word this warning
+
         known = default in ARCHITECTURES
         train = f"--arch {default}" if known else f"--arch <arch> --name {default}"
         st.warning(

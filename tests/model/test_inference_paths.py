@@ -7,8 +7,13 @@ probabilities to float rounding and the very same unsure and novel flags.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import subprocess
+import sys
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,7 +21,7 @@ import pytest
 import torch
 from torch import nn
 
-from model.checkpoint import load_checkpoint, weights_path
+from model.checkpoint import card_path, load_checkpoint, weights_path
 from model.data import Mnist
 from model.predictor import Predictor, available_models
 from model.preprocess import canvas_to_mnist
@@ -174,4 +179,77 @@ def test_onnx_predictions_of_one_drawing_start_no_worker_threads(mnist: Mnist) -
         predictor.predict(canvas)
     assert os_threads() == before
     predictor.predict_batch(mnist.test_images[:100])
-    assert os_threads() == before + torch.get_num_threads() - 1
+    assert os_threads() == before + predictor.onnx.threads - 1
+
+
+# Serves the default model in a fresh interpreter, then asks for the PyTorch network.
+SERVE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    from model.checkpoint import ModelLoadError
+    from model.predictor import Predictor
+
+    def torch_modules():
+        return sorted(m for m in sys.modules if m.split(".")[0] == "torch")
+
+    try:
+        predictor = Predictor.load(sys.argv[1] if len(sys.argv) > 1 else None)
+    except ModelLoadError as error:
+        print(json.dumps({"error": str(error)}))
+        raise SystemExit(0)
+    canvas = np.kron(np.array(json.load(sys.stdin), np.uint8), np.ones((10, 10), np.uint8))
+    prediction = predictor.predict(canvas)
+    batch = predictor.score_batch(prediction.input28[None])
+    served = {"path": predictor.inference, "torch": torch_modules()[:3],
+              "probabilities": prediction.probabilities.tolist()}
+    net = predictor.net  # loaded now, from the verified weights
+    print(json.dumps({**served, "net": type(net).__name__, "torch_after": len(torch_modules()),
+                      "logits": batch.logits.tolist()}))
+    """
+)
+
+
+def serve_in_a_fresh_process(digit: np.ndarray, *args: str) -> dict:
+    """SERVE_SCRIPT's report on the default path (DIGITLAB_INFERENCE unset)."""
+    env = {k: v for k, v in os.environ.items() if k != "DIGITLAB_INFERENCE"}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE_SCRIPT, *args],
+        input=json.dumps(digit.tolist()),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPO_ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_serving_the_verified_graph_imports_no_torch(eager, mnist: Mnist) -> None:
+    """Load, predict and score run torch-free; `net` then loads the same network."""
+    digit = mnist.test_images[0]
+    report = serve_in_a_fresh_process(digit)
+    assert report["path"] == "onnx"
+    assert report["torch"] == []
+    assert report["net"] == type(eager.net).__name__ and report["torch_after"] > 0
+    expected = eager.predict(np.kron(digit, np.ones((10, 10), np.uint8)))
+    np.testing.assert_allclose(report["probabilities"], expected.probabilities, atol=1e-5)
+    logits = eager.score_batch(expected.input28[None]).logits
+    np.testing.assert_allclose(report["logits"], logits, atol=1e-4)
+
+
+def test_corrupt_weights_beside_a_verified_graph_are_refused(mnist: Mnist, tmp_path) -> None:
+    """The graph runs without the weights, but their checksum is still checked at load."""
+    weights = weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE)
+    for source in weights.parent.glob(f"{weights.stem}.*"):
+        shutil.copy(source, tmp_path / source.name)
+    copy = tmp_path / weights.name
+    assert json.loads(card_path(copy).read_text())["onnx"] is not None
+    data = bytearray(copy.read_bytes())
+    data[-20] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    report = serve_in_a_fresh_process(mnist.test_images[0], str(copy))
+    assert "do not match their card" in report["error"]
+    assert "restore it from git" in report["error"]

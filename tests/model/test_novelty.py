@@ -15,8 +15,9 @@ from model.card import Calibration, ModelCard, read_card
 from model.checkpoint import ModelLoadError, card_path, save_checkpoint
 from model.config import TrainConfig
 from model.data import Mnist
+from model.features import FeatureTap
 from model.nets import ARCHITECTURES, build
-from model.novelty import FeatureTap, NoveltyDetector, detector_path
+from model.novelty import NoveltyDetector, detector_path
 from model.pipeline import complete_card
 from model.predictor import Predictor
 from model.robustness import non_digit_flagged
