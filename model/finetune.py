@@ -358,7 +358,7 @@ def refit_unsure(
     train_x, train_y, _, _ = mnist.split()
     cal_x, cal_y = calibration_split(mnist)
     tap = FeatureTap(net, architecture(base.architecture).feature_layers(net))
-    cal_logits, _ = logits_and_features(net, tap, cal_x)
+    cal_logits, cal_features = logits_and_features(net, tap, cal_x)
     temperature = fit_temperature(
         torch.from_numpy(cal_logits), torch.from_numpy(cal_y.astype(np.int64))
     )
@@ -369,7 +369,8 @@ def refit_unsure(
     )
     _, features = logits_and_features(net, tap, np.concatenate([train_x[:k], user[0]]))
     detector = NoveltyDetector.fit(features, np.concatenate([train_y[:k], user[1]]))
-    detector, calibration_unsure = novelty_threshold(detector, net, tap, card, cal_x)
+    calibration = (cal_logits, cal_features)
+    detector, calibration_unsure = novelty_threshold(detector, net, tap, card, calibration)
     tap.remove()
     return UnsureFit(temperature, UNSURE_BELOW, detector, tap.layers, calibration_unsure)
 

@@ -247,7 +247,8 @@ def fit_novelty(
     train_x, train_y = with_style_digits(train_x, train_y, style_share)
     _, train_features = logits_and_features(net, tap, train_x)
     detector = NoveltyDetector.fit(train_features, train_y)
-    return novelty_threshold(detector, net, tap, card, calibration_split(mnist)[0])
+    calibration = logits_and_features(net, tap, calibration_split(mnist)[0])
+    return novelty_threshold(detector, net, tap, card, calibration)
 
 
 def novelty_threshold(
@@ -255,21 +256,22 @@ def novelty_threshold(
     net: nn.Module,
     tap: FeatureTap,
     card: ModelCard,
-    calibration_images: np.ndarray,
+    calibration: tuple[np.ndarray, np.ndarray],
 ) -> tuple[NoveltyDetector, float]:
     """`detector` with the threshold (`model.novelty`) the looser of: flagging
     NON_DIGIT_FLAGGED_SHARE of fitting non-digits, flagging COMBINED_UNSURE_SHARE of
-    `calibration_images` (both with the card's confidence test).
+    the calibration digits, whose (logits, features) are `calibration` (both with the
+    card's confidence test).
 
-    Returns it and the share of `calibration_images` the two tests flag. Training and
-    fine-tuning both choose it so.
+    Returns it and the share of the calibration digits the two tests flag. Training
+    and fine-tuning both choose it so.
     """
     non_digits, dropped = fitting_non_digits()
     shape_logits, shape_features = logits_and_features(net, tap, non_digits)
     catching = detector.for_non_digits(
         detector.distances(shape_features), is_unconfident(shape_logits, card), dropped
     )
-    cal_logits, cal_features = logits_and_features(net, tap, calibration_images)
+    cal_logits, cal_features = calibration
     unconfident = is_unconfident(cal_logits, card)
     budget = detector.with_threshold(detector.distances(cal_features), unconfident)
     detector = replace(detector, threshold=max(catching.threshold, budget.threshold))
