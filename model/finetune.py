@@ -338,7 +338,6 @@ class UnsureFit:
     """What the card needs to call a challenger's answer unsure."""
 
     temperature: float
-    threshold: float  # calibrated confidence below which an answer is unsure
     detector: NoveltyDetector  # with its threshold
     layers: tuple[str, ...]
     calibration_unsure: float  # share of the calibration digits called unsure
@@ -372,7 +371,7 @@ def refit_unsure(
     calibration = (cal_logits, cal_features)
     detector, calibration_unsure = novelty_threshold(detector, net, tap, card, calibration)
     tap.remove()
-    return UnsureFit(temperature, UNSURE_BELOW, detector, tap.layers, calibration_unsure)
+    return UnsureFit(temperature, detector, tap.layers, calibration_unsure)
 
 
 def trained_on(
@@ -412,7 +411,7 @@ def save_challenger(
     logits, features = logits_and_features(net, tap, mnist.test_images)
     tap.remove()
     novel = fit.detector.is_novel(features)
-    test = evaluate_logits(logits, mnist.test_labels, fit.temperature, fit.threshold, novel=novel)
+    test = evaluate_logits(logits, mnist.test_labels, fit.temperature, UNSURE_BELOW, novel=novel)
     weights.parent.mkdir(parents=True, exist_ok=True)
     card = ModelCard(
         name=weights.stem,
@@ -429,7 +428,7 @@ def save_challenger(
             ece_before=test["ece_before"],
             ece_after=test["ece_after"],
         ),
-        unsure_threshold=fit.threshold,
+        unsure_threshold=UNSURE_BELOW,
         unsure_report=UnsureReport(
             rule=UNSURE_RULE,
             threshold_chosen_on=CONFIDENCE_CUT,
