@@ -3,8 +3,9 @@
 Everything works on whole batches already on the training device: a few kernels per
 step instead of a per-sample Python loop. `canvas_to_mnist` removes most of how a
 person's drawing differs from MNIST (box, centre of mass, stroke width), so the
-network needs to tolerate only what is left: small affine changes and pens of
-slightly different widths. Scribbles with a uniform target (Hendrycks et al., ICLR
+network needs to tolerate only what is left: small affine changes, pens of slightly
+different widths and, where the recipe asks (`TrainConfig.stretch`), digits wider or
+narrower than MNIST's: people draw wider on a square canvas than on a form. Scribbles with a uniform target (Hendrycks et al., ICLR
 2019) are off by default (`TrainConfig.outlier_weight`): `model.novelty` answers
 "not a digit" without costing accuracy.
 """
@@ -28,8 +29,12 @@ def _uniform(n: int, low: float, high: float, gen: torch.Generator, device: torc
     return torch.rand(n, generator=gen, device=device) * (high - low) + low
 
 
-def random_affine(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Rotate, scale, shear and shift each image of (N, 1, H, W) independently."""
+def random_affine(x: torch.Tensor, gen: torch.Generator, stretch: float = 1.0) -> torch.Tensor:
+    """Rotate, scale, shear and shift each image of (N, 1, H, W) independently.
+
+    `stretch` above 1 also scales widths by a log-uniform factor in [1/stretch,
+    stretch]; at 1 no random number is drawn for it, so older recipes replay exactly.
+    """
     n, device = x.shape[0], x.device
     angle = _uniform(n, -MAX_ROTATION_DEG, MAX_ROTATION_DEG, gen, device) * math.pi / 180
     scale = _uniform(n, *SCALE_RANGE, gen, device)
@@ -44,6 +49,10 @@ def random_affine(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         ],
         dim=1,
     )
+    if stretch != 1.0:  # the input's x coordinates are read 1/widen as far apart
+        bound = math.log(stretch)
+        widen = torch.exp(_uniform(n, -bound, bound, gen, device))
+        theta = torch.cat([theta[:, :1] / widen.view(n, 1, 1), theta[:, 1:]], dim=1)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -65,9 +74,9 @@ def random_stroke_width(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(thin, out - 0.6 * amount * (out - eroded), out)
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, gen: torch.Generator, stretch: float = 1.0) -> torch.Tensor:
     """The training-time transform of a float batch in [0, 1]."""
-    return random_stroke_width(random_affine(x, gen), gen).clamp_(0, 1)
+    return random_stroke_width(random_affine(x, gen, stretch), gen).clamp_(0, 1)
 
 
 def random_scribbles(n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -45,6 +45,9 @@ class TrainConfig:
     limit: int | None = None  # train on the first N training images only
     # Training people's style digits (model.handwriting) added, as a share of the images.
     style_share: float = 0.2
+    # Augmentation: widths scaled by a log-uniform factor in [1/stretch, stretch] (1: off;
+    # older cards, which lack it, trained without).
+    stretch: float = 1.0
 
     @classmethod
     def for_arch(cls, arch: str, **overrides) -> TrainConfig:

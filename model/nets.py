@@ -161,8 +161,9 @@ def _named(net: nn.Module, kind: type[nn.Module]) -> list[str]:
 class Architecture:
     """Everything digitlab knows about one architecture, declared once.
 
-    `epochs`, `lr` and `batch_size` are its training defaults (chosen on the validation
-    split, README "Models"), `cuda` what changes on CUDA, where larger batches keep a
+    `epochs`, `lr`, `batch_size` and `stretch` (`TrainConfig`) are its training
+    defaults (chosen on the validation split and the handwriting proxy's held-out
+    people, README "Models"), `cuda` what changes on CUDA, where larger batches keep a
     GPU busy. `channels_last_on_cpu`: that memory layout speeds up these convolutions
     on a CPU too (tiny layers get slower). `feature_layers(net)` names the layers whose
     pooled outputs the novelty detector reads, found by what they are rather than by
@@ -176,12 +177,18 @@ class Architecture:
     epochs: int
     lr: float
     batch_size: int = 128
+    stretch: float = 1.0
     cuda: Mapping[str, int | float] = field(default_factory=dict)
     channels_last_on_cpu: bool = False
     feature_layers: Callable[[nn.Module], tuple[str, ...]] = lambda net: ()
 
     def training_defaults(self, on_cuda: bool) -> dict[str, int | float]:
-        defaults = {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size}
+        defaults = {
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "stretch": self.stretch,
+        }
         return defaults | dict(self.cuda) if on_cuda else defaults
 
 
@@ -214,6 +221,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         "small residual CNN, BatchNorm, global pooling, dropout",
         epochs=13,  # over MNIST and 20 % style digits: as many images as 15 over MNIST
         lr=3e-3,
+        stretch=1.4,  # digits as wide as people draw them on a square canvas
         cuda={"batch_size": 512, "lr": 6e-3},
         channels_last_on_cpu=True,
         feature_layers=lambda net: tuple(_named(net, ResidualBlock)[:1]),  # the 14x14 stage

@@ -216,7 +216,7 @@ def train_step(run: Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
     config = run.config
     x = run.images[idx].float().div_(255)
     if config.augment:
-        x = aug.augment(x, run.gen)
+        x = aug.augment(x, run.gen, config.stretch)
     x, y = shard(x), shard(run.labels[idx])
     digits = run.forward(x)
     scale = world_size() / len(idx)
