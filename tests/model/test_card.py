@@ -25,8 +25,9 @@ def test_committed_cards_read_and_round_trip_without_losing_a_figure(
     written = json.loads((tmp_path / path.name).read_text())
     assert written.pop("card_format") == CARD_FORMAT
     original.pop("card_format")
-    # Cards from before style digits say so once read: they trained on none.
-    assert written.pop("config") == {"style_share": 0.0} | original.pop("config")
+    # Cards from before style digits or the stretch say so once read: they trained without.
+    before = {"style_share": 0.0, "stretch": 1.0}
+    assert written.pop("config") == before | original.pop("config")
     assert written == original
     assert read_card(tmp_path / path.name) == card
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left

@@ -82,6 +82,28 @@ def test_augmentation_keeps_shape_range_and_most_ink(mnist: Mnist) -> None:
     assert not torch.allclose(out, x)
 
 
+def _ink_widths(x: torch.Tensor) -> torch.Tensor:
+    """Width in pixels of each image's inked columns (ink above half strength)."""
+    columns = (x > 0.5).any(dim=2).squeeze(1)  # (N, W)
+    index = torch.arange(x.shape[-1]).expand_as(columns)
+    right = torch.where(columns, index, -1).max(dim=1).values
+    left = torch.where(columns, index, x.shape[-1]).min(dim=1).values
+    return (right - left + 1).float()
+
+
+def test_stretch_widens_and_narrows_digits_and_is_off_at_one(mnist: Mnist) -> None:
+    x = torch.from_numpy(mnist.test_images[:512].astype(np.float32) / 255).unsqueeze(1)
+    plain = augment.random_affine(x, torch.Generator().manual_seed(3))
+    same = augment.random_affine(x, torch.Generator().manual_seed(3), stretch=1.0)
+    assert torch.equal(plain, same)  # off: no random number drawn, older recipes replay
+    stretched = augment.random_affine(x, torch.Generator().manual_seed(3), stretch=1.4)
+    wide = _ink_widths(plain) >= 8  # a pixel of rounding is small beside these
+    ratio = _ink_widths(stretched)[wide] / _ink_widths(plain)[wide]
+    assert (ratio > 1.15).float().mean() > 0.2 and (ratio < 0.87).float().mean() > 0.2
+    assert 0.6 < ratio.min() and ratio.max() < 1.6  # within [1/1.4, 1.4], give or take a pixel
+
+
+
 def test_scribbles_look_like_strokes() -> None:
     ink = augment.random_scribbles(64, torch.Generator().manual_seed(1), torch.device("cpu"))
     assert ink.shape == (64, 1, 28, 28) and ink.min() >= 0 and ink.max() <= 1
