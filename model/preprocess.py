@@ -125,7 +125,7 @@ def stroke_width(image: np.ndarray) -> float:
 
 
 def _read_grey(image: np.ndarray | Image.Image) -> np.ndarray | None:
-    """Validate `image` and return H x W float32 in [0, 1] (either polarity).
+    """Validate `image` and return H x W uint8, or float32 in [0, 1] (either polarity).
 
     A transparent background puts the ink in the alpha channel; otherwise the
     luminance is used. None means a fully transparent picture: nothing drawn.
@@ -209,13 +209,22 @@ def _to_unit_float(array: np.ndarray) -> np.ndarray:
 
 
 def _shrink(grey: np.ndarray) -> np.ndarray:
-    """float32 in [0, 1], averaged down by an integer factor to ANALYSIS_MAX_SIDE or less."""
+    """`grey` averaged down by an integer factor to ANALYSIS_MAX_SIDE or less.
+
+    uint8 stays uint8 (`_clean_ink` crops a drawing on black before it becomes float);
+    anything else becomes float32.
+    """
     factor = math.ceil(max(grey.shape) / ANALYSIS_MAX_SIDE)
     if factor > 1:
         grey = np.asarray(Image.fromarray(np.ascontiguousarray(grey)).reduce(factor))
-    if grey.dtype == np.uint8:  # one pass, the same float32 division as astype then / 255
+    return grey if grey.dtype == np.uint8 else grey.astype(np.float32, copy=False)
+
+
+def _unit_float(grey: np.ndarray) -> np.ndarray:
+    """float32 in [0, 1]; uint8 in one pass, the same float32 division as astype then / 255."""
+    if grey.dtype == np.uint8:
         return np.divide(grey, np.float32(255), dtype=np.float32)
-    return grey.astype(np.float32, copy=False)
+    return grey
 
 
 # --- 2. and 3. finding the ink -----------------------------------------------------
@@ -227,16 +236,7 @@ def _clean_ink(grey: np.ndarray, fast_path: bool = True) -> np.ndarray | None:
     The crop keeps only the connected strokes that make up the digit (found at half
     the typical ink level), with their anti-aliased rim above the noise.
     """
-    edge = float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))
-    light = _ink_is_light(grey, edge)
-    ink, edge = (grey, edge) if light else (1.0 - grey, 1.0 - edge)
-    lifted = _lifted_clean_drawing(ink, edge) if fast_path else None
-    if lifted is not None:  # the fast path: no background fit, no noise to estimate
-        noise = 0.0
-    else:
-        lifted = ink - _background(ink, edge)
-        sample = lifted[::2, ::2] if lifted.size > 4096 else lifted
-        noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    lifted, noise = _lifted_ink(grey, fast_path)
     floor = max(NOISE_SIGMAS * noise, MIN_CONTRAST / 2)
     strong = lifted[lifted > floor]
     if strong.size == 0:
@@ -262,6 +262,33 @@ def _clean_ink(grey: np.ndarray, fast_path: bool = True) -> np.ndarray | None:
     if noise > 0:  # nothing at or below 0 is left to clear otherwise
         strength[strength <= NOISE_SIGMAS * noise / ink_level] = 0
     return _crop_to(strength, strength > 0)
+
+
+def _lifted_ink(grey: np.ndarray, fast_path: bool) -> tuple[np.ndarray, float]:
+    """Ink above the background, light on black, and the noise level left in it.
+
+    A uint8 picture on black (a canvas's alpha, a dark canvas) stays uint8 until the
+    clean-drawing check has cropped it: only the digit's box becomes float, and the
+    work stays in the cache the network then reads.
+    """
+    edge = _edge_level(grey)
+    if grey.dtype == np.uint8 and not (fast_path and edge == 0):
+        grey = _unit_float(grey)
+        edge = _edge_level(grey)
+    light = _ink_is_light(grey, edge)
+    ink, edge = (grey, edge) if light else (1.0 - grey, 1.0 - edge)
+    lifted = _lifted_clean_drawing(ink, edge) if fast_path else None
+    if lifted is not None:  # the fast path: no background fit, no noise to estimate
+        return _unit_float(lifted), 0.0
+    ink = _unit_float(ink)
+    lifted = ink - _background(ink, edge)
+    sample = lifted[::2, ::2] if lifted.size > 4096 else lifted
+    return lifted, 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+
+
+def _edge_level(grey: np.ndarray) -> float:
+    """The median of the picture's outermost rows and columns, on grey's own scale."""
+    return float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))
 
 
 def _lifted_clean_drawing(ink: np.ndarray, edge: float) -> np.ndarray | None:
