@@ -26,6 +26,7 @@ the machine's load falls on all alike.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -137,6 +138,37 @@ def batch_rates(
             predictor.predict_batch(images)
             seconds[name].append(time.perf_counter() - start)
     return {name: len(images) / float(np.median(s)) for name, s in seconds.items()}
+
+
+def float32_ceiling(net: torch.nn.Module, cores: int) -> dict:
+    """What float32 arithmetic allows here: a large matrix product's rate on `cores`
+    threads, divided by the network's multiply-adds per image (its convolutions and
+    linear layers). The batch goal is weighed against it."""
+    macs = 0
+
+    def count(module: torch.nn.Module, _inputs, output: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(module, torch.nn.Conv2d):
+            per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
+            macs += output.numel() * per_output
+        elif isinstance(module, torch.nn.Linear):
+            macs += module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in net.modules()]
+    with torch.inference_mode():
+        net(torch.zeros(1, 1, 28, 28))
+    for hook in hooks:
+        hook.remove()
+    torch.set_num_threads(cores)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    seconds = []
+    for _ in range(12):
+        start = time.perf_counter()
+        a @ b
+        seconds.append(time.perf_counter() - start)
+    gflops = 2 * 2048**3 / min(seconds[2:]) / 1e9
+    return {"macs_per_image": macs, "gemm_gflops": gflops,
+            "images_per_second": gflops * 1e9 / (2 * macs)}  # fmt: skip
 
 
 def every_model(
@@ -278,6 +310,7 @@ def main(argv: list[str] | None = None) -> dict:
     )["loop"]))  # fmt: skip
     rss = {path: peak_rss_mb(path) for path in INFERENCE_PATHS}
     others = every_model(default, images, input28, sizes["calls"], sizes["repeats"], cores)
+    ceiling = float32_ceiling(predictors["eager"].net, cores)
     data = {
         "model": default.name,
         "default_path": DEFAULT_INFERENCE,
@@ -290,6 +323,7 @@ def main(argv: list[str] | None = None) -> dict:
             "images": sizes["batch"],
             "images_per_second": rates,
             "over_torchscript": {p: rates[p] / rates["torchscript"] for p in INFERENCE_PATHS},
+            "float32_ceiling": ceiling,
         },
         "one_by_one_loop": {
             "images": loop_n,
@@ -335,6 +369,7 @@ def report(data: dict, rows: list[list], sizes: dict, cores: int) -> str:
             + ", ".join(f"{p} {r:.2f}x" for p, r in data["predict_p99_over_onnx"].items())
             + f"; canvas_to_mnist full path / fast path p50: "
             f"{s['canvas_to_mnist full path']['p50'] / s['canvas_to_mnist']['p50']:.2f}x",
+            ceiling_line(data["predict_batch"], default),
             *(
                 f"- peak RSS of a process that loaded the default model ({path}) and predicted "
                 f"once: {rss[path]['after_load_and_predict']:.0f} MB (after the model code's "
@@ -354,6 +389,22 @@ def report(data: dict, rows: list[list], sizes: dict, cores: int) -> str:
             ),
         ]
     )  # fmt: skip
+
+
+def ceiling_line(batch: dict, default: str) -> str:
+    """The batch rates beside what float32 arithmetic allows on these cores."""
+    ceiling, rates = batch["float32_ceiling"], batch["images_per_second"]
+    goal = GOAL_BATCH_RATIO * rates["torchscript"]
+    return (
+        f"- float32 ceiling: a 2048 x 2048 matrix product runs at "
+        f"{ceiling['gemm_gflops']:,.0f} GFLOP/s on these threads; at the network's "
+        f"{ceiling['macs_per_image'] / 1e6:.1f} M multiply-adds per image that is "
+        f"{ceiling['images_per_second']:,.0f} images/s. {default} reaches "
+        f"{rates[default] / ceiling['images_per_second']:.0%} of it, TorchScript "
+        f"{rates['torchscript'] / ceiling['images_per_second']:.0%}; the goal "
+        f"({GOAL_BATCH_RATIO:.0f}x TorchScript, {goal:,.0f} images/s) is "
+        f"{goal / ceiling['images_per_second']:.0%} of it"
+    )
 
 
 if __name__ == "__main__":
