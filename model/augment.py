@@ -5,9 +5,10 @@ step instead of a per-sample Python loop. `canvas_to_mnist` removes most of how 
 person's drawing differs from MNIST (box, centre of mass, stroke width), so the
 network needs to tolerate only what is left: small affine changes, pens of slightly
 different widths and, where the recipe asks (`TrainConfig.stretch`), digits wider or
-narrower than MNIST's: people draw wider on a square canvas than on a form. Scribbles with a uniform target (Hendrycks et al., ICLR
-2019) are off by default (`TrainConfig.outlier_weight`): `model.novelty` answers
-"not a digit" without costing accuracy.
+narrower than MNIST's: people draw wider on a square canvas than on a form.
+Scribbles with a uniform target (Hendrycks et al., ICLR 2019) are off by default
+(`TrainConfig.outlier_weight`): `model.novelty` answers "not a digit" without
+costing accuracy.
 """
 
 from __future__ import annotations
