@@ -49,6 +49,7 @@ from benchmarks._common import (
     ms,
     save_result,
     summary_ms,
+    timings_ms,
 )
 from model.checkpoint import ModelLoadError
 from model.predictor import Predictor, available_models
@@ -140,10 +141,8 @@ def batch_rates(
     return {name: len(images) / float(np.median(s)) for name, s in seconds.items()}
 
 
-def float32_ceiling(net: torch.nn.Module, cores: int) -> dict:
-    """What float32 arithmetic allows here: a large matrix product's rate on `cores`
-    threads, divided by the network's multiply-adds per image (its convolutions and
-    linear layers). The batch goal is weighed against it."""
+def multiply_adds(net: torch.nn.Module) -> int:
+    """Multiply-adds of one 28x28 image through `net`'s convolutions and linear layers."""
     macs = 0
 
     def count(module: torch.nn.Module, _inputs, output: torch.Tensor) -> None:
@@ -159,14 +158,17 @@ def float32_ceiling(net: torch.nn.Module, cores: int) -> dict:
         net(torch.zeros(1, 1, 28, 28))
     for hook in hooks:
         hook.remove()
+    return macs
+
+
+def float32_ceiling(net: torch.nn.Module, cores: int) -> dict:
+    """What float32 arithmetic allows here: a large matrix product's rate on `cores`
+    threads over `net`'s multiply-adds per image. The batch goal is weighed against it."""
     torch.set_num_threads(cores)
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    seconds = []
-    for _ in range(12):
-        start = time.perf_counter()
-        a @ b
-        seconds.append(time.perf_counter() - start)
-    gflops = 2 * 2048**3 / min(seconds[2:]) / 1e9
+    seconds = float(timings_ms(lambda: a @ b, repeats=10, warmup=2).min()) / 1000
+    gflops = 2 * 2048**3 / seconds / 1e9
+    macs = multiply_adds(net)
     return {"macs_per_image": macs, "gemm_gflops": gflops,
             "images_per_second": gflops * 1e9 / (2 * macs)}  # fmt: skip
 

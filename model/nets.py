@@ -162,8 +162,8 @@ class Architecture:
     """Everything digitlab knows about one architecture, declared once.
 
     `epochs`, `lr`, `batch_size` and `stretch` (`TrainConfig`) are its training
-    defaults (chosen on the validation split and the handwriting proxy's held-out
-    people, README "Models"), `cuda` what changes on CUDA, where larger batches keep a
+    defaults (chosen on the validation split; `stretch` on the handwriting proxy too,
+    README "Models"), `cuda` what changes on CUDA, where larger batches keep a
     GPU busy. `channels_last_on_cpu`: that memory layout speeds up these convolutions
     on a CPU too (tiny layers get slower). `feature_layers(net)` names the layers whose
     pooled outputs the novelty detector reads, found by what they are rather than by

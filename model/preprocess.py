@@ -220,8 +220,9 @@ def _shrink(grey: np.ndarray) -> np.ndarray:
     return grey if grey.dtype == np.uint8 else grey.astype(np.float32, copy=False)
 
 
-def _unit_float(grey: np.ndarray) -> np.ndarray:
-    """float32 in [0, 1]; uint8 in one pass, the same float32 division as astype then / 255."""
+def _as_float32(grey: np.ndarray) -> np.ndarray:
+    """`_shrink`'s output as float32 in [0, 1]: uint8 in one pass, the same float32
+    division as astype then / 255; float32 as it is."""
     if grey.dtype == np.uint8:
         return np.divide(grey, np.float32(255), dtype=np.float32)
     return grey
@@ -273,14 +274,14 @@ def _lifted_ink(grey: np.ndarray, fast_path: bool) -> tuple[np.ndarray, float]:
     """
     edge = _edge_level(grey)
     if grey.dtype == np.uint8 and not (fast_path and edge == 0):
-        grey = _unit_float(grey)
+        grey = _as_float32(grey)
         edge = _edge_level(grey)
     light = _ink_is_light(grey, edge)
     ink, edge = (grey, edge) if light else (1.0 - grey, 1.0 - edge)
     lifted = _lifted_clean_drawing(ink, edge) if fast_path else None
     if lifted is not None:  # the fast path: no background fit, no noise to estimate
-        return _unit_float(lifted), 0.0
-    ink = _unit_float(ink)
+        return _as_float32(lifted), 0.0
+    ink = _as_float32(ink)
     lifted = ink - _background(ink, edge)
     sample = lifted[::2, ::2] if lifted.size > 4096 else lifted
     return lifted, 1.4826 * float(np.median(np.abs(sample - np.median(sample))))

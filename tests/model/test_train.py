@@ -103,7 +103,6 @@ def test_stretch_widens_and_narrows_digits_and_is_off_at_one(mnist: Mnist) -> No
     assert ratio.min() > 0.6 and ratio.max() < 1.6  # within [1/1.4, 1.4], give or take a pixel
 
 
-
 def test_scribbles_look_like_strokes() -> None:
     ink = augment.random_scribbles(64, torch.Generator().manual_seed(1), torch.device("cpu"))
     assert ink.shape == (64, 1, 28, 28) and ink.min() >= 0 and ink.max() <= 1
