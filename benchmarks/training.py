@@ -5,10 +5,11 @@ the same load:
 
 - default: `model.train.train` with the default architecture's settings
   (`settings.DEFAULT_ARCHITECTURE`, its CUDA settings on CUDA), exactly as
-  `run_model.py` trains it (55,000 training images, the rest validates; its
-  per-epoch validation stays on the clock). It is tuned for the best model, so on a
-  CPU it takes minutes to 99 %: there it runs one seed unless `--default-seeds` asks
-  for more (all of them on CUDA).
+  `run_model.py` trains it (55,000 training images and `style_share` of them in
+  training people's style digits, drawn before the clock starts; the rest of MNIST
+  validates, and its per-epoch validation stays on the clock). It is tuned for the
+  best model, so on a CPU it takes minutes to 99 %: there it runs one seed unless
+  `--default-seeds` asks for more (all of them on CUDA).
 - fast: `run_model.py --recipe fast` (`RECIPES["fast"]`: LeNet-5, four epochs, no
   augmentation), the quickest route to 99 % on a CPU.
 - seed: the `cnn` architecture trained the way the seed project did (Adam, lr 1e-3,
@@ -35,6 +36,7 @@ Throughput: images per second of each architecture's default training step
 
 from __future__ import annotations
 
+import argparse
 import copy
 import itertools
 import sys
@@ -63,6 +65,7 @@ from model.config import TrainConfig
 from model.data import Mnist
 from model.device import pick_device, to_device_tensor
 from model.nets import ARCHITECTURES, build
+from model.pipeline import with_style_digits
 from model.train import (
     predict_logits,
     recalibrate_batchnorm,
@@ -112,6 +115,7 @@ def run_recipe(mnist: Mnist, recipe: str, seed: int, watch_args: dict, eval_ever
     """One of digitlab's `RECIPES`, trained as `run_model.py --recipe NAME` trains it."""
     config = TrainConfig.for_recipe(recipe, seed=seed)
     train_x, train_y, val_x, val_y = mnist.split()
+    train_x, train_y = with_style_digits(train_x, train_y, config.style_share)
     device = pick_device(config.device)
     watch = TargetWatch(train_pixels=to_device_tensor(train_x, device), **watch_args)
     steps_per_epoch = -(-len(train_y) // config.batch_size)
@@ -202,9 +206,165 @@ def mean_or_none(values: list[float | None]) -> float | None:
 
 
 def recipe_line(config: TrainConfig) -> str:
+    style = f", {config.style_share:.0%} style digits" if config.style_share else ""
+    stretch = f", widths stretched up to {config.stretch:g}x" if config.stretch != 1 else ""
     return (f"{config.arch}: AdamW one-cycle lr {config.lr:g}, batch {config.batch_size}, "
-            f"{'augmentation' if config.augment else 'no augmentation'}, "
+            f"{'augmentation' if config.augment else 'no augmentation'}{stretch}{style}, "
             f"{config.epochs} epochs planned")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run measures: targets, sizes and seeds (smaller with `--quick`)."""
+
+    cuda: bool
+    quick: bool
+    targets: list[float]
+    test_digits: int
+    seeds: int
+    default_seeds: int
+    cap_s: float
+    eval_every: float
+    steps: int
+    warmup: int
+
+    @property
+    def fast_every(self) -> float:
+        """The fast recipe's few epochs are scored more often, or the clock would overshoot."""
+        return min(self.eval_every, 0.1)
+
+
+def plan_from(args: argparse.Namespace, cuda: bool) -> Plan:
+    # The default recipe takes minutes per seed on a CPU: one seed shows where it stands.
+    default_seeds = (args.seeds if cuda else 1) if args.default_seeds < 0 else args.default_seeds
+    plan = Plan(
+        cuda=cuda,
+        quick=args.quick,
+        targets=[0.99, 0.995] if cuda else [0.99],
+        test_digits=10_000,
+        seeds=args.seeds,
+        default_seeds=min(default_seeds, args.seeds),
+        cap_s=args.cap_s,
+        eval_every=args.eval_every,
+        steps=args.steps,
+        warmup=20,
+    )
+    if not args.quick:
+        return plan
+    return replace(  # smaller still where the command line asks for less
+        plan,
+        targets=[0.97],
+        test_digits=2_000,
+        seeds=min(plan.seeds, 1),
+        default_seeds=min(plan.default_seeds, 1),
+        cap_s=min(plan.cap_s, 40.0),
+        eval_every=min(plan.eval_every, 0.05),
+        steps=min(plan.steps, 20),
+        warmup=5,
+    )
+
+
+def run_recipes(mnist: Mnist, plan: Plan) -> dict[str, list[dict]]:
+    """Every recipe's runs, seed after seed, so that all of them see the same load."""
+    watch_args = {
+        "targets": plan.targets,
+        "cap_s": plan.cap_s,
+        "test_images": mnist.test_images[: plan.test_digits],
+        "test_labels": mnist.test_labels[: plan.test_digits],
+    }
+    runs: dict[str, list[dict]] = {"default": [], "fast": [], "seed": []}
+    for seed in range(plan.seeds):
+        if seed < plan.default_seeds:
+            runs["default"].append(run_recipe(mnist, "default", seed, watch_args, plan.eval_every))
+        runs["fast"].append(run_recipe(mnist, "fast", seed, watch_args, plan.fast_every))
+        runs["seed"].append(run_seed_recipe(mnist, seed, watch_args, plan.eval_every))
+        print(f"seed {seed}: " + "; ".join(
+            f"{name} {r[-1]['seconds_to']}" for name, r in runs.items() if len(r) > seed
+        ), flush=True)  # fmt: skip
+    return runs
+
+
+def recipe_settings() -> dict[str, str]:
+    return {
+        "default": recipe_line(TrainConfig.for_recipe("default")),
+        "fast": recipe_line(TrainConfig.for_recipe("fast")),
+        "seed": f"cnn: Adam lr {SEED_RECIPE['lr']:g}, batch {SEED_RECIPE['batch_size']}, "
+        "DataLoader, no augmentation",
+    }
+
+
+def time_table(runs: dict[str, list[dict]], plan: Plan) -> tuple[str, dict[str, float | None]]:
+    """The table of times to each target, and each recipe's mean seconds by target."""
+    rows, summary = [], {}
+    settings = recipe_settings()
+    names = {"default": "default", "fast": "`--recipe fast`", "seed": "seed"}
+    for (recipe, results), target in itertools.product(runs.items(), plan.targets):
+        key = f"{target:.3f}"
+        values = [r["seconds_to"][key] for r in results]
+        summary[f"{recipe}@{key}"] = mean_or_none(values)
+        rows.append(
+            [
+                names[recipe],
+                settings[recipe],
+                f"{target:.1%}",
+                _seconds_cell(values, plan.cap_s),
+                f"{max(r['best_accuracy'] or 0 for r in results):.2%}",
+                f"{np.median([r['images_per_second'] for r in results]):,.0f}",
+            ]
+        )
+    headers = ["recipe", "settings", "target", "training time to target"]
+    return markdown_table([*headers, "best test accuracy", "images/s"], rows), summary
+
+
+def speedups_over_seed(summary: dict[str, float | None], plan: Plan) -> dict[str, float | None]:
+    first = f"{plan.targets[0]:.3f}"
+    seed_s = summary[f"seed@{first}"]
+    return {
+        r: (seed_s / summary[f"{r}@{first}"] if summary[f"{r}@{first}"] and seed_s else None)
+        for r in ("default", "fast")
+    }
+
+
+def goal_lines(summary: dict[str, float | None], plan: Plan, cores: int) -> list[str]:
+    """One line per goal: the speed-ups over the seed, then the CPU or the CUDA times."""
+    lines = [
+        f"- seed recipe / {recipe} recipe to {plan.targets[0]:.1%}: "
+        f"{'n/a (a recipe missed the target)' if speedup is None else f'{speedup:.2f}x'} "
+        f"({goal_verdict(speedup, GOAL_SPEEDUP, lower_is_better=False)})"
+        for recipe, speedup in speedups_over_seed(summary, plan).items()
+    ]
+    missed = f"missed (not all seeds within {plan.cap_s:.0f} s)"
+    if plan.cuda:
+        for recipe, (target, goal) in itertools.product(("default", "fast"), GOAL_CUDA_S.items()):
+            value = summary.get(f"{recipe}@{target:.3f}")
+            verdict = goal_verdict(value, goal) if value else missed
+            lines.append(f"- CUDA, {recipe} recipe to {target:.1%}: {verdict}")
+        return lines
+    quick_note = " (quick run: lower target)" if plan.quick else ""
+    for recipe in ("default", "fast"):
+        value = summary[f"{recipe}@{plan.targets[0]:.3f}"]
+        verdict = goal_verdict(value, GOAL_CPU_S) if value else missed
+        lines.append(
+            f"- {recipe} recipe to {plan.targets[0]:.1%} on {cores} cores: {verdict}{quick_note}"
+        )
+    lines.append(
+        "- CUDA (99.0 % <= 1 s, 99.5 % <= 10 s on an H100): none here; run this script "
+        "on a CUDA machine for `training_cuda.json`"
+    )
+    return lines
+
+
+def throughput_lines(per_arch: dict[str, float], plan: Plan) -> list[str]:
+    rows = [
+        [a, TrainConfig.for_arch(a).batch_size, f"{v:,.0f}", f"{55_000 / v:.0f}"]
+        for a, v in per_arch.items()
+    ]
+    return [
+        "",
+        f"Training throughput, default step of each architecture ({plan.steps} steps after "
+        f"{plan.warmup} warm-up):\n",
+        markdown_table(["architecture", "batch", "images/s", "seconds per 55,000 images"], rows),
+    ]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -213,149 +373,41 @@ def main(argv: list[str] | None = None) -> dict:
     )
     info = machine()
     mnist = load_test_mnist()
-    cuda = torch.cuda.is_available()
-    targets = [0.99, 0.995] if cuda else [0.99]
-    n_test, seeds, cap_s = 10_000, args.seeds, args.cap_s
-    # The default recipe takes minutes per seed on a CPU: one seed shows where it stands.
-    default_seeds = (seeds if cuda else 1) if args.default_seeds < 0 else args.default_seeds
-    default_seeds = min(default_seeds, seeds)
-    eval_every, steps, warmup = args.eval_every, args.steps, 20
-    if args.quick:  # smaller still where the command line asks for less
-        targets, n_test, seeds, cap_s = [0.97], 2_000, min(seeds, 1), min(cap_s, 40.0)
-        default_seeds = min(default_seeds, 1)
-        eval_every, steps, warmup = min(eval_every, 0.05), min(steps, 20), 5
-    watch_args = {
-        "targets": targets,
-        "cap_s": cap_s,
-        "test_images": mnist.test_images[:n_test],
-        "test_labels": mnist.test_labels[:n_test],
-    }
-    # The fast recipe's few epochs are scored more often, or the clock would overshoot.
-    fast_every = min(eval_every, 0.1)
-
-    runs: dict[str, list[dict]] = {"default": [], "fast": [], "seed": []}
-    for seed in range(seeds):  # alternate, so every recipe sees the same load
-        if seed < default_seeds:
-            runs["default"].append(run_recipe(mnist, "default", seed, watch_args, eval_every))
-        runs["fast"].append(run_recipe(mnist, "fast", seed, watch_args, fast_every))
-        runs["seed"].append(run_seed_recipe(mnist, seed, watch_args, eval_every))
-        print(f"seed {seed}: " + "; ".join(
-            f"{name} {r[-1]['seconds_to']}" for name, r in runs.items() if len(r) > seed
-        ), flush=True)  # fmt: skip
-
-    rows, summary = [], {}
-    recipes = {
-        "default": recipe_line(TrainConfig.for_recipe("default")),
-        "fast": recipe_line(TrainConfig.for_recipe("fast")),
-        "seed": f"cnn: Adam lr {SEED_RECIPE['lr']:g}, batch {SEED_RECIPE['batch_size']}, "
-        "DataLoader, no augmentation",
-    }
-    names = {"default": "default", "fast": "`--recipe fast`", "seed": "seed"}
-    for recipe, results in runs.items():
-        for target in targets:
-            key = f"{target:.3f}"
-            values = [r["seconds_to"][key] for r in results]
-            summary[f"{recipe}@{key}"] = mean_or_none(values)
-            rows.append(
-                [
-                    names[recipe],
-                    recipes[recipe],
-                    f"{target:.1%}",
-                    _seconds_cell(values, cap_s),
-                    f"{max(r['best_accuracy'] or 0 for r in results):.2%}",
-                    f"{np.median([r['images_per_second'] for r in results]):,.0f}",
-                ]
-            )
-    first = f"{targets[0]:.3f}"
-    seed_s = summary[f"seed@{first}"]
-    speedups = {
-        r: (seed_s / summary[f"{r}@{first}"] if summary[f"{r}@{first}"] and seed_s else None)
-        for r in ("default", "fast")
-    }
+    plan = plan_from(args, torch.cuda.is_available())
+    runs = run_recipes(mnist, plan)
+    table, summary = time_table(runs, plan)
     device_name = info["gpu"] or f"{info['cores']} CPU cores"
-    seeds_note = f"{seeds} seed(s)" + (
-        f" ({default_seeds} for the default recipe)" if default_seeds != seeds else ""
+    seeds_note = f"{plan.seeds} seed(s)" + (
+        f" ({plan.default_seeds} for the default recipe)"
+        if plan.default_seeds != plan.seeds
+        else ""
     )
+    per_arch = {a: throughput(mnist, a, plan.warmup, plan.steps) for a in ARCHITECTURES}
     lines = [
         f"Time to MNIST test accuracy >= target on {device_name}, mean over {seeds_note}, "
-        f"evaluated every {eval_every:g} epoch ({fast_every:g} for the fast recipe) on "
-        f"{n_test:,} test digits (evaluation off the clock).\n",
-        markdown_table(
-            [
-                "recipe",
-                "settings",
-                "target",
-                "training time to target",
-                "best test accuracy",
-                "images/s",
-            ],
-            rows,
-        ),
+        f"evaluated every {plan.eval_every:g} epoch ({plan.fast_every:g} for the fast recipe) "
+        f"on {plan.test_digits:,} test digits (evaluation off the clock).\n",
+        table,
         "",
-    ]
-    for recipe, speedup in speedups.items():
-        lines.append(
-            f"- seed recipe / {recipe} recipe to {targets[0]:.1%}: "
-            f"{'n/a (a recipe missed the target)' if speedup is None else f'{speedup:.2f}x'} "
-            f"({goal_verdict(speedup, GOAL_SPEEDUP, lower_is_better=False)})"
-        )
-    quick_note = " (quick run: lower target)" if args.quick else ""
-    if not cuda:
-        for recipe in ("default", "fast"):
-            value = summary[f"{recipe}@{first}"]
-            verdict = (
-                goal_verdict(value, GOAL_CPU_S)
-                if value
-                else f"missed (not all seeds within {cap_s:.0f} s)"
-            )
-            lines.append(
-                f"- {recipe} recipe to {targets[0]:.1%} on {info['cores']} cores: "
-                f"{verdict}{quick_note}"
-            )
-        lines.append(
-            "- CUDA (99.0 % <= 1 s, 99.5 % <= 10 s on an H100): none here; run this script "
-            "on a CUDA machine for `training_cuda.json`"
-        )
-    else:
-        for recipe, (target, goal) in itertools.product(("default", "fast"), GOAL_CUDA_S.items()):
-            value = summary.get(f"{recipe}@{target:.3f}")
-            verdict = (
-                goal_verdict(value, goal)
-                if value
-                else f"missed (not all seeds within {cap_s:.0f} s)"
-            )
-            lines.append(f"- CUDA, {recipe} recipe to {target:.1%}: {verdict}")
-
-    per_arch = {arch: throughput(mnist, arch, warmup, steps) for arch in ARCHITECTURES}
-    lines += [
-        "",
-        f"Training throughput, default step of each architecture ({steps} steps after "
-        f"{warmup} warm-up):\n",
-        markdown_table(
-            ["architecture", "batch", "images/s", "seconds per 55,000-image epoch"],
-            [
-                [a, TrainConfig.for_arch(a).batch_size, f"{v:,.0f}", f"{55_000 / v:.0f}"]
-                for a, v in per_arch.items()
-            ],
-        ),
+        *goal_lines(summary, plan, info["cores"]),
+        *throughput_lines(per_arch, plan),
     ]
     data = {
-        "targets": targets,
-        "seeds": seeds,
-        "cap_s": cap_s,
-        "eval_every_epoch": eval_every,
-        "test_digits": n_test,
-        "recipes": recipes,
+        "targets": plan.targets,
+        "seeds": plan.seeds,
+        "cap_s": plan.cap_s,
+        "eval_every_epoch": plan.eval_every,
+        "test_digits": plan.test_digits,
+        "recipes": recipe_settings(),
         "runs": runs,
         "mean_seconds": summary,
-        "default_seeds": default_seeds,
-        "speedup_seed_over": speedups,
+        "default_seeds": plan.default_seeds,
+        "speedup_seed_over": speedups_over_seed(summary, plan),
         "throughput_images_per_second": per_arch,
-        "cuda": "measured" if cuda else NO_CUDA,
+        "cuda": "measured" if plan.cuda else NO_CUDA,
     }
-    save_result(
-        "training_cuda" if cuda else "training", data, "\n".join(lines), quick=args.quick, info=info
-    )
+    name = "training_cuda" if plan.cuda else "training"
+    save_result(name, data, "\n".join(lines), quick=plan.quick, info=info)
     return data
 
 
