@@ -28,6 +28,7 @@ ORDER = (
     "database",
     "app_latency",
     "unsure",
+    "proxy_vs_real",
     "canvas_accuracy",
     "mnist_form",
     "training",

@@ -139,7 +139,7 @@ def run_seed_recipe(mnist: Mnist, seed: int, watch_args: dict, eval_every: float
     torch.manual_seed(seed)
     net = build(SEED_RECIPE["arch"]).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=SEED_RECIPE["lr"])
-    images = torch.from_numpy(mnist.train_images).unsqueeze(1).float().div_(255)
+    images = torch.tensor(mnist.train_images).unsqueeze(1).float().div_(255)
     labels = torch.from_numpy(mnist.train_labels.astype(np.int64))
     loader = DataLoader(
         TensorDataset(images, labels),

@@ -8,6 +8,7 @@ training hook that times to an accuracy).
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,6 +78,22 @@ def test_training_hook_times_an_accuracy_target(mnist: Mnist) -> None:
     assert watch(net, 10, 12.0) is True  # past the cap
     assert watch.reached == {0.0: 1.5}
     assert watch.outcome(100.0)["seconds_to"] == {"0.000": 1.5, "1.010": None}
+
+
+def test_proxy_vs_real_measures_the_model_issue_13_measured(tmp_path: Path) -> None:
+    """The previous default comes whole out of git history: the model of issue 13's table."""
+    from benchmarks import proxy_vs_real
+    from model.predictor import Predictor
+
+    shallow = subprocess.run(
+        ["git", "rev-parse", "--is-shallow-repository"], capture_output=True, text=True
+    )
+    if shallow.stdout.strip() == "true":
+        pytest.skip("a shallow clone holds no history to take the previous default from")
+    predictor = Predictor.load(proxy_vs_real.previous_default(tmp_path))  # checksums verified
+    assert predictor.card.architecture == "resnet"
+    assert predictor.card.test_accuracy == pytest.approx(0.9976)  # issue 13: "99.76 %"
+    assert predictor.novelty is not None  # its own unsure rule, as it was measured
 
 
 @pytest.mark.postgres
