@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,60 @@ def register_versions(url: str) -> list[int]:
         return [repository.register_model_version(session, model) for model in MODEL_VERSIONS]
 
 
+@dataclass(frozen=True)
+class RowPool:
+    """Distinct images and probability vectors, reused: their size is what counts."""
+
+    images: list[str]  # PostgreSQL bytea literals
+    digits: np.ndarray
+    confidences: np.ndarray
+    vectors: list[str]  # PostgreSQL real[] literals
+
+
+def row_pool(rng: np.random.Generator, size: int = 997) -> RowPool:
+    images = [
+        "\\x" + rng.integers(0, 256, 784, dtype=np.uint8).tobytes().hex() for _ in range(size)
+    ]
+    digits = rng.integers(0, 10, size)
+    confidences = np.clip(rng.beta(8, 1.2, size), 0.11, 1.0)
+    vectors = []
+    for digit, confidence in zip(digits, confidences, strict=True):
+        rest = (1 - confidence) / 9
+        vectors.append(
+            "{" + ",".join(f"{confidence if d == digit else rest:.6f}" for d in range(10)) + "}"
+        )
+    return RowPool(images, digits, confidences, vectors)
+
+
+def csv_chunk(
+    rng: np.random.Generator, pool: RowPool, rows: range, n: int, versions: list[int], now: datetime
+) -> io.StringIO:
+    """Rows `rows` of `n` as COPY's CSV: 70 % labelled, wrong as often as unconfident."""
+    start, size = rows.start, len(rows)
+    k = rng.integers(0, len(pool.images), size)
+    # Oldest first, as the app writes them: the table ends up in created_at order, as a
+    # real one does (random order would make every scan by time, and index-only scans'
+    # visibility checks, jump around the heap).
+    ages = np.sort(rng.uniform(n - start - size, n - start, size))[::-1] * (365 * 86_400 / n)
+    labelled = rng.random(size) < 0.7
+    right = rng.random(size) < pool.confidences[k]
+    wrong_label = (pool.digits[k] + rng.integers(1, 10, size)) % 10
+    version = np.array(versions)[rng.choice(len(versions), size, p=[0.2, 0.3, 0.5])]
+    buffer = io.StringIO()
+    for i in range(size):
+        created = now - timedelta(seconds=float(ages[i]))
+        digit, confidence = pool.digits[k[i]], pool.confidences[k[i]]
+        label = (digit if right[i] else wrong_label[i]) if labelled[i] else ""
+        labeled_at = (created + timedelta(seconds=5)).isoformat() if labelled[i] else ""
+        buffer.write(
+            f"{created.isoformat()},s{(start + i) // 20},{version[i]},{digit},"
+            f'{confidence:.6f},"{pool.vectors[k[i]]}",{confidence < 0.6},'
+            f"{label},{labeled_at},canvas,{pool.images[k[i]]},3.5,seed-{start + i}\n"
+        )
+    buffer.seek(0)
+    return buffer
+
+
 def seed_rows(url: str, n: int, versions: list[int], now: datetime, chunk: int = 50_000) -> float:
     """COPY `n` synthetic predictions in; non-constraint indexes are rebuilt afterwards.
 
@@ -106,18 +161,7 @@ def seed_rows(url: str, n: int, versions: list[int], now: datetime, chunk: int =
     """
     started = time.perf_counter()
     rng = np.random.default_rng(0)
-    pool = 997  # distinct images and probability vectors, reused (their size is what counts)
-    images = [
-        "\\x" + rng.integers(0, 256, 784, dtype=np.uint8).tobytes().hex() for _ in range(pool)
-    ]
-    digits = rng.integers(0, 10, pool)
-    confidences = np.clip(rng.beta(8, 1.2, pool), 0.11, 1.0)
-    vectors = []
-    for digit, confidence in zip(digits, confidences, strict=True):
-        rest = (1 - confidence) / 9
-        vectors.append(
-            "{" + ",".join(f"{confidence if d == digit else rest:.6f}" for d in range(10)) + "}"
-        )
+    pool = row_pool(rng)
     raw = get_engine(url).raw_connection()
     try:
         cursor = raw.cursor()
@@ -128,33 +172,10 @@ def seed_rows(url: str, n: int, versions: list[int], now: datetime, chunk: int =
         indexes = cursor.fetchall()
         for _, name in indexes:
             cursor.execute(f'DROP INDEX "{name}"')
+        copy = f"COPY predictions ({', '.join(COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
         for start in range(0, n, chunk):
-            size = min(chunk, n - start)
-            k = rng.integers(0, pool, size)
-            # Oldest first, as the app writes them: the table ends up in created_at
-            # order, as a real one does (random order would make every scan by time,
-            # and index-only scans' visibility checks, jump around the heap).
-            ages = np.sort(rng.uniform(n - start - size, n - start, size))[::-1] * (
-                365 * 86_400 / n
-            )
-            labelled = rng.random(size) < 0.7
-            right = rng.random(size) < confidences[k]
-            wrong_label = (digits[k] + rng.integers(1, 10, size)) % 10
-            version = np.array(versions)[rng.choice(len(versions), size, p=[0.2, 0.3, 0.5])]
-            buffer = io.StringIO()
-            for i in range(size):
-                created = now - timedelta(seconds=float(ages[i]))
-                label = (digits[k[i]] if right[i] else wrong_label[i]) if labelled[i] else ""
-                labeled_at = (created + timedelta(seconds=5)).isoformat() if labelled[i] else ""
-                buffer.write(
-                    f"{created.isoformat()},s{(start + i) // 20},{version[i]},{digits[k[i]]},"
-                    f'{confidences[k[i]]:.6f},"{vectors[k[i]]}",{confidences[k[i]] < 0.6},'
-                    f"{label},{labeled_at},canvas,{images[k[i]]},3.5,seed-{start + i}\n"
-                )
-            buffer.seek(0)
-            cursor.copy_expert(
-                f"COPY predictions ({', '.join(COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer
-            )
+            rows = range(start, min(start + chunk, n))
+            cursor.copy_expert(copy, csv_chunk(rng, pool, rows, n, versions, now))
         for definition, _ in indexes:
             cursor.execute(definition)
         raw.commit()
