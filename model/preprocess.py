@@ -1,39 +1,25 @@
 """Canvas, upload or photo -> a 28 x 28 digit in MNIST's own form.
 
-A model only knows what it was trained on, and MNIST digits were made one specific
-way (LeCun et al.): the writer's ink was cropped to its bounding box, the box was
-scaled so that its longer side is 20 pixels (aspect ratio kept, anti-aliased), and
-the result was pasted into a 28 x 28 field so that its centre of mass sits at the
-centre; light ink on black. Resizing a whole 280 px canvas to 28 px instead gives a
-small, off-centre, hairline or blotchy digit the network has never seen, which is
-why naive demos fail on real drawings. `canvas_to_mnist` redoes MNIST's recipe on
-whatever it is given, and adds what a drawing or a photo needs first:
+A model only knows what it was trained on, and MNIST digits were made one way: the
+ink cropped to its box, the longer side scaled to 20 px (anti-aliased), pasted into
+28 x 28 with its centre of mass at the centre, light ink on black. Resizing a whole
+canvas to 28 px instead gives a small, off-centre, hairline or blotchy digit, which
+is why naive demos fail on real drawings. `canvas_to_mnist` redoes that recipe on
+whatever it is given, after what a drawing or a photo needs first:
 
-1. read the picture (array or PIL image; ink in the alpha channel when the
-   background is transparent, otherwise luminance) and shrink large ones;
-2. decide the polarity from the image itself (the background is what shows at the
-   picture's edges; the ink is what deviates most from it), subtract a smooth
-   background estimate (uneven light on paper) and threshold halfway between the
-   background and the typical ink level, above the noise;
-3. drop specks and stray dots far from the digit so that they cannot stretch the
-   bounding box; say `None` when nothing digit-sized is left;
-4. bring the stroke width into MNIST's usual range (brush size and drawing size
-   otherwise decide it), then scale, anti-alias and centre like MNIST.
+1. read the picture (ink in the alpha channel when the background is transparent,
+   else luminance) and shrink large ones;
+2. tell ink from background by the picture's edges, subtract a smooth background
+   (uneven light on paper) and threshold between background and ink, above the noise;
+3. drop specks and stray dots that would stretch the box; `None` when nothing
+   digit-sized is left;
+4. bring the stroke width into MNIST's interquartile range, not onto its median, so
+   that MNIST's own digits pass unchanged; then scale, anti-alias and centre.
 
-Measured on MNIST itself (benchmarks/mnist_form.py): the digit's box is 20 px on its
-longer side for every one of the 70 000 digits; its centre of mass is at (row, col)
-= (14.00, 14.01) +- 0.29 px in pixel-index coordinates, so MNIST shifted by whole
-pixels to put it on pixel (14, 14). Stroke width at 28 x 28, over the 60 000
-training digits: median 2.71 px, interquartile range 2.28 - 3.21 px, 10th - 90th
-percentile 1.95 - 3.79 px (the test set: 2.75, 2.33 - 3.27; its first half, from
-one writer population, is thinner than its second). Stroke width is measured as ink
-area / skeleton length after resampling the digit's box to 80 px (4x the 20 px
-box, so a 2.7 px stroke is 11 px wide and its skeleton is clean) and thresholding at
-half the ink level, then scaled back to the 20 px box; `stroke_width` is that
-measurement. Drawings are brought into the interquartile range, not onto the median:
-MNIST digits inside it pass through unchanged (mean absolute difference 0.4 of 255),
-and a model sees widths it was trained on. Over all 10 000 test digits the mean
-absolute difference is 4.6 of 255 and the mean correlation 0.96.
+Clean canvas drawings (flat background, one ink colour) skip the background fit and
+the blob search. MNIST's measured form, which the constants below come from, and how
+little MNIST digits change on the way through: README "Honest predictions"
+(`benchmarks/mnist_form.py`).
 """
 
 from __future__ import annotations
@@ -47,9 +33,9 @@ from skimage.morphology import skeletonize
 
 MNIST_SIZE = 28
 MNIST_BOX = 20
-# Centre-of-mass target in pixel-index coordinates, measured on MNIST (see above).
+# Centre-of-mass target in pixel-index coordinates, measured on MNIST (benchmarks/mnist_form.py).
 MNIST_CENTRE = 14.0
-# Median and interquartile range of MNIST stroke widths at 28 x 28 (see above).
+# Median and interquartile range of MNIST's training stroke widths at 28 x 28 (`stroke_width`).
 MNIST_STROKE_WIDTH = 2.71
 STROKE_WIDTH_RANGE = (2.28, 3.21)
 
