@@ -16,6 +16,8 @@ the machine's load falls on all alike.
 - `predict_batch` on 10,000 MNIST test images with all cores: images per second of
   each path (goal: the default path >= 2x TorchScript), beside a one-image-at-a-time
   loop over the same images.
+- What int8 would buy, measured and not served: the default graph quantized by ONNX
+  Runtime (static, per channel), its batch rate and how far its answers move.
 - Peak resident memory of a fresh process that imported the model code and loaded
   the default model (and predicted once), per path, read from /proc in a subprocess,
   and whether that process imported torch (the ONNX path serving the card's
@@ -30,6 +32,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable
@@ -54,6 +57,7 @@ from benchmarks._common import (
 from model.checkpoint import ModelLoadError
 from model.predictor import Predictor, available_models
 from model.preprocess import canvas_to_mnist
+from model.runtime import OnnxNetwork
 from model.strokes import digit_paths, render_strokes
 from settings import DEFAULT_INFERENCE, INFERENCE_PATHS, REPO_ROOT
 
@@ -171,6 +175,71 @@ def float32_ceiling(net: torch.nn.Module, cores: int) -> dict:
     macs = multiply_adds(net)
     return {"macs_per_image": macs, "gemm_gflops": gflops,
             "images_per_second": gflops * 1e9 / (2 * macs)}  # fmt: skip
+
+
+def int8_graph(graph: bytes, calibration: np.ndarray) -> bytes:
+    """`graph` quantized to int8 by ONNX Runtime (static, per channel, QDQ), its activation
+    ranges calibrated on `calibration` (MNIST-form uint8 digits, never the test set)."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            x = np.divide(calibration[:, None], 255, dtype=np.float32)
+            self._batches = iter(np.array_split(x, max(1, len(x) // 100)))
+
+        def get_next(self) -> dict | None:
+            batch = next(self._batches, None)
+            return None if batch is None else {"image": batch}
+
+    with tempfile.TemporaryDirectory() as folder:
+        source, prepared, quantized = (Path(folder) / n for n in ("in", "pre", "int8"))
+        source.write_bytes(graph)
+        quant_pre_process(str(source), str(prepared))
+        quantize_static(
+            str(prepared),
+            str(quantized),
+            Batches(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+        )
+        return quantized.read_bytes()
+
+
+def int8_option(
+    default: Predictor, images: np.ndarray, calibration: np.ndarray, repeats: int
+) -> dict:
+    """What int8 would buy, measured but not served: the default graph quantized, its
+    batch rate, and how its answers differ (the card's unsure rule, nothing refitted)."""
+    if default.onnx is None or default.novelty is None:
+        return {}
+    network = OnnxNetwork(int8_graph(default.onnx.graph, calibration))
+    x = np.divide(images[:, None], 255, dtype=np.float32)
+
+    def scores() -> tuple[np.ndarray, np.ndarray]:  # predict_batch's work: graph, detector
+        probabilities, features, _ = network(x)
+        novel = default.novelty.is_novel(features)
+        return probabilities, (probabilities.max(1) < default.unsure_threshold) | novel
+
+    seconds = float(np.median(timings_ms(scores, repeats=repeats, warmup=1))) / 1000
+    probabilities, unsure = scores()
+    reference = default.score_batch(images)
+    same_digit = probabilities.argmax(1) == reference.probabilities.argmax(1)
+    return {
+        "images_per_second": len(images) / seconds,
+        "argmax_agreement": float(same_digit.mean()),
+        "max_probability_difference": float(np.abs(probabilities - reference.probabilities).max()),
+        "unsure_flags_differ": float((unsure != reference.unsure).mean()),
+        "unsure_share": float(unsure.mean()),
+        "calibration_digits": len(calibration),
+    }
 
 
 def every_model(
@@ -298,7 +367,8 @@ def main(argv: list[str] | None = None) -> dict:
         return {"skipped": message}
     counts = (200, 2_000, 300, 2) if args.quick else (1_000, 10_000, 2_000, 3)
     sizes = dict(zip(("calls", "batch", "loop", "repeats"), counts, strict=True))
-    images = load_test_mnist().test_images[: sizes["batch"]]
+    mnist = load_test_mnist()
+    images = mnist.test_images[: sizes["batch"]]
     canvas = render_strokes(digit_paths(3, np.random.default_rng(0)), 280, 18.0, rgba=True)
     input28 = canvas_to_mnist(canvas)
     agree = agreement(predictors, images[:1000])  # before anything is timed
@@ -306,13 +376,13 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(cores)
     rates = batch_rates(predictors, images, sizes["repeats"])
     default = predictors[DEFAULT_INFERENCE]
+    int8 = int8_option(default, images, mnist.split()[2][:1000], sizes["repeats"])
     loop_n = sizes["loop"]
     loop_ms = float(np.sum(interleaved_ms(
         {"loop": lambda: [default.predict_batch(im[None]) for im in images[:loop_n]]}, 1
     )["loop"]))  # fmt: skip
     rss = {path: peak_rss_mb(path) for path in INFERENCE_PATHS}
     others = every_model(default, images, input28, sizes["calls"], sizes["repeats"], cores)
-    ceiling = float32_ceiling(predictors["eager"].net, cores)
     data = {
         "model": default.name,
         "default_path": DEFAULT_INFERENCE,
@@ -325,7 +395,8 @@ def main(argv: list[str] | None = None) -> dict:
             "images": sizes["batch"],
             "images_per_second": rates,
             "over_torchscript": {p: rates[p] / rates["torchscript"] for p in INFERENCE_PATHS},
-            "float32_ceiling": ceiling,
+            "float32_ceiling": float32_ceiling(predictors["eager"].net, cores),
+            "int8_not_served": int8,
         },
         "one_by_one_loop": {
             "images": loop_n,
@@ -372,6 +443,7 @@ def report(data: dict, rows: list[list], sizes: dict, cores: int) -> str:
             + f"; canvas_to_mnist full path / fast path p50: "
             f"{s['canvas_to_mnist full path']['p50'] / s['canvas_to_mnist']['p50']:.2f}x",
             ceiling_line(data["predict_batch"], default),
+            int8_line(data["predict_batch"]),
             *(
                 f"- peak RSS of a process that loaded the default model ({path}) and predicted "
                 f"once: {rss[path]['after_load_and_predict']:.0f} MB (after the model code's "
@@ -406,6 +478,24 @@ def ceiling_line(batch: dict, default: str) -> str:
         f"{rates['torchscript'] / ceiling['images_per_second']:.0%}; the goal "
         f"({GOAL_BATCH_RATIO:.0f}x TorchScript, {goal:,.0f} images/s) is "
         f"{goal / ceiling['images_per_second']:.0%} of it"
+    )
+
+
+def int8_line(batch: dict) -> str:
+    """What int8 would buy, beside the goal's ratio."""
+    int8, rates = batch["int8_not_served"], batch["images_per_second"]
+    if not int8:
+        return "- int8: not measured (the default path is not ONNX Runtime with a detector)"
+    return (
+        f"- int8, measured but not served: ONNX Runtime's static quantization of the same "
+        f"graph (per channel, activation ranges from {int8['calibration_digits']:,} "
+        f"validation digits) does predict_batch's work at {int8['images_per_second']:,.0f} "
+        f"images/s, {int8['images_per_second'] / rates['torchscript']:.2f}x TorchScript. On "
+        f"the same {batch['images']:,} test digits it names the default path's digit for "
+        f"{int8['argmax_agreement']:.2%} of them, its probabilities differ by up to "
+        f"{int8['max_probability_difference']:.3f}, and its unsure flags (the card's rule, "
+        f"nothing refitted: {int8['unsure_share']:.2%} flagged) differ on "
+        f"{int8['unsure_flags_differ']:.2%}"
     )
 
 

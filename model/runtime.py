@@ -72,6 +72,11 @@ class OnnxNetwork:
         self._batch = self._single if self.threads == 1 else None
         self._lock = threading.Lock()
 
+    @property
+    def graph(self) -> bytes:
+        """The serialized graph this network runs."""
+        return self._graph
+
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if len(x) <= SMALL_BATCH:

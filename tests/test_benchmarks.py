@@ -127,3 +127,14 @@ def test_inference_timings_interleave_the_paths() -> None:
     timed = order[40:]  # after 20 warm-up calls of each
     blocks = [timed[i] for i in range(0, len(timed), inference.BLOCK)]
     assert blocks[:3] == ["a", "b", "b"]  # a, b, then b, a: neither always goes first
+
+
+def test_int8_option_quantizes_the_default_graph_and_keeps_its_digits(mnist: Mnist) -> None:
+    from benchmarks import inference
+    from model.predictor import Predictor
+
+    default = Predictor.load(inference="onnx")
+    int8 = inference.int8_option(default, mnist.test_images[:300], mnist.split()[2][:200], 1)
+    assert int8["calibration_digits"] == 200 and int8["images_per_second"] > 0
+    assert int8["argmax_agreement"] >= 0.99  # quantized, still the same digits
+    assert 0 < int8["max_probability_difference"] < 0.2  # a different graph, not a copy
