@@ -1,10 +1,12 @@
 """Synthetic "people" for the learning-loop tests and benchmark: each one a writing style.
 
-A stand-in until `model/handwriting.py` (issue 13) lands: a person is a seed that
-fixes, for every digit, a template (often one of the world's forms MNIST hardly
-holds: a crossed seven, a continental one, an open four in one stroke, a nine with
-a small loop and a long tail, a six with a tiny loop), a slant, an aspect and a
-brush. Their drawings come as `LabelledDrawings`, strokes and canvas size included,
+Not `model.handwriting`'s people: the default model trained on those and reads them
+almost perfectly, which would leave a fine-tune nothing to learn. These were written
+before it, with their own templates, and the default model still misreads a few
+digits in a hundred of them. A person is a seed that fixes, for every digit, a
+template (often one of the world's forms MNIST hardly holds: a crossed seven, a
+continental one, an open four in one stroke, a nine with a small loop and a long
+tail, a six with a tiny loop), a slant, an aspect and a brush. Their drawings come as `LabelledDrawings`, strokes and canvas size included,
 rendered as the app's 280 x 280 canvas holds them and passed through
 `canvas_to_mnist`, so held-out people are just other seeds.
 """
