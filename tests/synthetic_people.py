@@ -6,9 +6,10 @@ before it, with their own templates, and the default model still misreads a few
 digits in a hundred of them. A person is a seed that fixes, for every digit, a
 template (often one of the world's forms MNIST hardly holds: a crossed seven, a
 continental one, an open four in one stroke, a nine with a small loop and a long
-tail, a six with a tiny loop), a slant, an aspect and a brush. Their drawings come as `LabelledDrawings`, strokes and canvas size included,
-rendered as the app's 280 x 280 canvas holds them and passed through
-`canvas_to_mnist`, so held-out people are just other seeds.
+tail, a six with a tiny loop), a slant, an aspect and a brush. Their drawings come
+as `LabelledDrawings`, strokes and canvas size included, rendered as the app's 280 x
+280 canvas holds them and passed through `canvas_to_mnist`, so held-out people are
+just other seeds.
 """
 
 from __future__ import annotations
