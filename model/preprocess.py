@@ -269,8 +269,20 @@ def _lifted_ink(grey: np.ndarray, fast_path: bool) -> tuple[np.ndarray, float]:
         return _as_float32(lifted), 0.0
     ink = _as_float32(ink)
     lifted = ink - _background(ink, edge)
+    return lifted, _background_noise(lifted)
+
+
+def _background_noise(lifted: np.ndarray) -> float:
+    """The noise's standard deviation: the spread of the picture, which is mostly
+    background, or, when ink covers half of it or more (a fat digit filling the
+    canvas), the spread below the background, where ink never goes: the first would
+    then measure the ink and call it all noise."""
     sample = lifted[::2, ::2] if lifted.size > 4096 else lifted
-    return lifted, 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    spread = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    below = sample[sample <= 0]
+    under = 1.4826 * float(np.median(-below)) if below.size else 0.0
+    inked = np.count_nonzero(sample > max(NOISE_SIGMAS * under, MIN_CONTRAST / 2))
+    return under if 2 * inked >= sample.size else spread
 
 
 def _edge_level(grey: np.ndarray) -> float:

@@ -414,6 +414,17 @@ def test_any_drawn_digit_is_boxed_and_centred_like_mnist(drawing: np.ndarray) ->
     assert np.allclose(ndimage.center_of_mass(out.astype(float)), (14.0, 14.0), atol=1.0)
 
 
+def test_a_fat_digit_covering_most_of_the_canvas_is_found() -> None:
+    """More ink than background (hypothesis found it): the noise is read below the
+    background, not from a spread that counts the ink in and calls it all noise."""
+    paths = digit_paths(3, np.random.default_rng(228), height=0.9)
+    drawing = render_strokes(paths, 280, 64.0)
+    assert (drawing > 0).mean() > 0.5
+    for fast_path in (True, False):  # too much ink for the fast path: the full one runs
+        out = canvas_to_mnist(drawing, fast_path=fast_path)
+        assert out is not None and max(ink_box(out)) == 20
+
+
 # --- the fast path for clean drawings ----------------------------------------------
 
 
