@@ -357,8 +357,8 @@ def _background(ink: np.ndarray, edge: float) -> np.ndarray | float:
             break
         coefficients = np.linalg.lstsq(terms[inliers], grid[inliers], rcond=None)[0]
     fitted = terms @ coefficients
-    if float(fitted.max() - fitted.min()) < 0.02:
-        return float(np.median(fitted))
+    if float(fitted.max() - fitted.min()) < 0.02:  # flat: the level most blocks show
+        return float(np.median(grid[inliers]))
     c, cx, cy, cxx, cxy, cyy = coefficients / scales
     yy, xx = np.arange(height)[:, None] + 0.5, np.arange(width)[None, :] + 0.5
     return (c + cx * xx + cxx * xx * xx) + (cy * yy + cyy * yy * yy) + cxy * (yy * xx)

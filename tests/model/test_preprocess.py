@@ -526,6 +526,13 @@ def test_a_compressed_canvas_gives_the_same_digit_on_either_path() -> None:
     assert_same_as_full_path([np.asarray(Image.open(buffer))])
 
 
+def test_a_digit_whose_width_is_refitted_comes_out_the_same_on_either_path() -> None:
+    """Hypothesis found it: the full path took a clean canvas's background for 8e-5
+    instead of its 0, and refitting the stroke width turned that into 10 grey levels."""
+    paths = digit_paths(3, np.random.default_rng(83), height=0.48684628888691933)
+    assert_same_as_full_path([render_strokes(paths, 280, 12.171472323552827)])
+
+
 @settings(max_examples=30, deadline=None)
 @given(drawings())
 def test_any_drawn_digit_comes_out_the_same_on_either_path(drawing: np.ndarray) -> None:
