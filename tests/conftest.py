@@ -25,6 +25,7 @@ PostgreSQL cases carry the `postgres` marker (`-m "not postgres"` deselects them
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import sys
 import uuid
@@ -34,8 +35,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Property tests draw new examples on every run, and so find new failures, here; CI
+# (`.ci/run`) draws the same examples every time, so that a landing never fails on a
+# draw the next run would not make.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
