@@ -225,8 +225,9 @@ def int8_option(
 
     def scores() -> tuple[np.ndarray, np.ndarray]:  # predict_batch's work: graph, detector
         probabilities, features, _ = network(x)
-        novel = default.novelty.is_novel(features)
-        return probabilities, (probabilities.max(1) < default.unsure_threshold) | novel
+        return probabilities, default.unsure_flags(
+            probabilities, default.novelty.is_novel(features)
+        )
 
     seconds = float(np.median(timings_ms(scores, repeats=repeats, warmup=1))) / 1000
     probabilities, unsure = scores()

@@ -343,8 +343,12 @@ class Predictor:
         raw = np.concatenate(logits)
         probabilities = softmax(raw, self.temperature).astype(np.float32)
         flags = np.concatenate(novel)
-        unsure = (probabilities.max(axis=1) < self.unsure_threshold) | flags
+        unsure = self.unsure_flags(probabilities, flags)
         return BatchScores(logits=raw, probabilities=probabilities, novel=flags, unsure=unsure)
+
+    def unsure_flags(self, probabilities: np.ndarray, novel: np.ndarray) -> np.ndarray:
+        """The card's rule: calibrated confidence below its threshold, or novel."""
+        return (probabilities.max(axis=1) < self.unsure_threshold) | novel
 
     def _logits_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(N, 10) logits and (N, D) features (None without a detector) of uint8 images."""

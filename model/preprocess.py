@@ -224,7 +224,7 @@ def _clean_ink(grey: np.ndarray, fast_path: bool = True) -> np.ndarray | None:
     the typical ink level), with their anti-aliased rim above the noise.
     """
     lifted, noise = _lifted_ink(grey, fast_path)
-    floor = max(NOISE_SIGMAS * noise, MIN_CONTRAST / 2)
+    floor = _ink_floor(noise)
     strong = lifted[lifted > floor]
     if strong.size == 0:
         return None
@@ -281,8 +281,13 @@ def _background_noise(lifted: np.ndarray) -> float:
     spread = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
     below = sample[sample <= 0]
     under = 1.4826 * float(np.median(-below)) if below.size else 0.0
-    inked = np.count_nonzero(sample > max(NOISE_SIGMAS * under, MIN_CONTRAST / 2))
+    inked = np.count_nonzero(sample > _ink_floor(under))
     return under if 2 * inked >= sample.size else spread
+
+
+def _ink_floor(noise: float) -> float:
+    """What ink must rise above the background by: clear of the noise, and of faint marks."""
+    return max(NOISE_SIGMAS * noise, MIN_CONTRAST / 2)
 
 
 def _edge_level(grey: np.ndarray) -> float:
