@@ -169,15 +169,24 @@ class FinetuneConfig:
     schedule: str = "cosine"  # "cosine" or "constant"
     seed: int = 0
     novelty_mnist: int = 20_000  # MNIST training images the detector's class parts see
+    # Widths stretched by up to this factor either way (`model.augment`); None: as the
+    # base was trained (its card's config), so fine-tuning keeps what that taught.
+    stretch: float | None = None
 
     def describe(self) -> str:
         """The method in one line, for the card."""
         return (
             f"{self.epochs} epochs of lr {self.lr:g} ({self.schedule}, batch {self.batch_size}, "
             f"{self.head_epochs} head-only first), MNIST replay {self.replay:g} per user image, "
-            f"{self.renders} re-rendering(s) per stroked drawing, WiSE-FT base share "
-            f"{self.base_share:g}, seed {self.seed}"
+            f"{self.renders} re-rendering(s) per stroked drawing, widths stretched up to "
+            f"{self.stretch or 1:g}x, WiSE-FT base share {self.base_share:g}, seed {self.seed}"
         )
+
+    def for_base(self, base_card: ModelCard) -> FinetuneConfig:
+        """This config with `stretch` filled in from the base's training, where unset."""
+        if self.stretch is not None:
+            return self
+        return replace(self, stretch=base_card.config.stretch if base_card.config else 1.0)
 
     def __post_init__(self) -> None:
         if self.schedule not in ("cosine", "constant"):
@@ -228,7 +237,7 @@ def finetune_network(
     """Train `net` (a copy of the base) on user images with MNIST replayed beside them.
 
     Each epoch sees every user image once and `config.replay` times as many MNIST
-    training images drawn afresh, shuffled together and augmented as in training
+    training images drawn afresh, shuffled together and augmented as the base was trained
     (`model.augment`). With `head_epochs`, the classifier head learns alone first.
     BatchNorm's statistics are recomputed at the end on the same mixture.
     """
@@ -251,7 +260,7 @@ def finetune_network(
         net.train()
         for step in range(steps):
             idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-            x = aug.augment(x_all[idx].float().div_(255), gen)
+            x = aug.augment(x_all[idx].float().div_(255), gen, config.stretch or 1.0)
             loss = F.cross_entropy(net(x.contiguous(memory_format=torch.channels_last)), y_all[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -492,6 +501,7 @@ def finetune_from_drawings(
     held = split_by_person(drawings.groups())
     train, held_out = drawings.subset(np.flatnonzero(~held)), drawings.subset(np.flatnonzero(held))
     base, base_card = load_checkpoint(Path(base_weights))
+    config = config.for_base(base_card)
     extra_x, extra_y = rerendered(train, config.renders, np.random.default_rng(config.seed))
     user = (np.concatenate([train.images, extra_x]), np.concatenate([train.labels, extra_y]))
     train_x, train_y, _, _ = mnist.split()

@@ -101,6 +101,17 @@ def test_strokes_are_rerendered_through_the_canvas_path(drawings: LabelledDrawin
     assert len(rerendered(uploads, renders=2, rng=np.random.default_rng(0))[0]) == 0
 
 
+def test_augmentation_stretches_widths_as_the_base_was_trained() -> None:
+    resnet = read_card(REPO_ROOT / "saved_models" / "resnet.json")
+    assert resnet.config is not None and resnet.config.stretch > 1
+    assert QUICK.for_base(resnet).stretch == resnet.config.stretch
+    assert replace(QUICK, stretch=1.2).for_base(resnet).stretch == 1.2  # asked for: kept
+    assert QUICK.for_base(replace(resnet, config=None)).stretch == 1.0
+    assert f"widths stretched up to {resnet.config.stretch:g}x" in QUICK.for_base(
+        resnet
+    ).describe()
+
+
 def test_challenger_learns_the_styles_and_is_served(
     drawings: LabelledDrawings, other_people: LabelledDrawings, mnist: Mnist, tmp_path: Path
 ) -> None:
@@ -126,6 +137,7 @@ def test_challenger_learns_the_styles_and_is_served(
     assert sum(trained.label_counts) == trained.labels
     assert trained.people + trained.held_out_people == 12
     assert trained.first_drawing is not None and trained.first_drawing <= str(trained.last_drawing)
+    assert "widths stretched up to 1x" in trained.method  # as LeNet-5 was trained
     assert report.challenger.weights == str(outcome.weights) and report.champion.name == "lenet5"
 
 
