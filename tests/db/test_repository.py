@@ -77,6 +77,15 @@ def test_store_keeps_the_drawing_and_the_time_given(db_url: str) -> None:
     assert row["created_at"] == made == row["labeled_at"] and row["true_label"] == 4
 
 
+def test_a_drawing_labelled_as_it_is_stored_is_labelled_by_the_databases_clock(
+    db_url: str,
+) -> None:
+    with session_scope(db_url) as session:
+        row_id = repository.store(session, make_submission("at once", label=2))
+        row = repository.get_prediction(session, row_id)
+    assert row["labeled_at"] == row["created_at"] and row["true_label"] == 2
+
+
 def test_same_client_request_id_twice_makes_one_row(db_url: str) -> None:
     submission = make_submission("double-click", label=2)
     with session_scope(db_url) as session:
