@@ -87,6 +87,23 @@ def test_same_answers_on_non_digits_and_blank(eager, fast) -> None:
     np.testing.assert_allclose(one.probabilities, two.probabilities, atol=PROBABILITY_ATOL)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("path", ["onnx", "torchscript", "eager"])
+def test_on_cuda_every_path_gives_the_cpus_answers(onnx, path: str, mnist: Mnist) -> None:
+    """On a GPU "onnx" runs TorchScript (ONNX Runtime serves on the CPU). The GPU's
+    kernels (cuDNN, TF32) move probabilities slightly more than float rounding on the
+    CPU, never the digit or the flags."""
+    weights = weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE)
+    gpu = Predictor.load(weights, device="cuda", inference=path)
+    assert gpu.inference == ("torchscript" if path == "onnx" else path)
+    images = mnist.test_images[:3000]
+    here, there = onnx.score_batch(images), gpu.score_batch(images)
+    np.testing.assert_allclose(there.probabilities, here.probabilities, atol=2e-3)
+    np.testing.assert_array_equal(there.probabilities.argmax(1), here.probabilities.argmax(1))
+    np.testing.assert_array_equal(there.novel, here.novel)
+    np.testing.assert_array_equal(there.unsure, here.unsure)
+
+
 @pytest.mark.parametrize("path", ["onnx", "torchscript"])
 @pytest.mark.parametrize("name", available_models(MODELS_DIR))
 def test_every_committed_model_compiles_to_the_same_answers(
