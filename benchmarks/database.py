@@ -273,29 +273,27 @@ def dashboard_queries(
 
     `from_summary=False`: the statistics aggregated from the rows instead.
     """
-    recent = {"model_version_id": version, "since": (now - timedelta(days=30)).date()}
+    reads = {
+        "kpis": lambda s, f: analytics.kpis(s, f, now=now),
+        "accuracy by digit": analytics.accuracy_by_digit,
+        "confusion matrix": analytics.confusion_matrix,
+        "confidence by outcome": analytics.confidence_by_outcome,
+        "calibration bins": analytics.calibration_bins,
+        "accuracy over time": analytics.accuracy_over_time,
+    }
+    everything = analytics.Filters(from_summary=from_summary)
+    recent = analytics.Filters(
+        version, since=(now - timedelta(days=30)).date(), from_summary=from_summary
+    )
     queries: dict[str, Callable[[Any], Any]] = {
         "model versions (filter menu)": repository.list_model_versions,
     }
-    for label, where in (("all", {}), ("1 version, 30 days", recent)):
-        filters = where | {"from_summary": from_summary}
+    for label, filters in (("all", everything), ("1 version, 30 days", recent)):
         queries |= {
-            f"kpis [{label}]": lambda s, f=filters: analytics.kpis(s, now=now, **f),
-            f"accuracy by digit [{label}]": lambda s, f=filters: analytics.accuracy_by_digit(
-                s, **f
-            ),
-            f"confusion matrix [{label}]": lambda s, f=filters: analytics.confusion_matrix(s, **f),
-            f"confidence by outcome [{label}]": lambda s, f=filters: (
-                analytics.confidence_by_outcome(s, **f)
-            ),
-            f"calibration bins [{label}]": lambda s, f=filters: analytics.calibration_bins(s, **f),
-            f"accuracy over time [{label}]": lambda s, f=filters: analytics.accuracy_over_time(
-                s, **f
-            ),
+            f"{name} [{label}]": lambda s, read=read, f=filters: read(s, f)
+            for name, read in reads.items()
         }
-    queries["accuracy by model [all]"] = lambda s: analytics.accuracy_by_model(
-        s, from_summary=from_summary
-    )
+    queries["accuracy by model [all]"] = lambda s: analytics.accuracy_by_model(s, everything)
     for status in repository.STATUSES:
         queries[f"history, {status}, 50 rows"] = lambda s, st=status: repository.list_predictions(
             s, status=st, limit=50

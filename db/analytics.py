@@ -14,9 +14,7 @@ hours" KPI), or with `from_summary=False`, they are aggregated from
 first. Both give the same numbers -- a test holds them to it, and to the aggregate
 views, so the dashboard and an analyst's psql session never disagree.
 
-Arguments shared by all functions: `model_version_id`, `since` (inclusive) and
-`until` (exclusive) on the drawing's `created_at`, dates meaning midnight UTC; and
-`from_summary` (default True; False aggregates the rows, as before 0003).
+Every statistic takes one `Filters` (default: everything), checked when it is made.
 Every result has a fixed shape (ten digits, ten or twenty bins, a 10x10 matrix) so
 charts need no special case for "no data yet": counts are 0 and accuracies NaN there.
 """
@@ -46,6 +44,52 @@ CELL_KEYS = ("day", "model_version_id", "true_label", "predicted_digit", "confid
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Which predictions a statistic counts, checked when made.
+
+    `model_version_id` None: every version. `since` (inclusive) and `until`
+    (exclusive) on the drawing's `created_at`, in UTC; a date means its midnight.
+    `from_summary` False aggregates the rows, as before migration 0003 (tests and
+    the benchmark compare the two).
+    """
+
+    model_version_id: int | None = None
+    since: date | datetime | None = None
+    until: date | datetime | None = None
+    from_summary: bool = True
+
+    def __post_init__(self) -> None:
+        start, end = check.time_range(self.since, self.until)
+        object.__setattr__(self, "since", start)
+        object.__setattr__(self, "until", end)
+        if self.model_version_id is not None:
+            version = check.whole_number(self.model_version_id, "model_version_id")
+            object.__setattr__(self, "model_version_id", version)
+        object.__setattr__(self, "from_summary", bool(self.from_summary))
+
+    def on(self, table: Any) -> list[Any]:
+        """The filters as conditions on `table` (labeled_predictions or predictions)."""
+        conditions: list[Any] = []
+        if self.model_version_id is not None:
+            conditions.append(table.c.model_version_id == self.model_version_id)
+        if self.since is not None:
+            conditions.append(table.c.created_at >= self.since)
+        if self.until is not None:
+            conditions.append(table.c.created_at < self.until)
+        return conditions
+
+    def whole_days(self) -> bool:
+        """Whether since and until (where given) are midnights UTC: prediction_stats can answer."""
+        return all(
+            moment is None or moment == datetime.combine(moment.date(), time(0), tzinfo=UTC)
+            for moment in (self.since, self.until)
+        )
+
+
+ALL = Filters()
+
+
+@dataclass(frozen=True)
 class Kpis:
     """The headline numbers. Accuracies are None while nothing is labelled."""
 
@@ -57,29 +101,20 @@ class Kpis:
     accuracy_last_24h: float | None
 
 
-def kpis(
-    session: Session,
-    *,
-    model_version_id: int | None = None,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
-    now: datetime | None = None,
-    from_summary: bool = True,
-) -> Kpis:
+def kpis(session: Session, filters: Filters = ALL, *, now: datetime | None = None) -> Kpis:
     """Predictions, labelled, accuracy on labelled, and accuracy of the last 24 hours.
 
     "Last 24 hours" is [now - 24 h, now), intersected with the filters; `now`
     defaults to the current time (tests pass it).
     """
-    where = _filters(model_version_id, since, until, from_summary)
-    labelled, correct = _labelled_and_correct(session, where)
-    predictions = labelled + _unlabelled(session, where)
+    labelled, correct = _labelled_and_correct(session, filters)
+    predictions = labelled + _unlabelled(session, filters)
     moment = check.moment(now, "now") or datetime.now(UTC)
-    start = max(moment - timedelta(hours=24), where.since or moment - timedelta(hours=24))
-    end = min(moment, where.until or moment)
+    start = max(moment - timedelta(hours=24), filters.since or moment - timedelta(hours=24))
+    end = min(moment, filters.until or moment)
     labelled_24h, correct_24h = 0, 0
     if start < end:
-        recent = dataclasses.replace(where, since=start, until=end)
+        recent = dataclasses.replace(filters, since=start, until=end)
         labelled_24h, correct_24h = _labelled_and_correct(session, recent)
     return Kpis(
         predictions=predictions,
@@ -91,32 +126,16 @@ def kpis(
     )
 
 
-def accuracy_by_digit(
-    session: Session,
-    *,
-    model_version_id: int | None = None,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
-    from_summary: bool = True,
-) -> pd.DataFrame:
+def accuracy_by_digit(session: Session, filters: Filters = ALL) -> pd.DataFrame:
     """One row per true digit 0..9: n, correct, accuracy (NaN where n = 0)."""
-    where = _filters(model_version_id, since, until, from_summary)
-    frame = _cells(session, where, ["true_label"])[["true_label", "n", "correct"]]
+    frame = _cells(session, filters, ["true_label"])[["true_label", "n", "correct"]]
     frame = frame.set_index("true_label").reindex(DIGITS, fill_value=0)
     return _with_accuracy(frame.rename_axis("true_label").reset_index())
 
 
-def confusion_matrix(
-    session: Session,
-    *,
-    model_version_id: int | None = None,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
-    from_summary: bool = True,
-) -> pd.DataFrame:
+def confusion_matrix(session: Session, filters: Filters = ALL) -> pd.DataFrame:
     """Counts as a 10x10 table: rows are true labels, columns predicted digits."""
-    where = _filters(model_version_id, since, until, from_summary)
-    counts = _cells(session, where, ["true_label", "predicted_digit"])
+    counts = _cells(session, filters, ["true_label", "predicted_digit"])
     matrix = counts.pivot_table(
         index="true_label", columns="predicted_digit", values="n", aggfunc="sum", fill_value=0
     )
@@ -124,22 +143,14 @@ def confusion_matrix(
     return matrix.rename_axis(index="true_label", columns="predicted_digit")
 
 
-def confidence_by_outcome(
-    session: Session,
-    *,
-    model_version_id: int | None = None,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
-    from_summary: bool = True,
-) -> pd.DataFrame:
+def confidence_by_outcome(session: Session, filters: Filters = ALL) -> pd.DataFrame:
     """How many right and wrong answers fall in each confidence bin (for a histogram).
 
     Twenty bins [b/20, (b+1)/20) (the last also holds 1.0): columns bin, bin_lower,
     bin_upper, correct, wrong. Binned and counted in SQL, so the result is 20 rows
     however many predictions are labelled.
     """
-    where = _filters(model_version_id, since, until, from_summary)
-    frame = _cells(session, where, ["confidence_bin"]).rename(columns={"confidence_bin": "bin"})
+    frame = _cells(session, filters, ["confidence_bin"]).rename(columns={"confidence_bin": "bin"})
     frame = frame.set_index("bin").reindex(range(HISTOGRAM_BINS), fill_value=0)
     frame = frame.rename_axis("bin").reset_index()
     frame.insert(1, "bin_lower", frame["bin"] / HISTOGRAM_BINS)
@@ -150,21 +161,13 @@ def confidence_by_outcome(
     )
 
 
-def calibration_bins(
-    session: Session,
-    *,
-    model_version_id: int | None = None,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
-    from_summary: bool = True,
-) -> pd.DataFrame:
+def calibration_bins(session: Session, filters: Filters = ALL) -> pd.DataFrame:
     """Ten confidence bins [b/10, (b+1)/10): n, correct, mean confidence, accuracy.
 
     A calibrated model has accuracy close to mean confidence in every bin. Each is
     two of the twenty histogram bins (the same edges: b/10 is 2b/20).
     """
-    where = _filters(model_version_id, since, until, from_summary)
-    cells = _cells(session, where, ["confidence_bin"])
+    cells = _cells(session, filters, ["confidence_bin"])
     cells["bin"] = cells["confidence_bin"] // (HISTOGRAM_BINS // N_BINS)
     frame = cells.groupby("bin")[["n", "correct", "confidence_sum"]].sum()
     frame = frame.reindex(range(N_BINS), fill_value=0).rename_axis("bin").reset_index()
@@ -186,15 +189,12 @@ def expected_calibration_error(bins: pd.DataFrame) -> float | None:
     return float((used["n"] / total * gaps).sum())
 
 
-def accuracy_by_model(
-    session: Session,
-    *,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
-    from_summary: bool = True,
-) -> pd.DataFrame:
-    """Every model version: MNIST test accuracy beside n, correct, accuracy on real drawings."""
-    where = _filters(None, since, until, from_summary)
+def accuracy_by_model(session: Session, filters: Filters = ALL) -> pd.DataFrame:
+    """Every model version: MNIST test accuracy beside n, correct, accuracy on real drawings.
+
+    One row per version whatever `filters.model_version_id` says; the dates apply.
+    """
+    every_version = dataclasses.replace(filters, model_version_id=None)
     models = _read(
         session,
         sa.select(
@@ -205,11 +205,11 @@ def accuracy_by_model(
         ).order_by(ModelVersion.id),
         ["model_version_id", "model_name", "architecture", "test_accuracy"],
     )
-    labelled = _cells(session, where, ["model_version_id"]).set_index("model_version_id")
+    labelled = _cells(session, every_version, ["model_version_id"]).set_index("model_version_id")
     unlabelled = _read(
         session,
         sa.select(Prediction.model_version_id, sa.func.count())
-        .where(Prediction.true_label.is_(None), *where.on(Prediction.__table__))
+        .where(Prediction.true_label.is_(None), *every_version.on(Prediction.__table__))
         .group_by(Prediction.model_version_id),
         ["model_version_id", "unlabelled"],
     ).set_index("model_version_id")
@@ -225,17 +225,9 @@ def accuracy_by_model(
     return _with_accuracy(frame)[[*columns, "accuracy", "mean_confidence"]]
 
 
-def accuracy_over_time(
-    session: Session,
-    *,
-    model_version_id: int | None = None,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
-    from_summary: bool = True,
-) -> pd.DataFrame:
+def accuracy_over_time(session: Session, filters: Filters = ALL) -> pd.DataFrame:
     """Per UTC day and model version: n, correct, accuracy (days without labels absent)."""
-    where = _filters(model_version_id, since, until, from_summary)
-    frame = _cells(session, where, ["day", "model_version_id"])
+    frame = _cells(session, filters, ["day", "model_version_id"])
     names = dict(session.execute(sa.select(ModelVersion.id, ModelVersion.name)).all())
     frame.insert(2, "model_name", frame["model_version_id"].map(names))
     frame["day"] = pd.to_datetime(frame["day"])
@@ -251,44 +243,6 @@ def read_view(session: Session, name: str) -> pd.DataFrame:
     return _read(session, sa.select(view), [c.name for c in view.columns])
 
 
-@dataclass(frozen=True)
-class _Where:
-    model_version_id: int | None
-    since: datetime | None
-    until: datetime | None
-    from_summary: bool = True  # whole-day filters read prediction_stats
-
-    def on(self, table: Any) -> list[Any]:
-        """The filters as conditions on `table` (labeled_predictions or predictions)."""
-        conditions: list[Any] = []
-        if self.model_version_id is not None:
-            conditions.append(table.c.model_version_id == self.model_version_id)
-        if self.since is not None:
-            conditions.append(table.c.created_at >= self.since)
-        if self.until is not None:
-            conditions.append(table.c.created_at < self.until)
-        return conditions
-
-    def whole_days(self) -> bool:
-        """Whether since and until (where given) are midnights UTC: prediction_stats can answer."""
-        return all(
-            moment is None or moment == datetime.combine(moment.date(), time(0), tzinfo=UTC)
-            for moment in (self.since, self.until)
-        )
-
-
-def _filters(
-    model_version_id: int | None,
-    since: date | datetime | None,
-    until: date | datetime | None,
-    from_summary: bool,
-) -> _Where:
-    start, end = check.time_range(since, until)
-    if model_version_id is not None:
-        model_version_id = check.whole_number(model_version_id, "model_version_id")
-    return _Where(model_version_id, start, end, bool(from_summary))
-
-
 class _CellSource(NamedTuple):
     """Where cells come from: their key columns, aggregates and the filters' conditions."""
 
@@ -299,7 +253,7 @@ class _CellSource(NamedTuple):
     conditions: list[Any]
 
 
-def _cells(session: Session, where: _Where, by: list[str]) -> pd.DataFrame:
+def _cells(session: Session, where: Filters, by: list[str]) -> pd.DataFrame:
     """Labelled predictions matching `where`, grouped by `by` (some of CELL_KEYS).
 
     Columns: `by`, then n, correct, confidence_sum; one row per non-empty group (one
@@ -321,7 +275,7 @@ def _cells(session: Session, where: _Where, by: list[str]) -> pd.DataFrame:
     return frame.astype({"n": int, "correct": int, "confidence_sum": float})
 
 
-def _summary_cells(where: _Where) -> _CellSource:
+def _summary_cells(where: Filters) -> _CellSource:
     """Cells summed from prediction_stats (whole UTC days only)."""
     conditions = []
     if where.model_version_id is not None:
@@ -339,7 +293,7 @@ def _summary_cells(where: _Where) -> _CellSource:
     )
 
 
-def _row_cells(session: Session, where: _Where) -> _CellSource:
+def _row_cells(session: Session, where: Filters) -> _CellSource:
     """Cells aggregated from the labelled rows (`labeled_predictions`), any time range."""
     return _CellSource(
         columns={
@@ -356,12 +310,12 @@ def _row_cells(session: Session, where: _Where) -> _CellSource:
     )
 
 
-def _labelled_and_correct(session: Session, where: _Where) -> tuple[int, int]:
+def _labelled_and_correct(session: Session, where: Filters) -> tuple[int, int]:
     row = _cells(session, where, []).iloc[0]
     return int(row["n"]), int(row["correct"])
 
 
-def _unlabelled(session: Session, where: _Where) -> int:
+def _unlabelled(session: Session, where: Filters) -> int:
     """Predictions without a label (the partial index ix_predictions_unlabelled holds them)."""
     query = sa.select(sa.func.count()).select_from(Prediction)
     query = query.where(Prediction.true_label.is_(None), *where.on(Prediction.__table__))

@@ -40,10 +40,10 @@ with dates_column:
     )
 since = dates[0] if len(dates) >= 1 else None
 until = dates[1] + timedelta(days=1) if len(dates) == 2 else None
-filters = {"model_version_id": version, "since": since, "until": until}
+filters = analytics.Filters(model_version_id=version, since=since, until=until)
 
-headline = resources.read(analytics.kpis, **filters)
-if headline is not None and headline.predictions == 0 and not any(filters.values()):
+headline = resources.read(analytics.kpis, filters)
+if headline is not None and headline.predictions == 0 and filters == analytics.ALL:
     st.info(
         "**Nothing to show yet.** Statistics appear once drawings have been labelled: "
         "draw a few digits and press the right digit under each.",
@@ -75,7 +75,7 @@ elif headline is not None:
         left, right = st.columns(2, gap="large")
         with left:
             st.subheader("Accuracy per digit")
-            by_digit = resources.read(analytics.accuracy_by_digit, **filters)
+            by_digit = resources.read(analytics.accuracy_by_digit, filters)
             if by_digit is not None:
                 st.plotly_chart(
                     charts.per_digit_accuracy_figure(by_digit["true_label"], by_digit["accuracy"]),
@@ -83,21 +83,21 @@ elif headline is not None:
                 )
         with right:
             st.subheader("Confusion matrix")
-            matrix = resources.read(analytics.confusion_matrix, **filters)
+            matrix = resources.read(analytics.confusion_matrix, filters)
             if matrix is not None:
                 st.plotly_chart(charts.confusion_figure(matrix), config=charts.PLOTLY_CONFIG)
 
         left, right = st.columns(2, gap="large")
         with left:
             st.subheader("Confidence: right vs wrong")
-            outcomes = resources.read(analytics.confidence_by_outcome, **filters)
+            outcomes = resources.read(analytics.confidence_by_outcome, filters)
             if outcomes is not None:
                 st.plotly_chart(
                     charts.confidence_histogram_figure(outcomes), config=charts.PLOTLY_CONFIG
                 )
         with right:
             st.subheader("Reliability (calibration)")
-            bins = resources.read(analytics.calibration_bins, **filters)
+            bins = resources.read(analytics.calibration_bins, filters)
             if bins is not None:
                 used = bins[bins["n"] > 0]
                 st.plotly_chart(
@@ -108,7 +108,7 @@ elif headline is not None:
                 st.caption(f"Expected calibration error on these drawings: {_percent(error)}")
 
         st.subheader("Accuracy over time, per model version")
-        daily = resources.read(analytics.accuracy_over_time, **filters)
+        daily = resources.read(analytics.accuracy_over_time, filters)
         if daily is not None:
             daily = daily.assign(
                 version=daily["model_name"] + " (#" + daily["model_version_id"].astype(str) + ")"
@@ -118,7 +118,7 @@ elif headline is not None:
                 config=charts.PLOTLY_CONFIG,
             )
 
-        by_model = resources.read(analytics.accuracy_by_model, since=since, until=until)
+        by_model = resources.read(analytics.accuracy_by_model, filters)
         if by_model is not None and not by_model.empty:
             st.subheader("Model versions")
             st.dataframe(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import analytics, migrate, repository
+from db.analytics import Filters
 from db.engine import session_scope
 from db.schema import Prediction, PredictionStats
 from testing_support.feedback import make_submission, register
@@ -184,18 +185,15 @@ def test_summary_and_rows_give_the_same_statistics(db_url: str, filters: dict[st
         repository.delete_prediction(session, data["ids"][1])
     if "model_version_id" in filters:
         filters = filters | {"model_version_id": data["models"][1]}
-    by_model = {key: value for key, value in filters.items() if key != "model_version_id"}
-    calls = [(statistic, filters) for statistic in STATISTICS]
-    calls.append((analytics.accuracy_by_model, by_model))
+    summary, rows = Filters(**filters), Filters(**filters, from_summary=False)
     with session_scope(db_url) as session:
-        for statistic, arguments in calls:
-            from_summary = statistic(session, **arguments)
-            from_rows = statistic(session, **arguments, from_summary=False)
+        for statistic in [*STATISTICS, analytics.accuracy_by_model]:
+            from_summary, from_rows = statistic(session, summary), statistic(session, rows)
             assert from_rows.to_numpy().size > 0, statistic.__name__
             pd.testing.assert_frame_equal(from_summary, from_rows, check_dtype=False)
         now = DAY + timedelta(days=3, hours=5)
-        kpis = analytics.kpis(session, **filters, now=now)
-        assert kpis == analytics.kpis(session, **filters, now=now, from_summary=False)
+        kpis = analytics.kpis(session, summary, now=now)
+        assert kpis == analytics.kpis(session, rows, now=now)
         assert kpis.labelled > 0
 
 
@@ -205,8 +203,8 @@ def test_a_time_of_day_filter_counts_from_the_rows(db_url: str) -> None:
     since, until = DAY + timedelta(hours=30), DAY + timedelta(hours=61, minutes=30)
     with session_scope(db_url) as session:
         rows = repository.list_predictions(session, since=since, until=until, limit=None)
-        kpis = analytics.kpis(session, since=since, until=until, now=until)
-        digits = analytics.accuracy_by_digit(session, since=since, until=until)
+        kpis = analytics.kpis(session, Filters(since=since, until=until), now=until)
+        digits = analytics.accuracy_by_digit(session, Filters(since=since, until=until))
     labelled = rows[rows["true_label"].notna()]
     assert kpis.predictions == len(rows)
     assert kpis.labelled == len(labelled) == int(digits["n"].sum())
@@ -219,9 +217,10 @@ def test_the_dashboard_reads_the_summary(db_url: str, monkeypatch) -> None:
     """Whole-day filters are answered from prediction_stats, not by scanning predictions."""
     populate(db_url, n=40, seed=3)
     with session_scope(db_url) as session:
-        expected = analytics.confusion_matrix(session, since=date(2026, 3, 10))
+        expected = analytics.confusion_matrix(session, Filters(since=date(2026, 3, 10)))
         session.execute(sa.text("UPDATE prediction_stats SET n = n * 1000"))
-        inflated = analytics.confusion_matrix(session, since=date(2026, 3, 10))
-        rows = analytics.confusion_matrix(session, since=date(2026, 3, 10), from_summary=False)
+        inflated = analytics.confusion_matrix(session, Filters(since=date(2026, 3, 10)))
+        from_rows = Filters(since=date(2026, 3, 10), from_summary=False)
+        rows = analytics.confusion_matrix(session, from_rows)
     assert int(inflated.to_numpy().sum()) == 1000 * int(expected.to_numpy().sum()) > 0
     pd.testing.assert_frame_equal(rows, expected)  # from_summary=False counts the rows

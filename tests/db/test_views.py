@@ -22,7 +22,7 @@ Labelled: 9 rows, correct: 1, 3, 5, 6, 8 -> 5 of 9. Model C has no predictions.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from db_test_data import D2, NOW
 from sqlalchemy.orm import Session
 
 from db import analytics, repository
+from db.analytics import Filters
 from db.engine import session_scope
 from testing_support.feedback import make_submission, register
 
@@ -123,12 +124,12 @@ def test_kpis(session: Session, seeded: dict) -> None:
     assert everything.labelled_last_24h == 7
     assert everything.accuracy_last_24h == pytest.approx(4 / 7)
 
-    model_a = analytics.kpis(session, model_version_id=seeded["models"]["A"], now=NOW)
+    model_a = analytics.kpis(session, Filters(model_version_id=seeded["models"]["A"]), now=NOW)
     assert (model_a.predictions, model_a.labelled, model_a.correct) == (7, 6, 3)
-    day_two = analytics.kpis(session, since=date(2026, 3, 10), now=NOW)
+    day_two = analytics.kpis(session, Filters(since=date(2026, 3, 10)), now=NOW)
     assert (day_two.predictions, day_two.labelled, day_two.correct) == (7, 6, 3)
 
-    nothing = analytics.kpis(session, model_version_id=seeded["models"]["C"], now=NOW)
+    nothing = analytics.kpis(session, Filters(model_version_id=seeded["models"]["C"]), now=NOW)
     assert (nothing.predictions, nothing.accuracy, nothing.accuracy_last_24h) == (0, None, None)
 
 
@@ -177,19 +178,19 @@ def test_analytics_functions_on_the_seeded_set(session: Session, seeded: dict) -
 
 def test_filters_narrow_every_statistic(session: Session, seeded: dict) -> None:
     model_b = seeded["models"]["B"]
-    digits = analytics.accuracy_by_digit(session, model_version_id=model_b)
+    digits = analytics.accuracy_by_digit(session, Filters(model_version_id=model_b))
     assert {int(r.true_label): (int(r.n), int(r.correct)) for r in digits.itertuples() if r.n} == {
         0: (1, 1),
         3: (1, 0),
         5: (1, 1),
     }
-    day_two = analytics.confusion_matrix(session, since=D2)  # rows 4-8 and 11
+    day_two = analytics.confusion_matrix(session, Filters(since=D2))  # rows 4-8 and 11
     assert int(day_two.to_numpy().sum()) == 6 and int(day_two.loc[5, 3]) == 1
-    day_one = analytics.calibration_bins(session, until=D2)  # rows 1, 2, 3
+    day_one = analytics.calibration_bins(session, Filters(until=D2))  # rows 1, 2, 3
     assert list(day_one["n"]) == [0, 0, 0, 0, 0, 0, 0, 0, 1, 2]
-    models = analytics.accuracy_by_model(session, until=D2).set_index("model_name")
+    models = analytics.accuracy_by_model(session, Filters(until=D2)).set_index("model_name")
     assert list(models["n_predictions"]) == [3, 1, 0] and list(models["n"]) == [3, 0, 0]
-    over_time = analytics.accuracy_over_time(session, model_version_id=model_b)
+    over_time = analytics.accuracy_over_time(session, Filters(model_version_id=model_b))
     assert list(over_time["n"]) == [3]
 
 
@@ -284,7 +285,19 @@ def test_confidence_histogram_equals_counts_from_the_raw_rows(db_url: str) -> No
                 b = max(k for k in range(20) if row.confidence >= k / 20)
                 outcome = "correct" if row.true_label == row.predicted_digit else "wrong"
                 expected[outcome][b] += 1
-            got = analytics.confidence_by_outcome(session, **filters)
+            got = analytics.confidence_by_outcome(session, Filters(**filters))
             assert list(got["correct"]) == expected["correct"], filters
             assert list(got["wrong"]) == expected["wrong"], filters
             assert got[["correct", "wrong"]].to_numpy().sum() == len(raw) > 0
+
+
+def test_filters_are_checked_when_made() -> None:
+    day = Filters(model_version_id=np.int64(3), since=date(2026, 3, 9), until=D2)
+    assert day.model_version_id == 3 and day.since == datetime(2026, 3, 9, tzinfo=UTC)
+    assert day.whole_days() and not Filters(since=D2 + timedelta(hours=1)).whole_days()
+    with pytest.raises(ValueError, match=r"since \(2026-03-10T00:00:00\+00:00\) must be before"):
+        Filters(since=D2, until=date(2026, 3, 9))
+    with pytest.raises(ValueError, match=r"model_version_id must be a whole number, got 3\.7"):
+        Filters(model_version_id=3.7)
+    with pytest.raises(ValueError, match="since must be a date or a datetime"):
+        Filters(since="yesterday")
