@@ -63,6 +63,7 @@ from benchmarks._common import (
 )
 from db import analytics, repository
 from db.engine import dispose_engines, get_engine, session_scope
+from db.filters import Filters
 from db.migrate import upgrade_to_head
 from db.submission import ModelIdentity, Submission
 from scripts.pg_cluster import find_bin_dir, running_cluster
@@ -274,10 +275,8 @@ def statistics_queries(
         "calibration bins": analytics.calibration_bins,
         "accuracy over time": analytics.accuracy_over_time,
     }
-    everything = analytics.Filters(from_summary=from_summary)
-    recent = analytics.Filters(
-        version, since=(now - timedelta(days=30)).date(), from_summary=from_summary
-    )
+    everything = Filters(from_summary=from_summary)
+    recent = Filters(version, since=(now - timedelta(days=30)).date(), from_summary=from_summary)
     queries: dict[str, Callable[[Any], Any]] = {}
     for label, filters in (("all", everything), ("1 version, 30 days", recent)):
         queries |= {
@@ -299,7 +298,7 @@ def dashboard_queries(version: int, now: datetime) -> dict[str, Callable[[Any], 
             s, status=st, limit=50
         )
     queries["history, wrong, 1 version, 1000 rows"] = lambda s: repository.list_predictions(
-        s, status="wrong", model_version_id=version, limit=1000
+        s, Filters(model_version_id=version), status="wrong", limit=1000
     )
     return queries
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import validation as check
+from db.filters import ALL, Filters
 from db.schema import N_CLASSES, ModelVersion, Prediction, PredictionStats
 from db.views import VIEW_NAMES, VIEWS, labeled_predictions
 
@@ -41,52 +42,6 @@ N_BINS = 10  # calibration bins
 HISTOGRAM_BINS = 20  # confidence histogram bins, and prediction_stats.confidence_bin
 _CORRECT = sa.func.sum(sa.case((lp.c.is_correct, 1), else_=0))
 CELL_KEYS = ("day", "model_version_id", "true_label", "predicted_digit", "confidence_bin")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which predictions a statistic counts, checked when made.
-
-    `model_version_id` None: every version. `since` (inclusive) and `until`
-    (exclusive) on the drawing's `created_at`, in UTC; a date means its midnight.
-    `from_summary` False aggregates the rows, as before migration 0003 (tests and
-    the benchmark compare the two).
-    """
-
-    model_version_id: int | None = None
-    since: date | datetime | None = None
-    until: date | datetime | None = None
-    from_summary: bool = True
-
-    def __post_init__(self) -> None:
-        start, end = check.time_range(self.since, self.until)
-        object.__setattr__(self, "since", start)
-        object.__setattr__(self, "until", end)
-        if self.model_version_id is not None:
-            version = check.whole_number(self.model_version_id, "model_version_id")
-            object.__setattr__(self, "model_version_id", version)
-        object.__setattr__(self, "from_summary", bool(self.from_summary))
-
-    def on(self, table: Any) -> list[Any]:
-        """The filters as conditions on `table` (labeled_predictions or predictions)."""
-        conditions: list[Any] = []
-        if self.model_version_id is not None:
-            conditions.append(table.c.model_version_id == self.model_version_id)
-        if self.since is not None:
-            conditions.append(table.c.created_at >= self.since)
-        if self.until is not None:
-            conditions.append(table.c.created_at < self.until)
-        return conditions
-
-    def whole_days(self) -> bool:
-        """Whether since and until (where given) are midnights UTC: prediction_stats can answer."""
-        return all(
-            moment is None or moment == datetime.combine(moment.date(), time(0), tzinfo=UTC)
-            for moment in (self.since, self.until)
-        )
-
-
-ALL = Filters()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db import validation as check
+from db.filters import ALL, Filters
 from db.schema import IMAGE_SIZE, ModelVersion, Prediction, utc_now
 from db.submission import ModelIdentity, Submission
 
@@ -168,28 +168,16 @@ def get_prediction(session: Session, prediction_id: int) -> dict[str, Any]:
 
 
 def list_predictions(
-    session: Session,
-    *,
-    model_version_id: int | None = None,
-    status: str = "all",
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
-    limit: int | None = 100,
+    session: Session, filters: Filters = ALL, *, status: str = "all", limit: int | None = 100
 ) -> pd.DataFrame:
     """Recent predictions, newest first, with their images (784 bytes each).
 
     `status`: "all", "labelled", "unlabelled" or "wrong" (labelled and mispredicted).
-    `since` is inclusive and `until` exclusive; dates mean midnight UTC. `limit=None`
-    returns everything that matches.
+    `limit=None` returns everything that matches.
     """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
-    start, end = check.time_range(since, until)
-    query = _prediction_query()
-    if model_version_id is not None:
-        query = query.where(
-            Prediction.model_version_id == check.whole_number(model_version_id, "model_version_id")
-        )
+    query = _prediction_query().where(*filters.on(Prediction.__table__))
     if status == "labelled":
         query = query.where(Prediction.true_label.is_not(None))
     elif status == "unlabelled":
@@ -198,10 +186,6 @@ def list_predictions(
         query = query.where(
             Prediction.true_label.is_not(None), Prediction.true_label != Prediction.predicted_digit
         )
-    if start is not None:
-        query = query.where(Prediction.created_at >= start)
-    if end is not None:
-        query = query.where(Prediction.created_at < end)
     if limit is not None:
         query = query.limit(check.whole_number(limit, "limit", minimum=1))
     query = query.order_by(Prediction.created_at.desc(), Prediction.id.desc())

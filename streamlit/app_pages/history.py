@@ -14,6 +14,7 @@ import streamlit as st
 
 from db import drawings, repository
 from db.drawing_file import format_lines
+from db.filters import Filters
 
 STATUS_CHOICES = {
     "all": "All",
@@ -78,7 +79,7 @@ with limit_column:
 suspicious = status == "suspicious"
 rows = resources.read(
     repository.list_predictions,
-    model_version_id=version,
+    Filters(model_version_id=version),
     status="labelled" if suspicious else status or "all",
     limit=None if suspicious else limit,
 )

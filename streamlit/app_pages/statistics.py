@@ -14,6 +14,7 @@ import resources
 import streamlit as st
 
 from db import analytics
+from db.filters import ALL, Filters
 
 MODEL_COLUMNS = [
     "model_name", "architecture", "test_accuracy", "n_predictions", "n", "accuracy",
@@ -40,10 +41,10 @@ with dates_column:
     )
 since = dates[0] if len(dates) >= 1 else None
 until = dates[1] + timedelta(days=1) if len(dates) == 2 else None
-filters = analytics.Filters(model_version_id=version, since=since, until=until)
+filters = Filters(model_version_id=version, since=since, until=until)
 
 headline = resources.read(analytics.kpis, filters)
-if headline is not None and headline.predictions == 0 and filters == analytics.ALL:
+if headline is not None and headline.predictions == 0 and filters == ALL:
     st.info(
         "**Nothing to show yet.** Statistics appear once drawings have been labelled: "
         "draw a few digits and press the right digit under each.",

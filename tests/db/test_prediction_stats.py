@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import analytics, migrate, repository
-from db.analytics import Filters
 from db.engine import session_scope
+from db.filters import Filters
 from db.schema import Prediction, PredictionStats
 from testing_support.feedback import make_submission, register
 
@@ -202,7 +202,7 @@ def test_a_time_of_day_filter_counts_from_the_rows(db_url: str) -> None:
     populate(db_url, seed=2)
     since, until = DAY + timedelta(hours=30), DAY + timedelta(hours=61, minutes=30)
     with session_scope(db_url) as session:
-        rows = repository.list_predictions(session, since=since, until=until, limit=None)
+        rows = repository.list_predictions(session, Filters(since=since, until=until), limit=None)
         kpis = analytics.kpis(session, Filters(since=since, until=until), now=until)
         digits = analytics.accuracy_by_digit(session, Filters(since=since, until=until))
     labelled = rows[rows["true_label"].notna()]

@@ -12,6 +12,7 @@ from db_test_data import D1, D2, SEED_ROWS
 
 from db import repository
 from db.engine import session_scope
+from db.filters import Filters
 from db.submission import Drawing
 from testing_support.feedback import make_submission, model_identity, register, sha_of
 
@@ -182,9 +183,11 @@ def test_list_predictions_filters(seeded: dict) -> None:
         labelled = repository.list_predictions(session, status="labelled")
         unlabelled = repository.list_predictions(session, status="unlabelled")
         wrong = repository.list_predictions(session, status="wrong")
-        wrong_b = repository.list_predictions(session, status="wrong", model_version_id=models["B"])
-        day_two = repository.list_predictions(session, since=date(2026, 3, 10))
-        day_one = repository.list_predictions(session, since=D1, until=D2)
+        wrong_b = repository.list_predictions(
+            session, Filters(model_version_id=models["B"]), status="wrong"
+        )
+        day_two = repository.list_predictions(session, Filters(since=date(2026, 3, 10)))
+        day_one = repository.list_predictions(session, Filters(since=D1, until=D2))
         newest_two = repository.list_predictions(session, limit=2)
 
     assert len(every) == len(SEED_ROWS) == 11
@@ -211,15 +214,28 @@ def test_list_predictions_has_its_columns_even_when_empty(db_url: str) -> None:
     ("arguments", "message"),
     [
         ({"status": "right"}, "status must be one of all, labelled, unlabelled, wrong"),
+        ({"limit": 0}, "limit must be at least 1, got 0"),
+    ],
+)
+def test_list_predictions_explains_bad_arguments(
+    db_url: str, arguments: dict, message: str
+) -> None:
+    with session_scope(db_url) as session, pytest.raises(ValueError) as caught:
+        repository.list_predictions(session, **arguments)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
         ({"since": D2, "until": D1}, "since (2026-03-10T00:00:00+00:00) must be before until"),
         ({"since": "yesterday"}, "since must be a date or a datetime"),
-        ({"limit": 0}, "limit must be at least 1, got 0"),
         ({"model_version_id": "A"}, "model_version_id must be a whole number"),
     ],
 )
-def test_list_predictions_explains_bad_filters(db_url: str, arguments: dict, message: str) -> None:
-    with session_scope(db_url) as session, pytest.raises(ValueError) as caught:
-        repository.list_predictions(session, **arguments)
+def test_bad_filters_are_refused_when_made(arguments: dict, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        Filters(**arguments)
     assert message in str(caught.value)
 
 

@@ -32,8 +32,8 @@ from db_test_data import D2, NOW
 from sqlalchemy.orm import Session
 
 from db import analytics, repository
-from db.analytics import Filters
 from db.engine import session_scope
+from db.filters import Filters
 from testing_support.feedback import make_submission, register
 
 # true_label -> (n, correct): 0: row 8; 1: row 5; 3: rows 1, 7; 5: rows 2, 6, 11; 7: rows 3, 4
@@ -279,7 +279,9 @@ def test_confidence_histogram_equals_counts_from_the_raw_rows(db_url: str) -> No
         repository.clear_label(session, ids[1])
     with session_scope(db_url) as session:
         for filters in ({}, {"model_version_id": version}):
-            raw = repository.list_predictions(session, status="labelled", limit=None, **filters)
+            raw = repository.list_predictions(
+                session, Filters(**filters), status="labelled", limit=None
+            )
             expected = {"correct": [0] * 20, "wrong": [0] * 20}
             for row in raw.itertuples():
                 b = max(k for k in range(20) if row.confidence >= k / 20)
