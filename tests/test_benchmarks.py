@@ -138,3 +138,18 @@ def test_int8_option_quantizes_the_default_graph_and_keeps_its_digits(mnist: Mni
     assert int8["calibration_digits"] == 200 and int8["images_per_second"] > 0
     assert int8["argmax_agreement"] >= 0.99  # quantized, still the same digits
     assert 0 < int8["max_probability_difference"] < 0.2  # a different graph, not a copy
+
+
+def test_the_second_reading_draws_each_digit_narrower(mnist: Mnist) -> None:
+    from benchmarks import unsure
+
+    images = mnist.test_images[:50]
+    narrow = unsure.narrowed(images, unsure.SQUEEZE)
+
+    def aspect(image: np.ndarray) -> float:
+        rows, cols = np.flatnonzero(image.any(1)), np.flatnonzero(image.any(0))
+        return (cols[-1] - cols[0] + 1) / (rows[-1] - rows[0] + 1)
+
+    ratios = [aspect(b) / aspect(a) for a, b in zip(images, narrow, strict=True)]
+    assert narrow.shape == images.shape and narrow.dtype == np.uint8
+    assert np.median(ratios) < 0.85  # narrower, though a 1 has little width to lose
