@@ -16,8 +16,9 @@ the machine's load falls on all alike.
 - `predict_batch` on 10,000 MNIST test images with all cores: images per second of
   each path (goal: the default path >= 2x TorchScript), beside a one-image-at-a-time
   loop over the same images.
-- What int8 would buy, measured and not served: the default graph quantized by ONNX
-  Runtime (static, per channel), its batch rate and how far its answers move.
+- What int8 and bfloat16 would buy, measured and not served: the default graph
+  quantized by ONNX Runtime (static, per channel), and the same network in PyTorch
+  under autocast to bfloat16; their batch rates and how far their answers move.
 - Peak resident memory of a fresh process that imported the model code and loaded
   the default model (and predicted once), per path, read from /proc in a subprocess,
   and whether that process imported torch (the ONNX path serving the card's
@@ -55,6 +56,7 @@ from benchmarks._common import (
     timings_ms,
 )
 from model.checkpoint import ModelLoadError
+from model.onnx_graph import serving_graph
 from model.predictor import Predictor, available_models
 from model.preprocess import canvas_to_mnist
 from model.runtime import OnnxNetwork
@@ -223,8 +225,52 @@ def int8_option(
     network = OnnxNetwork(int8_graph(default.onnx.graph, calibration))
     x = np.divide(images[:, None], 255, dtype=np.float32)
 
-    def scores() -> tuple[np.ndarray, np.ndarray]:  # predict_batch's work: graph, detector
+    def outputs() -> tuple[np.ndarray, np.ndarray]:  # predict_batch's work: the graph
         probabilities, features, _ = network(x)
+        return probabilities, features
+
+    return {
+        **lower_precision(default, images, outputs, repeats),
+        "calibration_digits": len(calibration),
+    }
+
+
+LOWER_PRECISION_CHUNK = 500  # images per bfloat16 forward pass
+
+
+def bf16_option(default: Predictor, images: np.ndarray, repeats: int) -> dict:
+    """What bfloat16 would buy, measured but not served: the same served network in
+    PyTorch under autocast to bfloat16 (oneDNN; AMX where the CPU has it), channels last."""
+    if default.novelty is None:
+        return {}
+    graph = serving_graph(default.net, default.card).to(memory_format=torch.channels_last)
+    x = torch.from_numpy(np.divide(images[:, None], 255, dtype=np.float32))
+
+    def outputs() -> tuple[np.ndarray, np.ndarray]:
+        parts = []
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            for start in range(0, len(x), LOWER_PRECISION_CHUNK):
+                chunk = x[start : start + LOWER_PRECISION_CHUNK]
+                probabilities, features, _ = graph(
+                    chunk.contiguous(memory_format=torch.channels_last)
+                )
+                parts.append((probabilities.float().numpy(), features.float().numpy()))
+        return np.concatenate([p for p, _ in parts]), np.concatenate([f for _, f in parts])
+
+    return lower_precision(default, images, outputs, repeats)
+
+
+def lower_precision(
+    default: Predictor,
+    images: np.ndarray,
+    outputs: Callable[[], tuple[np.ndarray, np.ndarray]],
+    repeats: int,
+) -> dict:
+    """Batch rate of `outputs` (probabilities, detector features) with the detector, and
+    how its answers differ from the default path's (the card's unsure rule unchanged)."""
+
+    def scores() -> tuple[np.ndarray, np.ndarray]:  # predict_batch's work: net, detector
+        probabilities, features = outputs()
         return probabilities, default.unsure_flags(
             probabilities, default.novelty.is_novel(features)
         )
@@ -239,7 +285,6 @@ def int8_option(
         "max_probability_difference": float(np.abs(probabilities - reference.probabilities).max()),
         "unsure_flags_differ": float((unsure != reference.unsure).mean()),
         "unsure_share": float(unsure.mean()),
-        "calibration_digits": len(calibration),
     }
 
 
@@ -378,6 +423,7 @@ def main(argv: list[str] | None = None) -> dict:
     rates = batch_rates(predictors, images, sizes["repeats"])
     default = predictors[DEFAULT_INFERENCE]
     int8 = int8_option(default, images, mnist.split()[2][:1000], sizes["repeats"])
+    bf16 = bf16_option(predictors["eager"], images, sizes["repeats"])
     loop_n = sizes["loop"]
     loop_ms = float(np.sum(interleaved_ms(
         {"loop": lambda: [default.predict_batch(im[None]) for im in images[:loop_n]]}, 1
@@ -398,6 +444,7 @@ def main(argv: list[str] | None = None) -> dict:
             "over_torchscript": {p: rates[p] / rates["torchscript"] for p in INFERENCE_PATHS},
             "float32_ceiling": float32_ceiling(predictors["eager"].net, cores),
             "int8_not_served": int8,
+            "bf16_not_served": bf16,
         },
         "one_by_one_loop": {
             "images": loop_n,
@@ -444,7 +491,7 @@ def report(data: dict, rows: list[list], sizes: dict, cores: int) -> str:
             + f"; canvas_to_mnist full path / fast path p50: "
             f"{s['canvas_to_mnist full path']['p50'] / s['canvas_to_mnist']['p50']:.2f}x",
             ceiling_line(data["predict_batch"], default),
-            int8_line(data["predict_batch"]),
+            *lower_precision_lines(data["predict_batch"]),
             *(
                 f"- peak RSS of a process that loaded the default model ({path}) and predicted "
                 f"once: {rss[path]['after_load_and_predict']:.0f} MB (after the model code's "
@@ -482,21 +529,34 @@ def ceiling_line(batch: dict, default: str) -> str:
     )
 
 
-def int8_line(batch: dict) -> str:
-    """What int8 would buy, beside the goal's ratio."""
-    int8, rates = batch["int8_not_served"], batch["images_per_second"]
+def lower_precision_lines(batch: dict) -> list[str]:
+    """What int8 and bfloat16 would buy, beside the goal's ratio."""
+    int8, bf16 = batch["int8_not_served"], batch.get("bf16_not_served", {})
     if not int8:
-        return "- int8: not measured (the default path is not ONNX Runtime with a detector)"
-    return (
-        f"- int8, measured but not served: ONNX Runtime's static quantization of the same "
+        return ["- int8: not measured (the default path is not ONNX Runtime with a detector)"]
+    lines = [
+        "- int8, measured but not served: ONNX Runtime's static quantization of the same "
         f"graph (per channel, activation ranges from {int8['calibration_digits']:,} "
-        f"validation digits) does predict_batch's work at {int8['images_per_second']:,.0f} "
-        f"images/s, {int8['images_per_second'] / rates['torchscript']:.2f}x TorchScript. On "
-        f"the same {batch['images']:,} test digits it names the default path's digit for "
-        f"{int8['argmax_agreement']:.2%} of them, its probabilities differ by up to "
-        f"{int8['max_probability_difference']:.3f}, and its unsure flags (the card's rule, "
-        f"nothing refitted: {int8['unsure_share']:.2%} flagged) differ on "
-        f"{int8['unsure_flags_differ']:.2%}"
+        f"validation digits) {_differences(int8, batch)}"
+    ]
+    if bf16:
+        lines.append(
+            "- bfloat16, measured but not served: the same network in PyTorch under autocast "
+            f"to bfloat16 (oneDNN), channels last, {_differences(bf16, batch)}"
+        )
+    return lines
+
+
+def _differences(option: dict, batch: dict) -> str:
+    rates = batch["images_per_second"]
+    return (
+        f"does predict_batch's work at {option['images_per_second']:,.0f} images/s, "
+        f"{option['images_per_second'] / rates['torchscript']:.2f}x TorchScript. On the same "
+        f"{batch['images']:,} test digits it names the default path's digit for "
+        f"{option['argmax_agreement']:.2%} of them, its probabilities differ by up to "
+        f"{option['max_probability_difference']:.3f}, and its unsure flags (the card's rule, "
+        f"nothing refitted: {option['unsure_share']:.2%} flagged) differ on "
+        f"{option['unsure_flags_differ']:.2%}"
     )
 
 

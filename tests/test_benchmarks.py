@@ -140,6 +140,17 @@ def test_int8_option_quantizes_the_default_graph_and_keeps_its_digits(mnist: Mni
     assert 0 < int8["max_probability_difference"] < 0.2  # a different graph, not a copy
 
 
+def test_bf16_option_runs_the_served_network_in_bfloat16(mnist: Mnist) -> None:
+    from benchmarks import inference
+    from model.predictor import Predictor
+
+    eager = Predictor.load(inference="eager")
+    bf16 = inference.bf16_option(eager, mnist.test_images[:300], 1)
+    assert bf16["images_per_second"] > 0 and bf16["argmax_agreement"] >= 0.99
+    assert 0 < bf16["max_probability_difference"] < 0.1  # rounded, not float32
+    assert 0 <= bf16["unsure_flags_differ"] < 0.05
+
+
 def test_the_second_reading_draws_each_digit_narrower(mnist: Mnist) -> None:
     from benchmarks import unsure
 
