@@ -30,6 +30,8 @@ from settings import REPO_ROOT, get_settings
 
 RESULTS_DIR = REPO_ROOT / "results" / "bench"
 NO_CUDA = "not measured: no CUDA device"
+# Proxy people beyond the card's PROXY_PEOPLE, whose spread says how far its figures hold.
+MORE_PEOPLE = 200
 
 
 def load_test_mnist() -> Mnist:

@@ -57,7 +57,7 @@ from benchmarks._common import (
 )
 from model.checkpoint import ModelLoadError
 from model.onnx_graph import serving_graph
-from model.predictor import Predictor, available_models
+from model.predictor import BatchScores, Predictor, available_models
 from model.preprocess import canvas_to_mnist
 from model.runtime import OnnxNetwork
 from model.strokes import digit_paths, render_strokes
@@ -216,7 +216,11 @@ def int8_graph(graph: bytes, calibration: np.ndarray) -> bytes:
 
 
 def int8_option(
-    default: Predictor, images: np.ndarray, calibration: np.ndarray, repeats: int
+    default: Predictor,
+    images: np.ndarray,
+    reference: BatchScores,
+    calibration: np.ndarray,
+    repeats: int,
 ) -> dict:
     """What int8 would buy, measured but not served: the default graph quantized, its
     batch rate, and how its answers differ (the card's unsure rule, nothing refitted)."""
@@ -230,7 +234,7 @@ def int8_option(
         return probabilities, features
 
     return {
-        **lower_precision(default, images, outputs, repeats),
+        **lower_precision(default, reference, outputs, repeats),
         "calibration_digits": len(calibration),
     }
 
@@ -238,7 +242,9 @@ def int8_option(
 LOWER_PRECISION_CHUNK = 500  # images per bfloat16 forward pass
 
 
-def bf16_option(default: Predictor, images: np.ndarray, repeats: int) -> dict:
+def bf16_option(
+    default: Predictor, images: np.ndarray, reference: BatchScores, repeats: int
+) -> dict:
     """What bfloat16 would buy, measured but not served: the same served network in
     PyTorch under autocast to bfloat16 (oneDNN; AMX where the CPU has it), channels last."""
     if default.novelty is None:
@@ -257,17 +263,18 @@ def bf16_option(default: Predictor, images: np.ndarray, repeats: int) -> dict:
                 parts.append((probabilities.float().numpy(), features.float().numpy()))
         return np.concatenate([p for p, _ in parts]), np.concatenate([f for _, f in parts])
 
-    return lower_precision(default, images, outputs, repeats)
+    return lower_precision(default, reference, outputs, repeats)
 
 
 def lower_precision(
     default: Predictor,
-    images: np.ndarray,
+    reference: BatchScores,
     outputs: Callable[[], tuple[np.ndarray, np.ndarray]],
     repeats: int,
 ) -> dict:
     """Batch rate of `outputs` (probabilities, detector features) with the detector, and
-    how its answers differ from the default path's (the card's unsure rule unchanged)."""
+    how its answers differ from `reference`, the default path's on the same images (the
+    card's unsure rule unchanged)."""
 
     def scores() -> tuple[np.ndarray, np.ndarray]:  # predict_batch's work: net, detector
         probabilities, features = outputs()
@@ -277,10 +284,10 @@ def lower_precision(
 
     seconds = float(np.median(timings_ms(scores, repeats=repeats, warmup=1))) / 1000
     probabilities, unsure = scores()
-    reference = default.score_batch(images)
+    count = len(reference.probabilities)
     same_digit = probabilities.argmax(1) == reference.probabilities.argmax(1)
     return {
-        "images_per_second": len(images) / seconds,
+        "images_per_second": count / seconds,
         "argmax_agreement": float(same_digit.mean()),
         "max_probability_difference": float(np.abs(probabilities - reference.probabilities).max()),
         "unsure_flags_differ": float((unsure != reference.unsure).mean()),
@@ -422,8 +429,9 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(cores)
     rates = batch_rates(predictors, images, sizes["repeats"])
     default = predictors[DEFAULT_INFERENCE]
-    int8 = int8_option(default, images, mnist.split()[2][:1000], sizes["repeats"])
-    bf16 = bf16_option(predictors["eager"], images, sizes["repeats"])
+    reference = default.score_batch(images)
+    int8 = int8_option(default, images, reference, mnist.split()[2][:1000], sizes["repeats"])
+    bf16 = bf16_option(predictors["eager"], images, reference, sizes["repeats"])
     loop_n = sizes["loop"]
     loop_ms = float(np.sum(interleaved_ms(
         {"loop": lambda: [default.predict_batch(im[None]) for im in images[:loop_n]]}, 1

@@ -19,14 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import arguments, markdown_table, save_result
-from model.handwriting import default_cache_dir, style_digits
+from benchmarks._common import MORE_PEOPLE, arguments, markdown_table, save_result
 from model.predictor import Predictor
-from model.robustness import PROXY_PEOPLE, PROXY_PER_DIGIT, PROXY_SPLITS, style_proxy
+from model.robustness import PROXY_PEOPLE, PROXY_SPLITS, proxy_digits, style_proxy
 from settings import REPO_ROOT
 
 PREVIOUS_DEFAULT = "29010cb"
-MORE_PEOPLE = 200  # beyond the card's PROXY_PEOPLE, as benchmarks/unsure.py reads them
 
 
 @dataclass(frozen=True)
@@ -62,12 +60,9 @@ def previous_default(folder: Path) -> Path:
 def proxy_cells(predictor: Predictor, more: int) -> list[tuple[str, str]]:
     """(split, "accuracy, worst person, unsure") for the card's people and `more` others."""
     cells = []
-    for split, group in PROXY_SPLITS.items():
+    for split in PROXY_SPLITS:
         for start, people in ((0, PROXY_PEOPLE), (PROXY_PEOPLE, more)):
-            digits = style_digits(
-                group, people, PROXY_PER_DIGIT, start=start, cache_dir=default_cache_dir()
-            )
-            proxy = style_proxy(predictor, digits)
+            proxy = style_proxy(predictor, proxy_digits(split, people, start=start))
             which = f"the card's {people}" if start == 0 else f"{people} more"
             figures = (
                 f"{proxy['accuracy']:.2%}, {proxy['worst_person_accuracy']:.0%}, "

@@ -28,21 +28,19 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import load_test_mnist, print_breakdown, print_table
-from model.handwriting import StyleDigits, default_cache_dir, style_digits
+from benchmarks._common import MORE_PEOPLE, load_test_mnist, print_breakdown, print_table
+from model.data import Mnist
+from model.handwriting import StyleDigits
 from model.pipeline import evaluate_predictor
 from model.predictor import Predictor, available_models, default_model_name
 from model.preprocess import canvas_to_mnist
 from model.robustness import (
     PROXY_PEOPLE,
-    PROXY_PER_DIGIT,
-    PROXY_SPLITS,
     non_digit_flagged,
     proxy_digits,
     style_proxy,
 )
 
-MORE_PEOPLE = 200
 SQUEEZE = 0.75  # the second reading's width, of the drawing's (tried: 0.6, 0.75, 1.3)
 
 
@@ -57,13 +55,10 @@ def proxy_cell(predictor: Predictor, digits: StyleDigits) -> str:
 
 def main() -> None:
     mnist = load_test_mnist()
-    group = PROXY_SPLITS["held-out styles"]
-    more = style_digits(
-        group, MORE_PEOPLE, PROXY_PER_DIGIT, start=PROXY_PEOPLE, cache_dir=default_cache_dir()
-    )
-    rows, per_kind = [], {}
+    more = proxy_digits("held-out styles", MORE_PEOPLE, start=PROXY_PEOPLE)
+    rows, per_kind, loaded = [], {}, {}
     for name in available_models():
-        predictor = Predictor.load(name)
+        predictor = loaded[name] = Predictor.load(name)
         metrics = evaluate_predictor(predictor, mnist)
         shapes = non_digit_flagged(predictor, n=1300)
         per_kind[name] = shapes["by_kind"]
@@ -90,7 +85,7 @@ def main() -> None:
     )
     print("\nNon-digit drawings flagged, by kind:\n")
     print_breakdown(per_kind, "kind", ".0%")
-    print_second_reading(mnist, more)
+    print_second_reading(loaded[default_model_name()], mnist, more)
 
 
 def narrowed(images: np.ndarray, factor: float) -> np.ndarray:
@@ -121,27 +116,20 @@ def second_reading_row(
     return [label, f"{wrong.mean():.2%}", cell(first.unsure), cell(first.unsure | changed)]
 
 
-def print_second_reading(mnist, more_styles: StyleDigits) -> None:
-    name = default_model_name()
-    predictor = Predictor.load(name)
-    more_people = style_digits(
-        PROXY_SPLITS["held-out people"], MORE_PEOPLE, PROXY_PER_DIGIT, start=PROXY_PEOPLE,
-        cache_dir=default_cache_dir(),
-    )  # fmt: skip
+def print_second_reading(predictor: Predictor, mnist: Mnist, more_styles: StyleDigits) -> None:
     sets = {
-        "MNIST test": (mnist.test_images, mnist.test_labels),
         f"held-out people, {PROXY_PEOPLE}": proxy_digits("held-out people"),
-        f"held-out people, {MORE_PEOPLE} more": more_people,
+        f"held-out people, {MORE_PEOPLE} more": proxy_digits(
+            "held-out people", MORE_PEOPLE, start=PROXY_PEOPLE
+        ),
         f"held-out styles, {PROXY_PEOPLE}": proxy_digits("held-out styles"),
         f"held-out styles, {MORE_PEOPLE} more": more_styles,
     }
-    rows = [
-        second_reading_row(predictor, label, *(d if isinstance(d, tuple) else (d.images, d.labels)))
-        for label, d in sets.items()
-    ]
+    rows = [second_reading_row(predictor, "MNIST test", mnist.test_images, mnist.test_labels)]
+    rows += [second_reading_row(predictor, label, d.images, d.labels) for label, d in sets.items()]
     print(
-        f"\n{name}, measured but not served: also flagged when the digit drawn {SQUEEZE:g}x as "
-        "wide is read as another digit (a second network pass per prediction).\n"
+        f"\n{predictor.name}, measured but not served: also flagged when the digit drawn "
+        f"{SQUEEZE:g}x as wide is read as another digit (a second network pass per prediction).\n"
     )
     print_table(
         ["set", "errors", "flagged (errors caught)", f"with the {SQUEEZE:g}x reading"], rows

@@ -125,12 +125,16 @@ PROXY_PER_DIGIT = 5
 PROXY_SPLITS = {"held-out people": "held-out", "held-out styles": "held-out-styles"}
 
 
-def proxy_digits(split: str = "held-out people") -> StyleDigits:
-    """A proxy split: PROXY_PEOPLE people drawing each digit PROXY_PER_DIGIT times."""
+def proxy_digits(
+    split: str = "held-out people", people: int = PROXY_PEOPLE, start: int = 0
+) -> StyleDigits:
+    """A proxy split: `people` people (the card's PROXY_PEOPLE by default; from index
+    `start` for others of the same group) drawing each digit PROXY_PER_DIGIT times."""
     if split not in PROXY_SPLITS:
         raise ValueError(f"proxy split must be one of {', '.join(PROXY_SPLITS)}, got {split!r}")
-    group = PROXY_SPLITS[split]
-    return style_digits(group, PROXY_PEOPLE, PROXY_PER_DIGIT, cache_dir=default_cache_dir())
+    return style_digits(
+        PROXY_SPLITS[split], people, PROXY_PER_DIGIT, start=start, cache_dir=default_cache_dir()
+    )
 
 
 def style_proxy(predictor: Predictor, digits: StyleDigits) -> dict:

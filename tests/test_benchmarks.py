@@ -133,8 +133,9 @@ def test_int8_option_quantizes_the_default_graph_and_keeps_its_digits(mnist: Mni
     from benchmarks import inference
     from model.predictor import Predictor
 
-    default = Predictor.load(inference="onnx")
-    int8 = inference.int8_option(default, mnist.test_images[:300], mnist.split()[2][:200], 1)
+    default, images = Predictor.load(inference="onnx"), mnist.test_images[:300]
+    reference = default.score_batch(images)
+    int8 = inference.int8_option(default, images, reference, mnist.split()[2][:200], 1)
     assert int8["calibration_digits"] == 200 and int8["images_per_second"] > 0
     assert int8["argmax_agreement"] >= 0.99  # quantized, still the same digits
     assert 0 < int8["max_probability_difference"] < 0.2  # a different graph, not a copy
@@ -144,8 +145,8 @@ def test_bf16_option_runs_the_served_network_in_bfloat16(mnist: Mnist) -> None:
     from benchmarks import inference
     from model.predictor import Predictor
 
-    eager = Predictor.load(inference="eager")
-    bf16 = inference.bf16_option(eager, mnist.test_images[:300], 1)
+    eager, images = Predictor.load(inference="eager"), mnist.test_images[:300]
+    bf16 = inference.bf16_option(eager, images, Predictor.load().score_batch(images), 1)
     assert bf16["images_per_second"] > 0 and bf16["argmax_agreement"] >= 0.99
     assert 0 < bf16["max_probability_difference"] < 0.1  # rounded, not float32
     assert 0 <= bf16["unsure_flags_differ"] < 0.05
