@@ -410,7 +410,7 @@ def _digit_components(mask: np.ndarray) -> np.ndarray | None:
 
 def _is_a_dot(ink: np.ndarray) -> bool:
     """True for a tap or a dot: ink no longer than MIN_LENGTH_IN_WIDTHS stroke widths."""
-    half_width = float(ndimage.distance_transform_edt(np.pad(_work_mask(ink), 1)).max())
+    half_width = float(ndimage.distance_transform_edt(_padded(_work_mask(ink), 1)).max())
     return MIN_LENGTH_IN_WIDTHS * 2 * half_width > WORK_SIDE
 
 
@@ -433,17 +433,16 @@ def _fit_stroke_width(ink: np.ndarray) -> np.ndarray:
         return box
     target = low if width < low else high
     work_px = WORK_SIDE / MNIST_BOX  # work pixels per box pixel
-    mask = _work_mask(ink)
-    padded = np.pad(mask, math.ceil(max(0.0, target - width) * work_px) + 2)
-    inside = ndimage.distance_transform_edt(padded)
-    signed = np.where(padded, 0.5 - inside, ndimage.distance_transform_edt(~padded) - 0.5)
+    padded = _padded(_work_mask(ink), math.ceil(max(0.0, target - width) * work_px) + 2)
+    signed = _SignedDistance(padded)
     floor = np.zeros(padded.shape, dtype=np.float32)
     if target < width:
         to_skeleton = ndimage.distance_transform_edt(~skeletonize(padded))
         floor = np.clip(target * work_px / 3 - to_skeleton + 0.5, 0, 1)
     offset, best, best_error = (target - width) * work_px / 2, box, abs(width - target)
     for _ in range(3):
-        drawn = np.maximum(np.clip(offset - signed + 0.5, 0, 1), floor).astype(np.float32)
+        drawn = np.maximum(np.clip(offset - signed.at(offset) + 0.5, 0, 1), floor)
+        drawn = drawn.astype(np.float32)
         if not (drawn > 0.5).any():
             break  # a sliver with no stroke to speak of: keep the best so far
         box = _resize_longer_side(_crop_to(drawn, drawn > 0.5), MNIST_BOX)
@@ -456,6 +455,34 @@ def _fit_stroke_width(ink: np.ndarray) -> np.ndarray:
     return best
 
 
+class _SignedDistance:
+    """Signed distance to a mask's outline (negative inside), each side computed when
+    first needed.
+
+    Moving the outline out by `offset` >= 0 leaves every inside pixel fully inked,
+    and moving it in leaves every outside pixel blank, whatever their distances:
+    those read as -inf and +inf, which the clip in `_fit_stroke_width` turns into the
+    same 1 and 0, so one distance transform is skipped.
+    """
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self._mask = mask
+        self._signed = np.where(mask, -np.inf, np.inf)
+        self._inside = self._outside = False
+
+    def at(self, offset: float) -> np.ndarray:
+        """The signed distances that decide the outline moved by `offset` px."""
+        if offset < 0 and not self._inside:
+            self._inside = True
+            inside = ndimage.distance_transform_edt(self._mask)
+            self._signed[self._mask] = 0.5 - inside[self._mask]
+        if offset > 0 and not self._outside:
+            self._outside = True
+            outside = ndimage.distance_transform_edt(~self._mask)
+            self._signed[~self._mask] = outside[~self._mask] - 0.5
+        return self._signed
+
+
 def _work_mask(ink: np.ndarray) -> np.ndarray:
     """`ink` (cropped, 0..1) resampled to WORK_SIDE on its longer side, thresholded."""
     scale = WORK_SIDE / max(ink.shape)
@@ -466,7 +493,7 @@ def _work_mask(ink: np.ndarray) -> np.ndarray:
 def _measured_width(ink: np.ndarray) -> float:
     """Stroke width at 20 px box scale of cropped ink in [0, 1]: area / skeleton length."""
     mask = _work_mask(ink)
-    length = int(skeletonize(np.pad(mask, 1)).sum())
+    length = int(skeletonize(_padded(mask, 1)).sum())
     return float(mask.sum()) / length * MNIST_BOX / WORK_SIDE if length else 0.0
 
 
@@ -508,10 +535,17 @@ def _box(mask: np.ndarray) -> tuple[slice, slice]:
     return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
+def _padded(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """`mask` with `pixels` of False around it (np.pad's result, without its overhead)."""
+    padded = np.zeros((mask.shape[0] + 2 * pixels, mask.shape[1] + 2 * pixels), dtype=bool)
+    padded[pixels : pixels + mask.shape[0], pixels : pixels + mask.shape[1]] = mask
+    return padded
+
+
 def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:
     """`mask` dilated by a (2 * pixels + 1) square, as `pixels` 8-connected dilations."""
     size = 2 * pixels + 1
-    padded = np.pad(mask, pixels)
+    padded = _padded(mask, pixels)
     rows = np.logical_or.reduce([padded[i : i + mask.shape[0]] for i in range(size)])
     return np.logical_or.reduce([rows[:, j : j + mask.shape[1]] for j in range(size)])
 

@@ -537,3 +537,23 @@ def test_a_digit_whose_width_is_refitted_comes_out_the_same_on_either_path() -> 
 @given(drawings())
 def test_any_drawn_digit_comes_out_the_same_on_either_path(drawing: np.ndarray) -> None:
     assert_same_as_full_path([drawing])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    hnp.arrays(bool, st.tuples(st.integers(3, 24), st.integers(3, 24))),
+    st.floats(-4, 4, allow_nan=False),
+)
+def test_the_outline_moves_as_with_both_distance_transforms(mask, offset: float) -> None:
+    """The stroke-width fit computes one side's distances only; the moved outline it
+    draws is the one both full distance transforms give, at every offset."""
+    padded = np.pad(mask, 2)
+    full = np.where(
+        padded,
+        0.5 - ndimage.distance_transform_edt(padded),
+        ndimage.distance_transform_edt(~padded) - 0.5,
+    )
+    lazy = preprocess._SignedDistance(padded)
+    for moved in (offset, -offset, 0.0):
+        drawn = np.clip(moved - lazy.at(moved) + 0.5, 0, 1)
+        assert np.array_equal(drawn, np.clip(moved - full + 0.5, 0, 1))
