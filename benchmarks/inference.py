@@ -59,6 +59,7 @@ from benchmarks._common import (
     timings_ms,
 )
 from model.checkpoint import ModelLoadError
+from model.data import Mnist
 from model.handwriting import draw_digit, people
 from model.onnx_graph import serving_graph
 from model.predictor import BatchScores, Predictor, available_models
@@ -403,6 +404,32 @@ def held_out_drawings(count: int) -> list[np.ndarray]:
     return [draw_digit(who, digit, rng) for who in crowd for digit in range(10)][:count]
 
 
+def peak_rss_of(path: str) -> dict:
+    """`peak_rss_mb` of one inference path, as the result file holds it."""
+    after_imports, after_load_and_predict, torch_imported = peak_rss_mb(path)
+    return {
+        "after_imports": after_imports,
+        "after_load_and_predict": after_load_and_predict,
+        "torch_imported": torch_imported,
+    }
+
+
+def lower_precision_options(
+    predictors: dict[str, Predictor],
+    images: np.ndarray,
+    reference: BatchScores,
+    mnist: Mnist,
+    repeats: int,
+) -> dict[str, dict]:
+    """The int8 and bfloat16 options for batches, measured and not served."""
+    default = predictors[DEFAULT_INFERENCE]
+    calibration = mnist.split()[2][:1000]
+    return {
+        "int8_not_served": int8_option(default, images, reference, calibration, repeats),
+        "bf16_not_served": bf16_option(predictors["eager"], images, reference, repeats),
+    }
+
+
 def table_rows(s: dict, rates: dict, sizes: dict, loop_ms: float, cores: int) -> list[list]:
     """README's latency table: one row per measurement, the paths side by side."""
     calls, batch_n, loop_n, repeats = (sizes[k] for k in ("calls", "batch", "loop", "repeats"))
@@ -469,13 +496,10 @@ def main(argv: list[str] | None = None) -> dict:
     rates = batch_rates(predictors, images, sizes["repeats"])
     default = predictors[DEFAULT_INFERENCE]
     reference = default.score_batch(images)
-    int8 = int8_option(default, images, reference, mnist.split()[2][:1000], sizes["repeats"])
-    bf16 = bf16_option(predictors["eager"], images, reference, sizes["repeats"])
     loop_n = sizes["loop"]
     loop_ms = float(np.sum(interleaved_ms(
         {"loop": lambda: [default.predict_batch(im[None]) for im in images[:loop_n]]}, 1
     )["loop"]))  # fmt: skip
-    rss = {path: peak_rss_mb(path) for path in INFERENCE_PATHS}
     others = every_model(default, images, input28, sizes["calls"], sizes["repeats"], cores)
     data = {
         "model": default.name,
@@ -490,22 +514,14 @@ def main(argv: list[str] | None = None) -> dict:
             "images_per_second": rates,
             "over_torchscript": {p: rates[p] / rates["torchscript"] for p in INFERENCE_PATHS},
             "float32_ceiling": float32_ceiling(predictors["eager"].net, cores),
-            "int8_not_served": int8,
-            "bf16_not_served": bf16,
+            **lower_precision_options(predictors, images, reference, mnist, sizes["repeats"]),
         },
         "one_by_one_loop": {
             "images": loop_n,
             "ms": loop_ms,
             "images_per_second": loop_n / loop_ms * 1000,
         },
-        "peak_rss_mb": {
-            path: {
-                "after_imports": base,
-                "after_load_and_predict": loaded,
-                "torch_imported": imported_torch,
-            }
-            for path, (base, loaded, imported_torch) in rss.items()
-        },
+        "peak_rss_mb": {path: peak_rss_of(path) for path in INFERENCE_PATHS},
         "threads": {"single": 1, "batch": cores},
         "every_model": others,
     }
