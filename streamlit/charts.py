@@ -66,6 +66,7 @@ def per_digit_accuracy_figure(
     `zoom` starts the axis just below the worst digit: on MNIST every digit is at
     98-100 %, and on a 0-100 % axis their differences vanish.
     """
+    label = ".1%" if zoom else ".0%"  # zoomed, 99.6 % must not read as 100 %
     fig = go.Figure(
         go.Bar(
             x=list(digits),
@@ -76,7 +77,7 @@ def per_digit_accuracy_figure(
                 "cmin": 0.5,
                 "cmax": 1,
             },
-            text=["" if np.isnan(a) else f"{a:.0%}" for a in np.asarray(accuracy, float)],
+            text=["" if np.isnan(a) else f"{a:{label}}" for a in np.asarray(accuracy, float)],
             textposition="outside",
             hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
         )
@@ -84,7 +85,7 @@ def per_digit_accuracy_figure(
     fig.update_xaxes(tickmode="array", tickvals=DIGITS, range=[-0.5, 9.5])
     worst = np.nanmin(np.asarray(accuracy, float)) if zoom and len(accuracy) else 0.0
     low = max(0.0, np.floor(worst * 100 - 1) / 100) if zoom else 0.0
-    fig.update_yaxes(range=[low, 1 + (1 - low) * 0.12], tickformat=".0%" if not zoom else ".1%")
+    fig.update_yaxes(range=[low, 1 + (1 - low) * 0.12], tickformat=label)
     return _layout(fig, height=300, x_title="true digit", y_title="accuracy")
 
 

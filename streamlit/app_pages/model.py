@@ -13,6 +13,7 @@ import streamlit as st
 
 import run_model
 from db import jobs
+from model.card import StyleProxyReport
 from model.compare import HELD_OUT, MNIST_TEST
 from settings import get_settings
 
@@ -30,6 +31,18 @@ def _percent(value) -> str:
 
 def _or_dash(value) -> str:
     return "–" if value is None else str(value)
+
+
+def _proxy_details(proxy: StyleProxyReport) -> str:
+    """Worst person, unsure share, errors caught and the commonest confusions, in a line."""
+    confusions = ", ".join(
+        f"{true} read as {answer} ({count})" for true, answer, count in proxy.errors_by_pair[:3]
+    )
+    return (
+        f"worst person {_percent(proxy.worst_person_accuracy)}; *unsure* on "
+        f"{_percent(proxy.unsure_share)}, catching {_percent(proxy.errors_flagged_unsure)} of "
+        f"the errors; commonest errors: {confusions or 'none'}"
+    )
 
 
 def _duration(seconds) -> str:
@@ -94,6 +107,36 @@ if predictor is not None:
             if value is not None:
                 lines.append(f"- {text}: **{_percent(value)}**")
         st.markdown("\n".join(line for line in lines if line))
+
+    st.subheader("Real handwriting (a proxy)")
+    st.caption(
+        "Digits drawn on this canvas by synthetic people the model never saw "
+        "(`model.handwriting`): held-out people write the styles its training people "
+        "write; held-out styles people also write forms no training person does, and are "
+        "the ones to read as real users. How both compared with real people's drawings: "
+        "README, Models."
+    )
+    proxies = (
+        ("Held-out people", card.style_proxy),
+        ("Held-out styles", card.style_proxy_held_out_styles),
+    )
+    with st.container(horizontal=True):
+        for label, proxy in proxies:
+            if proxy is not None:
+                st.metric(
+                    label,
+                    _percent(proxy.accuracy),
+                    help=f"{proxy.n:,} digits by {proxy.people} people",
+                    border=True,
+                )
+    for label, proxy in proxies:
+        if proxy is not None:
+            st.markdown(f"**{label}**: {_proxy_details(proxy)}")
+    if not any(proxy for _, proxy in proxies):
+        st.caption(
+            "This card has no proxy figures: `python run_model.py evaluate --update-card` "
+            "adds them."
+        )
 
     # The default model draws into results/, the others into results/<name>/
     # (the `--results-dir` of their training command).
