@@ -198,9 +198,10 @@ class Prediction(Base):
 class PredictionStats(Base):
     """Labelled predictions counted per UTC day, model version, outcome and confidence bin.
 
-    Written only by triggers on `predictions` (migration 0003), never by the app: a
-    summary the dashboard sums instead of aggregating every labelled row. One row per
-    non-empty cell; `confidence_bin` b holds confidences in [b/20, (b+1)/20), 1.0 in 19.
+    Written only by triggers on `predictions` (migrations 0003, 0006), never by the app:
+    a summary the dashboard sums instead of aggregating every labelled row. One row per
+    non-empty cell; `confidence_bin` b holds confidences in [b/20, (b+1)/20), 1.0 in 19;
+    `unsure_n` of its n were answered unsure.
     """
 
     __tablename__ = "prediction_stats"
@@ -212,6 +213,7 @@ class PredictionStats(Base):
     confidence_bin: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
     n: Mapped[int] = mapped_column(sa.Integer)
     confidence_sum: Mapped[float] = mapped_column(sa.Float)
+    unsure_n: Mapped[int] = mapped_column(sa.Integer, server_default="0")  # migration 0006
 
 
 # --- The learning loop (migration 0005) --------------------------------------------

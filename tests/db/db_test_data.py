@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 # The seeded data set. Each row: (model, predicted, true label or None, confidence,
 # created_at). Its statistics are worked out by hand in test_views.py.
@@ -23,3 +24,14 @@ SEED_ROWS: list[tuple[str, int, int | None, float, datetime]] = [
     ("B", 4, None, 0.30, D1 + timedelta(hours=7)),  # 10 unlabelled
     ("A", 3, 5, 0.80, D2 + timedelta(hours=7)),  # 11 wrong,  bin 8
 ]
+
+# prediction_stats' columns before migration 0006 added unsure_n.
+STATS_AT_0003 = (
+    "day, model_version_id, true_label, predicted_digit, confidence_bin, n, confidence_sum"
+)
+
+
+def comparable(row: Any) -> tuple[Any, ...]:
+    """A row as a tuple, floats to 12 significant digits: migration 0006 re-adds each
+    cell's confidences in another order, which may move the sum's last bit."""
+    return tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in row)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from db_test_data import STATS_AT_0003, comparable
 
 from db import champion, jobs, migrate
 from db.engine import get_engine, session_scope
@@ -19,12 +20,10 @@ def _tables(url: str) -> set[str]:
 
 
 def _rows(url: str) -> list[list[tuple[Any, ...]]]:
-    tables = ("model_versions", "predictions", "prediction_stats")
+    queries = [f"SELECT * FROM {t} ORDER BY 1" for t in ("model_versions", "predictions")]
+    queries.append(f"SELECT {STATS_AT_0003} FROM prediction_stats ORDER BY 1, 2, 3, 4, 5")
     with get_engine(url).connect() as connection:
-        return [
-            [tuple(row) for row in connection.execute(sa.text(f"SELECT * FROM {t} ORDER BY 1"))]
-            for t in tables
-        ]
+        return [[comparable(row) for row in connection.execute(sa.text(q))] for q in queries]
 
 
 def test_0005_upgrades_a_database_holding_todays_rows(seeded: dict[str, Any]) -> None:

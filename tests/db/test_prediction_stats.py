@@ -1,6 +1,6 @@
 """prediction_stats, the summary the dashboard reads: always equal to counting the rows.
 
-Triggers keep it (migration 0003); these tests change predictions every way the app
+Triggers keep it (migrations 0003 and 0006); these tests change predictions every way the app
 (and a migration, and an administrator's UPDATE) can, and after each change compare
 the whole table with a recomputation from the raw rows in Python. Then the
 statistics read from it must equal the same statistics aggregated from the rows.
@@ -31,9 +31,9 @@ def _bin(confidence: float) -> int:
     return max(b for b in range(20) if confidence >= b / 20)
 
 
-def recomputed(session: Session) -> dict[tuple, tuple[int, float]]:
-    """(day, model, true, predicted, bin) -> (n, sum of confidences), from the raw rows."""
-    cells: dict[tuple, list] = defaultdict(lambda: [0, 0.0])
+def recomputed(session: Session) -> dict[tuple, tuple[int, float, int]]:
+    """(day, model, true, predicted, bin) -> (n, sum of confidences, unsure), from the rows."""
+    cells: dict[tuple, list] = defaultdict(lambda: [0, 0.0, 0])
     rows = session.execute(
         sa.select(
             Prediction.created_at,
@@ -41,21 +41,24 @@ def recomputed(session: Session) -> dict[tuple, tuple[int, float]]:
             Prediction.true_label,
             Prediction.predicted_digit,
             Prediction.confidence,
+            Prediction.unsure,
         ).where(Prediction.true_label.is_not(None))
     )
-    for created_at, model, true_label, predicted, confidence in rows:
+    for created_at, model, true_label, predicted, confidence, unsure in rows:
         key = (created_at.astimezone(UTC).date(), model, true_label, predicted, _bin(confidence))
         cells[key][0] += 1
         cells[key][1] += confidence
-    return {key: (n, total) for key, (n, total) in cells.items()}
+        cells[key][2] += int(unsure)
+    return {key: tuple(cell) for key, cell in cells.items()}
 
 
-def summary(session: Session) -> dict[tuple, tuple[int, float]]:
+def summary(session: Session) -> dict[tuple, tuple[int, float, int]]:
     rows = session.execute(sa.select(PredictionStats)).scalars()
     return {
         (r.day, r.model_version_id, r.true_label, r.predicted_digit, r.confidence_bin): (
             r.n,
             r.confidence_sum,
+            r.unsure_n,
         )
         for r in rows
     }
@@ -65,13 +68,15 @@ def assert_summary_is_exact(url: str) -> None:
     with session_scope(url) as session:
         expected, got = recomputed(session), summary(session)
     assert got.keys() == expected.keys()  # no missing cell, and no cell left at n = 0
-    for key, (n, total) in expected.items():
+    for key, (n, total, unsure) in expected.items():
         assert got[key][0] == n, key
         assert got[key][1] == pytest.approx(total, rel=1e-9, abs=1e-9), key
+        assert got[key][2] == unsure, key
 
 
 def populate(url: str, n: int = 160, seed: int = 0) -> dict[str, Any]:
-    """Two models, `n` predictions over four days, every bin edge among the confidences."""
+    """Two models, `n` predictions over four days, every bin edge among the confidences;
+    the less confident ones, and a few others, answered unsure."""
     rng = np.random.default_rng(seed)
     confidences = [b / 20 for b in range(21)]
     confidences += list(rng.uniform(0, 1, n - len(confidences)))
@@ -88,6 +93,7 @@ def populate(url: str, n: int = 160, seed: int = 0) -> dict[str, Any]:
                 predicted_digit=predicted,
                 confidence=float(confidence),
                 created_at=made,
+                unsure=bool(confidence < 0.6 or rng.random() < 0.1),
             )
             ids.append(repository.store(session, submission))
     return {"models": models, "ids": ids, "rng": rng}
@@ -122,13 +128,15 @@ def test_summary_follows_inserts_corrections_and_deletes(db_url: str) -> None:
             .values(predicted_digit=(Prediction.predicted_digit + 1) % 10, confidence=0.5)
         )
         session.execute(sa.delete(Prediction).where(Prediction.id.in_(ids[110:120])))
+        flipped = sa.update(Prediction).where(Prediction.id.in_(ids[120:140]))
+        session.execute(flipped.values(unsure=~Prediction.unsure))  # only `unsure` changes
     assert_summary_is_exact(db_url)
 
 
 def test_the_last_row_of_a_cell_takes_the_cell_with_it(db_url: str) -> None:
     with session_scope(db_url) as session:
         only = repository.store(session, make_submission(label=3, confidence=0.9))
-        assert list(summary(session).values()) == [(1, pytest.approx(0.9))]
+        assert list(summary(session).values()) == [(1, pytest.approx(0.9), 0)]
         repository.set_label(session, only, 5)
         assert [key[2] for key in summary(session)] == [5]
         repository.delete_prediction(session, only)
@@ -152,12 +160,46 @@ def test_upgrade_summarises_the_predictions_already_there(db_url: str) -> None:
                     client_request_id=f"old-{digit}-{label}",
                     true_label=label,
                     labeled_at=None if label is None else DAY,
+                    unsure=confidence < 0.5 or label == 7,
                 )
             )
     migrate.upgrade_to_head(db_url)
     assert_summary_is_exact(db_url)
     with session_scope(db_url) as session:
-        assert sum(n for n, _ in summary(session).values()) == 3
+        cells = summary(session).values()
+        assert sum(n for n, _, _ in cells) == 3 and sum(unsure for *_, unsure in cells) == 1
+
+
+def test_0006_counts_unsure_answers_already_there_and_its_downgrade_keeps_0003s(
+    db_url: str,
+) -> None:
+    populate(db_url, n=60, seed=4)
+    migrate.downgrade(db_url, "0005")
+    with session_scope(db_url) as session:
+        assert "unsure_n" not in {
+            c["name"] for c in sa.inspect(session.bind).get_columns("prediction_stats")
+        }
+        repository.store(session, make_submission(label=2, confidence=0.3, unsure=True))
+        cells = {key: (n, total) for key, (n, total, _) in recomputed(session).items()}
+        rows = session.execute(sa.text("SELECT * FROM prediction_stats")).mappings().all()
+        kept = {
+            tuple(
+                r[k]
+                for k in (
+                    "day",
+                    "model_version_id",
+                    "true_label",
+                    "predicted_digit",
+                    "confidence_bin",
+                )
+            ): r["n"]
+            for r in rows
+        }
+    assert {key: n for key, (n, _) in cells.items()} == {
+        (date.fromisoformat(str(k[0])), *k[1:]): n for k, n in kept.items()
+    }
+    migrate.upgrade_to_head(db_url)
+    assert_summary_is_exact(db_url)
 
 
 FILTERS = [
