@@ -107,9 +107,7 @@ def test_augmentation_stretches_widths_as_the_base_was_trained() -> None:
     assert QUICK.for_base(resnet).stretch == resnet.config.stretch
     assert replace(QUICK, stretch=1.2).for_base(resnet).stretch == 1.2  # asked for: kept
     assert QUICK.for_base(replace(resnet, config=None)).stretch == 1.0
-    assert f"widths stretched up to {resnet.config.stretch:g}x" in QUICK.for_base(
-        resnet
-    ).describe()
+    assert f"widths stretched up to {resnet.config.stretch:g}x" in QUICK.for_base(resnet).describe()
 
 
 def test_challenger_learns_the_styles_and_is_served(
