@@ -274,6 +274,7 @@ def statistics_queries(
         "confidence by outcome": analytics.confidence_by_outcome,
         "calibration bins": analytics.calibration_bins,
         "accuracy over time": analytics.accuracy_over_time,
+        "unsure report": analytics.unsure_report,
     }
     everything = Filters(from_summary=from_summary)
     recent = Filters(version, since=(now - timedelta(days=30)).date(), from_summary=from_summary)

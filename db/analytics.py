@@ -4,7 +4,8 @@ Why aggregate here rather than `SELECT * FROM accuracy_by_digit`: the dashboard
 filters by model version and date range, which the pre-aggregated views cannot do.
 
 Where the numbers come from: every statistic is a sum over "cells" of labelled
-predictions (n, correct, sum of confidences, grouped by some of: UTC day, model
+predictions (n, correct, sum of confidences, how many were answered unsure, grouped
+by some of: UTC day, model
 version, true label, predicted digit, confidence bin). When `since` and `until` are
 whole UTC days -- always, from the dashboard, whose filter is a date range -- the
 cells are read from `prediction_stats`, the summary that triggers keep (migration
@@ -75,9 +76,51 @@ def kpis(session: Session, filters: Filters = ALL, *, now: datetime | None = Non
         predictions=predictions,
         labelled=labelled,
         correct=correct,
-        accuracy=correct / labelled if labelled else None,
+        accuracy=_share(correct, labelled),
         labelled_last_24h=labelled_24h,
-        accuracy_last_24h=correct_24h / labelled_24h if labelled_24h else None,
+        accuracy_last_24h=_share(correct_24h, labelled_24h),
+    )
+
+
+@dataclass(frozen=True)
+class UnsureReport:
+    """How the app's "unsure" did on labelled drawings: the counts, and the shares a
+    reader wants (None while there is nothing to divide by)."""
+
+    labelled: int
+    correct: int
+    unsure: int  # labelled answers given as unsure
+    unsure_when_right: int  # right answers flagged all the same
+
+    @property
+    def flagged(self) -> float | None:
+        """Share of the labelled answers given as unsure."""
+        return _share(self.unsure, self.labelled)
+
+    @property
+    def flagged_when_right(self) -> float | None:
+        """Share of the right answers flagged: noise, which teaches users to ignore it."""
+        return _share(self.unsure_when_right, self.correct)
+
+    @property
+    def errors_caught(self) -> float | None:
+        """Share of the wrong answers that came flagged unsure."""
+        return _share(self.unsure - self.unsure_when_right, self.labelled - self.correct)
+
+    @property
+    def accuracy_when_sure(self) -> float | None:
+        return _share(self.correct - self.unsure_when_right, self.labelled - self.unsure)
+
+
+def unsure_report(session: Session, filters: Filters = ALL) -> UnsureReport:
+    """How often labelled answers came flagged unsure, on right and on wrong answers."""
+    cells = _cells(session, filters, ["true_label", "predicted_digit"])
+    right = cells["true_label"] == cells["predicted_digit"]
+    return UnsureReport(
+        labelled=int(cells["n"].sum()),
+        correct=int(cells.loc[right, "n"].sum()),
+        unsure=int(cells["unsure"].sum()),
+        unsure_when_right=int(cells.loc[right, "unsure"].sum()),
     )
 
 
@@ -205,13 +248,14 @@ class _CellSource(NamedTuple):
     n: Any
     correct: Any
     confidence_sum: Any
+    unsure: Any
     conditions: list[Any]
 
 
 def _cells(session: Session, where: Filters, by: list[str]) -> pd.DataFrame:
     """Labelled predictions matching `where`, grouped by `by` (some of CELL_KEYS).
 
-    Columns: `by`, then n, correct, confidence_sum; one row per non-empty group (one
+    Columns: `by`, then n, correct, confidence_sum, unsure; one row per non-empty group (one
     row, with zeros, when `by` is empty). From prediction_stats when the filters are
     whole days and `where.from_summary`, else aggregated from the rows.
     """
@@ -223,11 +267,12 @@ def _cells(session: Session, where: Filters, by: list[str]) -> pd.DataFrame:
         sa.func.coalesce(source.n, 0).label("n"),
         sa.func.coalesce(source.correct, 0).label("correct"),
         source.confidence_sum.label("confidence_sum"),
+        sa.func.coalesce(source.unsure, 0).label("unsure"),
     ).where(*source.conditions)
     if keys:
         query = query.group_by(*keys)
-    frame = _read(session, query, [*by, "n", "correct", "confidence_sum"])
-    return frame.astype({"n": int, "correct": int, "confidence_sum": float})
+    frame = _read(session, query, [*by, "n", "correct", "confidence_sum", "unsure"])
+    return frame.astype({"n": int, "correct": int, "confidence_sum": float, "unsure": int})
 
 
 def _summary_cells(where: Filters) -> _CellSource:
@@ -244,6 +289,7 @@ def _summary_cells(where: Filters) -> _CellSource:
         n=sa.func.sum(stats.n),
         correct=sa.func.sum(sa.case((stats.true_label == stats.predicted_digit, stats.n), else_=0)),
         confidence_sum=sa.func.sum(stats.confidence_sum),
+        unsure=sa.func.sum(stats.unsure_n),
         conditions=conditions,
     )
 
@@ -261,6 +307,7 @@ def _row_cells(session: Session, where: Filters) -> _CellSource:
         n=sa.func.count(),
         correct=_CORRECT,
         confidence_sum=sa.func.sum(lp.c.confidence),
+        unsure=sa.func.sum(sa.case((lp.c.unsure, 1), else_=0)),
         conditions=where.on(lp),
     )
 
@@ -298,6 +345,10 @@ def _confidence_bin(bins: int) -> Any:
 def _read(session: Session, query: sa.Select[Any], columns: list[str]) -> pd.DataFrame:
     rows = [tuple(row) for row in session.execute(query).all()]
     return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def _with_accuracy(frame: pd.DataFrame) -> pd.DataFrame:

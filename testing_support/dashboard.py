@@ -24,17 +24,19 @@ class SeedRow:
     predicted: int
     label: int | None
     confidence: float
+    unsure: bool = False
 
 
 # A small data set whose statistics are worked out by hand in the tests:
 # all 6 predictions, 5 labelled, 3 right (rows 1, 3, 5) -> 60.0 %;
 # model "alpha" alone: 4 predictions, 3 labelled, 2 right -> 66.7 %;
-# wrong ones: rows 2 and 6.
+# wrong ones: rows 2 and 6. Answered unsure: rows 1 (right), 2 (wrong), 4 (unlabelled):
+# 2 of 5 labelled flagged, 1 of 3 right ones, 1 of 2 errors; sure: 2 of 3 right.
 SEED = [
-    SeedRow("alpha", 3, 3, 0.90),
-    SeedRow("alpha", 3, 5, 0.80),
+    SeedRow("alpha", 3, 3, 0.90, unsure=True),
+    SeedRow("alpha", 3, 5, 0.80, unsure=True),
     SeedRow("alpha", 7, 7, 0.95),
-    SeedRow("alpha", 1, None, 0.60),
+    SeedRow("alpha", 1, None, 0.60, unsure=True),
     SeedRow("beta", 0, 0, 0.99),
     SeedRow("beta", 4, 9, 0.55),
 ]
@@ -60,6 +62,7 @@ def seed(url: str) -> Seeded:
                     model_name=row.model,
                     predicted_digit=row.predicted,
                     confidence=row.confidence,
+                    unsure=row.unsure,
                     image=bar_image(4 + 2 * row.predicted),  # a distinct picture per row
                     latency_ms=None,
                     session_id=None,

@@ -26,6 +26,37 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+def _unsure_metrics(report: analytics.UnsureReport) -> None:
+    """How "unsure" did on the labelled drawings: how often, on right answers, on errors."""
+    wrong, caught = report.labelled - report.correct, report.unsure - report.unsure_when_right
+    with st.container(horizontal=True):
+        st.metric(
+            "Flagged unsure",
+            _percent(report.flagged),
+            help=f"{report.unsure} of {report.labelled} labelled answers came flagged unsure",
+            border=True,
+        )
+        st.metric(
+            "Unsure on right answers",
+            _percent(report.flagged_when_right),
+            help=f"{report.unsure_when_right} of {report.correct} right answers were flagged "
+            "all the same: the fewer, the more a flag means",
+            border=True,
+        )
+        st.metric(
+            "Errors caught",
+            _percent(report.errors_caught),
+            help=f"{caught} of {wrong} wrong answers came flagged unsure",
+            border=True,
+        )
+        st.metric(
+            "Accuracy when sure",
+            _percent(report.accuracy_when_sure),
+            help="on the labelled answers given without the flag",
+            border=True,
+        )
+
+
 st.title("Statistics")
 resources.stop_unless_store_reachable()
 
@@ -73,6 +104,9 @@ elif headline is not None:
     if headline.labelled == 0:
         st.info("No labels yet: accuracy needs drawings whose true digit was given.")
     else:
+        unsure = resources.read(analytics.unsure_report, filters)
+        if unsure is not None:
+            _unsure_metrics(unsure)
         left, right = st.columns(2, gap="large")
         with left:
             st.subheader("Accuracy per digit")

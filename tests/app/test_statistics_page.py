@@ -35,6 +35,16 @@ def test_kpis_show_the_seeded_numbers(open_page: Callable[..., AppTest], seeded:
     assert not at.error
 
 
+def test_unsure_shows_how_often_it_fired_on_right_and_wrong_answers(
+    open_page: Callable[..., AppTest], seeded: Seeded
+):
+    shown = metrics(open_page("statistics"))  # testing_support.dashboard.SEED, by hand
+    assert shown["Flagged unsure"] == "40.0%"
+    assert shown["Unsure on right answers"] == "33.3%"
+    assert shown["Errors caught"] == "50.0%"
+    assert shown["Accuracy when sure"] == "66.7%"
+
+
 def test_model_version_filter_narrows_the_numbers(
     open_page: Callable[..., AppTest], seeded: Seeded
 ):

@@ -237,6 +237,9 @@ def test_summary_and_rows_give_the_same_statistics(db_url: str, filters: dict[st
         kpis = analytics.kpis(session, summary, now=now)
         assert kpis == analytics.kpis(session, rows, now=now)
         assert kpis.labelled > 0
+        unsure = analytics.unsure_report(session, summary)
+        assert unsure == analytics.unsure_report(session, rows)
+        assert 0 < unsure.unsure < unsure.labelled == kpis.labelled
 
 
 def test_a_time_of_day_filter_counts_from_the_rows(db_url: str) -> None:

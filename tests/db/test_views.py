@@ -250,6 +250,27 @@ def test_empty_database_gives_full_shaped_results(db_url: str) -> None:
         assert analytics.accuracy_over_time(session).empty
         outcome = analytics.confidence_by_outcome(session)
         assert len(outcome) == 20 and outcome[["correct", "wrong"]].to_numpy().sum() == 0
+        unsure = analytics.unsure_report(session)
+        assert unsure.flagged is None and unsure.errors_caught is None
+
+
+def test_unsure_report_counts_flags_on_right_and_wrong_answers(db_url: str) -> None:
+    # (predicted, label, unsure): right and sure x3, right but flagged, wrong and
+    # flagged x2, wrong and sure; an unlabelled flagged answer counts nowhere.
+    answers = [(3, 3, False)] * 3 + [(4, 4, True)] + [(1, 7, True)] * 2 + [(5, 6, False)]
+    answers += [(2, None, True)]
+    with session_scope(db_url) as session:
+        for predicted, label, unsure in answers:
+            submission = make_submission(label=label, predicted_digit=predicted, unsure=unsure)
+            repository.store(session, submission)
+    with session_scope(db_url) as session:
+        for filters in (Filters(), Filters(from_summary=False)):
+            report = analytics.unsure_report(session, filters)
+            assert (report.labelled, report.correct, report.unsure) == (7, 4, 3)
+            assert report.flagged == pytest.approx(3 / 7)
+            assert report.flagged_when_right == pytest.approx(1 / 4)
+            assert report.errors_caught == pytest.approx(2 / 3)
+            assert report.accuracy_when_sure == pytest.approx(3 / 4)
 
 
 def test_confidence_histogram_equals_counts_from_the_raw_rows(db_url: str) -> None:
