@@ -29,32 +29,20 @@ def _percent(value: float | None) -> str:
 def _unsure_metrics(report: analytics.UnsureReport) -> None:
     """How "unsure" did on the labelled drawings: how often, on right answers, on errors."""
     wrong, caught = report.labelled - report.correct, report.unsure - report.unsure_when_right
+    figures = [
+        ("Flagged unsure", report.flagged,
+         f"{report.unsure} of {report.labelled} labelled answers came flagged unsure"),
+        ("Unsure on right answers", report.flagged_when_right,
+         f"{report.unsure_when_right} of {report.correct} right answers were flagged all the "
+         "same: the fewer, the more a flag means"),
+        ("Errors caught", report.errors_caught,
+         f"{caught} of {wrong} wrong answers came flagged unsure"),
+        ("Accuracy when sure", report.accuracy_when_sure,
+         "on the labelled answers given without the flag"),
+    ]  # fmt: skip
     with st.container(horizontal=True):
-        st.metric(
-            "Flagged unsure",
-            _percent(report.flagged),
-            help=f"{report.unsure} of {report.labelled} labelled answers came flagged unsure",
-            border=True,
-        )
-        st.metric(
-            "Unsure on right answers",
-            _percent(report.flagged_when_right),
-            help=f"{report.unsure_when_right} of {report.correct} right answers were flagged "
-            "all the same: the fewer, the more a flag means",
-            border=True,
-        )
-        st.metric(
-            "Errors caught",
-            _percent(report.errors_caught),
-            help=f"{caught} of {wrong} wrong answers came flagged unsure",
-            border=True,
-        )
-        st.metric(
-            "Accuracy when sure",
-            _percent(report.accuracy_when_sure),
-            help="on the labelled answers given without the flag",
-            border=True,
-        )
+        for label, value, explained in figures:
+            st.metric(label, _percent(value), help=explained, border=True)
 
 
 st.title("Statistics")
