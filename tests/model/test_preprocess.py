@@ -557,3 +557,19 @@ def test_the_outline_moves_as_with_both_distance_transforms(mask, offset: float)
     for moved in (offset, -offset, 0.0):
         drawn = np.clip(moved - lazy.at(moved) + 0.5, 0, 1)
         assert np.array_equal(drawn, np.clip(moved - full + 0.5, 0, 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(bool, st.tuples(st.integers(1, 30), st.integers(1, 30))),
+    st.floats(0, 12, allow_nan=False),
+)
+def test_distances_within_a_radius_are_scipys(mask, radius: float) -> None:
+    """Exact where the fit reads them, and beyond the radius wherever they are farther."""
+    if mask.all():
+        mask[0, 0] = False  # at least one pixel to measure to, as the fit always has
+    expected = ndimage.distance_transform_edt(mask)
+    got = preprocess._distance_within(mask, radius)
+    near = expected <= radius
+    assert np.array_equal(got[near], expected[near])
+    assert (got[~near] > radius).all()
