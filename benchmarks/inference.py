@@ -380,7 +380,11 @@ def single_thread_ms(
 
 
 def drawings_ms(predictors: dict[str, Predictor], drawings: list[np.ndarray]) -> dict[str, dict]:
-    """p50/p99 of predict and canvas_to_mnist over `drawings`, each path in turn per drawing."""
+    """p50/p99 of predict and canvas_to_mnist over `drawings`, each once per run.
+
+    The runs take turns in blocks of BLOCK drawings, as `interleaved_ms` does: taking
+    turns on every drawing would leave each call the caches another path had filled.
+    """
     runs = {
         **{f"predict {p}": predictors[p].predict for p in predictors},
         "canvas_to_mnist": canvas_to_mnist,
@@ -389,11 +393,13 @@ def drawings_ms(predictors: dict[str, Predictor], drawings: list[np.ndarray]) ->
         for run in runs.values():
             run(drawing)
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for i, drawing in enumerate(drawings):
-        for name, run in list(runs.items())[:: 1 if i % 2 else -1]:
-            start = time.perf_counter()
-            run(drawing)
-            times[name].append(time.perf_counter() - start)
+    for block in range(0, len(drawings), BLOCK):
+        order = list(runs.items()) if block // BLOCK % 2 == 0 else list(runs.items())[::-1]
+        for name, run in order:
+            for drawing in drawings[block : block + BLOCK]:
+                start = time.perf_counter()
+                run(drawing)
+                times[name].append(time.perf_counter() - start)
     return {name: summary_ms(np.asarray(values) * 1000) for name, values in times.items()}
 
 
