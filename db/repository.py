@@ -28,7 +28,7 @@ from db.filters import ALL, Filters
 from db.schema import IMAGE_SIZE, ModelVersion, Prediction, utc_now
 from db.submission import ModelIdentity, Submission
 
-STATUSES = ("all", "labelled", "unlabelled", "wrong")
+STATUSES = ("all", "labelled", "unlabelled", "wrong", "unsure")
 
 PREDICTION_COLUMNS = (
     "id", "created_at", "model_version_id", "model_name", "predicted_digit", "confidence",
@@ -172,8 +172,9 @@ def list_predictions(
 ) -> pd.DataFrame:
     """Recent predictions, newest first, with their images (784 bytes each).
 
-    `status`: "all", "labelled", "unlabelled" or "wrong" (labelled and mispredicted).
-    `limit=None` returns everything that matches.
+    `status`: "all", "labelled", "unlabelled", "wrong" (labelled and mispredicted) or
+    "unsure" (answered unsure, labelled or not). `limit=None` returns everything that
+    matches.
     """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
@@ -186,6 +187,8 @@ def list_predictions(
         query = query.where(
             Prediction.true_label.is_not(None), Prediction.true_label != Prediction.predicted_digit
         )
+    elif status == "unsure":
+        query = query.where(Prediction.unsure.is_(True))
     if limit is not None:
         query = query.limit(check.whole_number(limit, "limit", minimum=1))
     query = query.order_by(Prediction.created_at.desc(), Prediction.id.desc())

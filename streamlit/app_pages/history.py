@@ -21,11 +21,12 @@ STATUS_CHOICES = {
     "labelled": "Labelled",
     "unlabelled": "Unlabelled only",
     "wrong": "Wrong only",
+    "unsure": "Unsure",
     "suspicious": "Suspicious labels",
 }
 ROW_LIMITS = [50, 200, 1000]
 TABLE_COLUMNS = [
-    "drawing", "id", "predicted_digit", "confidence", "true_label", "correct",
+    "drawing", "id", "predicted_digit", "confidence", "unsure", "true_label", "correct",
     "created_at", "model_name", "source",
 ]  # fmt: skip
 CSV_COLUMNS = [
@@ -119,6 +120,7 @@ elif rows is not None:
                 "confidence", format="percent", min_value=0.0, max_value=1.0
             ),
             "true_label": "label",
+            "unsure": st.column_config.CheckboxColumn("unsure?"),
             "correct": st.column_config.CheckboxColumn("right?"),
             "created_at": st.column_config.DatetimeColumn("time", format="YYYY-MM-DD HH:mm"),
             "model_name": "model",

@@ -36,6 +36,9 @@ def test_filters(open_page: Callable[..., AppTest], seeded: Seeded):
     assert sorted(shown_ids(at)) == [seeded.ids[1], seeded.ids[5]]
     at.segmented_control(key="history-status").set_value("unlabelled").run()
     assert shown_ids(at) == [seeded.ids[3]]
+    at.segmented_control(key="history-status").set_value("unsure").run()  # SEED's rows 1, 2, 4
+    assert sorted(shown_ids(at)) == [seeded.ids[0], seeded.ids[1], seeded.ids[3]]
+    assert at.dataframe[0].value["unsure"].all()
     at.segmented_control(key="history-status").set_value("all").run()
     at.selectbox(key="history-version").select(seeded.versions["beta"]).run()
     assert sorted(shown_ids(at)) == seeded.ids[4:]

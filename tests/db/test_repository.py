@@ -204,6 +204,18 @@ def test_list_predictions_filters(seeded: dict) -> None:
     assert every["image"].map(len).eq(784).all()
 
 
+def test_list_predictions_of_unsure_answers_labelled_or_not(db_url: str) -> None:
+    flags = [(True, None), (False, 3), (True, 3), (False, None)]
+    with session_scope(db_url) as session:
+        ids = [
+            repository.store(session, make_submission(label=label, unsure=unsure))
+            for unsure, label in flags
+        ]
+        unsure = repository.list_predictions(session, status="unsure")
+    assert sorted(_ids(unsure)) == [ids[0], ids[2]]
+    assert unsure["unsure"].all()
+
+
 def test_list_predictions_has_its_columns_even_when_empty(db_url: str) -> None:
     with session_scope(db_url) as session:
         frame = repository.list_predictions(session, status="wrong")
