@@ -501,9 +501,9 @@ def _distance_within(mask: np.ndarray, radius: float) -> np.ndarray:
     within reach; squared distances are integers, so the square roots are scipy's.
     """
     height, width = mask.shape
-    reach = int(radius) + 1
-    far = np.int16(height + width)  # farther than anything in the picture
-    rows = np.arange(height, dtype=np.int16)[:, None]
+    far = height + width  # farther than any two pixels of the picture
+    reach = min(int(radius) + 1, far)
+    rows = np.arange(height, dtype=np.int32)[:, None]
     above = np.maximum.accumulate(np.where(mask, -far, rows), axis=0)
     below = np.minimum.accumulate(np.where(mask, height + far, rows)[::-1], axis=0)[::-1]
     column = np.minimum(rows - above, below - rows)
