@@ -5,14 +5,13 @@ filters by model version and date range, which the pre-aggregated views cannot d
 
 Where the numbers come from: every statistic is a sum over "cells" of labelled
 predictions (n, correct, sum of confidences, how many were answered unsure, grouped
-by some of: UTC day, model
-version, true label, predicted digit, confidence bin). When `since` and `until` are
-whole UTC days -- always, from the dashboard, whose filter is a date range -- the
-cells are read from `prediction_stats`, the summary that triggers keep (migration
-0003), instead of every labelled row. Otherwise (a time of day, or the "last 24
-hours" KPI), or with `from_summary=False`, they are aggregated from
-`labeled_predictions` (the view that defines `is_correct`) with the filters applied
-first. Both give the same numbers -- a test holds them to it, and to the aggregate
+by some of: UTC day, model version, true label, predicted digit, confidence bin).
+When `since` and `until` are whole UTC days -- always, from the dashboard, whose
+filter is a date range -- the cells are read from `prediction_stats`, the summary
+that triggers keep (migrations 0003, 0006), instead of every labelled row. Otherwise
+(a time of day, or the "last 24 hours" KPI), or with `from_summary=False`, they are
+aggregated from `labeled_predictions` (the view that defines `is_correct`) with the
+filters applied first. Both give the same numbers -- a test holds them to it, and to the aggregate
 views, so the dashboard and an analyst's psql session never disagree.
 
 Every statistic takes one `Filters` (default: everything), checked when it is made.
@@ -255,8 +254,8 @@ class _CellSource(NamedTuple):
 def _cells(session: Session, where: Filters, by: list[str]) -> pd.DataFrame:
     """Labelled predictions matching `where`, grouped by `by` (some of CELL_KEYS).
 
-    Columns: `by`, then n, correct, confidence_sum, unsure; one row per non-empty group (one
-    row, with zeros, when `by` is empty). From prediction_stats when the filters are
+    Columns: `by`, then n, correct, confidence_sum, unsure; one row per non-empty group
+    (one row, with zeros, when `by` is empty). From prediction_stats when the filters are
     whole days and `where.from_summary`, else aggregated from the rows.
     """
     use_summary = where.from_summary and where.whole_days()
