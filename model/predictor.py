@@ -90,6 +90,12 @@ class Prediction:
     model_sha256: str
     latency_ms: float  # preprocessing + inference
 
+    @property
+    def runner_up(self) -> tuple[int, float]:
+        """The second most likely digit and its probability."""
+        digit = int(np.argsort(self.probabilities)[-2])
+        return digit, float(self.probabilities[digit])
+
     def as_dict(self) -> dict:
         """JSON-friendly form (the CLI's --json line)."""
         return {

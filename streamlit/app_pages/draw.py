@@ -38,6 +38,9 @@ CANVAS_GENERATION = "canvas_generation"
 UPLOAD_GENERATION = "upload_generation"
 GENERATION_KEYS = {"canvas": CANVAS_GENERATION, "upload": UPLOAD_GENERATION}
 NOTICE = "draw_notice"  # (text, icon) of a toast a callback asks the next run to show
+# An unsure answer names the runner-up when it is at least this likely: one chance in
+# six or more is a real alternative, not noise in the probabilities.
+NAMED_RUNNER_UP = 0.15
 
 
 def _next(generation_key: str) -> None:
@@ -152,11 +155,7 @@ def show_prediction(submission: Submission, prediction: Prediction, generation_k
             width=140,
         )
     if prediction.unsure:
-        st.warning(
-            "**Unsure**: this does not look clearly like any digit to the model. "
-            "If it is one, say which below; that is the most useful label of all.",
-            icon=":material/help:",
-        )
+        st.warning(_unsure_reason(prediction), icon=":material/help:")
     label_buttons(submission, generation_key)
     st.plotly_chart(
         charts.probabilities_figure(prediction.probabilities, prediction.digit),
@@ -164,6 +163,19 @@ def show_prediction(submission: Submission, prediction: Prediction, generation_k
         key=f"probabilities-{submission.source}",
     )
     st.caption(f"{prediction.model_name} · {prediction.latency_ms:.1f} ms")
+
+
+def _unsure_reason(prediction: Prediction) -> str:
+    """Why the answer comes flagged: torn between two digits, or like none it knows."""
+    second, chance = prediction.runner_up
+    if chance >= NAMED_RUNNER_UP:
+        reason = f"it could as well be a **{second}** ({chance:.0%})"
+    else:
+        reason = "this does not look clearly like any digit to the model"
+    return (
+        f"**Unsure**: {reason}. If it is a digit, say which below; that is the most "
+        "useful label of all."
+    )
 
 
 def label_buttons(submission: Submission, generation_key: str) -> None:

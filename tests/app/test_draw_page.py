@@ -14,7 +14,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from db import repository
-from model.predictor import Predictor
+from model import handwriting
+from model.predictor import Prediction, Predictor
+from model.synthetic import non_digit_shapes
 from testing_support import REPO_ROOT
 from testing_support.canvas_input import (
     canvas_key,
@@ -85,6 +87,36 @@ def test_drawing_is_predicted_then_stored_with_its_label_in_one_click(
     assert any("Saved" in toast.value for toast in at.toast)
     assert canvas_reset(at) != first_canvas, "the canvas was not replaced by a blank one"
     assert prediction_shown(at) is None
+
+
+def _first_drawing(predictor: Predictor, drawings, wanted: Callable[[Prediction], bool]):
+    """The first of `drawings` whose prediction is `wanted`."""
+    for drawing in drawings:
+        prediction = predictor.predict(drawing)
+        if prediction is not None and wanted(prediction):
+            return drawing, prediction
+    raise AssertionError("no drawing of the kind the test needs: search more of them")
+
+
+def test_an_unsure_answer_says_why(open_page: Callable[..., AppTest], predictor: Predictor):
+    """Torn between two digits, the warning names the other one; like no digit, it says so."""
+    rng = np.random.default_rng(0)
+    people = handwriting.people("held-out-styles", 60)
+    digits = (handwriting.draw_digit(who, digit, rng) for who in people for digit in (1, 7, 4, 2))
+    torn, prediction = _first_drawing(
+        predictor, digits, lambda p: p.unsure and p.runner_up[1] >= 0.25
+    )
+    at = put_drawing(open_page("draw"), torn)
+    second, chance = prediction.runner_up
+    assert [w.value for w in at.warning] == [
+        f"**Unsure**: it could as well be a **{second}** ({chance:.0%}). If it is a digit, "
+        "say which below; that is the most useful label of all."
+    ]
+    shapes, _ = non_digit_shapes(60, np.random.default_rng(0))  # grey: white ink on black
+    opaque = (np.dstack([shape] * 3 + [np.full_like(shape, 255)]) for shape in shapes)
+    odd, _ = _first_drawing(predictor, opaque, lambda p: p.unsure and p.runner_up[1] < 0.05)
+    at = put_drawing(open_page("draw"), odd)
+    assert len(at.warning) == 1 and "does not look clearly like any digit" in at.warning[0].value
 
 
 def test_a_corrected_label_is_stored_beside_the_prediction_and_the_strokes(

@@ -88,6 +88,10 @@ def test_predict_one_canvas(predictor, mnist: Mnist) -> None:
     assert prediction.latency_ms > 0
     record = json.loads(json.dumps(prediction.as_dict()))
     assert record["digit"] == prediction.digit and len(record["probabilities"]) == 10
+    second, chance = prediction.runner_up
+    assert second != prediction.digit
+    ranked = np.sort(prediction.probabilities)
+    assert chance == float(ranked[-2]) == prediction.probabilities[second]
 
 
 def test_empty_canvas_is_no_prediction(predictor) -> None:
