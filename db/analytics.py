@@ -187,7 +187,8 @@ def expected_calibration_error(bins: pd.DataFrame) -> float | None:
 
 
 def accuracy_by_model(session: Session, filters: Filters = ALL) -> pd.DataFrame:
-    """Every model version: MNIST test accuracy beside n, correct, accuracy on real drawings.
+    """Every model version: MNIST test accuracy beside n, correct, accuracy on real drawings
+    and the share of them answered unsure.
 
     One row per version whatever `filters.model_version_id` says; the dates apply.
     """
@@ -211,15 +212,15 @@ def accuracy_by_model(session: Session, filters: Filters = ALL) -> pd.DataFrame:
         ["model_version_id", "unlabelled"],
     ).set_index("model_version_id")
     frame = models.join(labelled, on="model_version_id").join(unlabelled, on="model_version_id")
-    frame = frame.fillna({"n": 0, "correct": 0, "unlabelled": 0})
+    frame = frame.fillna({"n": 0, "correct": 0, "unsure": 0, "unlabelled": 0})
     frame["n_predictions"] = (frame["n"] + frame["unlabelled"]).astype(int)
-    frame["mean_confidence"] = frame["confidence_sum"].astype(float) / frame["n"].where(
-        frame["n"] > 0
-    )
+    labelled = frame["n"].where(frame["n"] > 0)
+    frame["mean_confidence"] = frame["confidence_sum"].astype(float) / labelled
+    frame["unsure_share"] = frame["unsure"].astype(float) / labelled
     frame["test_accuracy"] = frame["test_accuracy"].astype(float)
     columns = ["model_version_id", "model_name", "architecture", "test_accuracy"]
     columns += ["n_predictions", "n", "correct"]
-    return _with_accuracy(frame)[[*columns, "accuracy", "mean_confidence"]]
+    return _with_accuracy(frame)[[*columns, "accuracy", "mean_confidence", "unsure_share"]]
 
 
 def accuracy_over_time(session: Session, filters: Filters = ALL) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from db.filters import ALL, Filters
 
 MODEL_COLUMNS = [
     "model_name", "architecture", "test_accuracy", "n_predictions", "n", "accuracy",
-    "mean_confidence",
+    "unsure_share", "mean_confidence",
 ]  # fmt: skip
 
 
@@ -153,6 +153,7 @@ elif headline is not None:
                     "n_predictions": "predictions",
                     "n": "labelled",
                     "accuracy": st.column_config.NumberColumn("on drawings", format="percent"),
+                    "unsure_share": st.column_config.NumberColumn("unsure", format="percent"),
                     "mean_confidence": st.column_config.NumberColumn(
                         "mean confidence", format="percent"
                     ),

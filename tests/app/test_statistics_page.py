@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from testing_support.dashboard import Seeded
@@ -38,11 +39,14 @@ def test_kpis_show_the_seeded_numbers(open_page: Callable[..., AppTest], seeded:
 def test_unsure_shows_how_often_it_fired_on_right_and_wrong_answers(
     open_page: Callable[..., AppTest], seeded: Seeded
 ):
-    shown = metrics(open_page("statistics"))  # testing_support.dashboard.SEED, by hand
+    at = open_page("statistics")
+    shown = metrics(at)  # testing_support.dashboard.SEED, by hand
     assert shown["Flagged unsure"] == "40.0%"
     assert shown["Unsure on right answers"] == "33.3%"
     assert shown["Errors caught"] == "50.0%"
     assert shown["Accuracy when sure"] == "66.7%"
+    versions = at.dataframe[0].value.set_index("model_name")["unsure_share"]
+    assert versions.to_dict() == {"alpha": pytest.approx(2 / 3), "beta": 0.0}
 
 
 def test_model_version_filter_narrows_the_numbers(

@@ -271,6 +271,8 @@ def test_unsure_report_counts_flags_on_right_and_wrong_answers(db_url: str) -> N
             assert report.flagged_when_right == pytest.approx(1 / 4)
             assert report.errors_caught == pytest.approx(2 / 3)
             assert report.accuracy_when_sure == pytest.approx(3 / 4)
+            by_model = analytics.accuracy_by_model(session, filters)
+            assert by_model["unsure_share"].tolist() == [pytest.approx(3 / 7)]
 
 
 def test_confidence_histogram_equals_counts_from_the_raw_rows(db_url: str) -> None:
