@@ -102,9 +102,17 @@ class UnsureReport:
         return _share(self.unsure_when_right, self.correct)
 
     @property
+    def wrong(self) -> int:
+        return self.labelled - self.correct
+
+    @property
+    def unsure_when_wrong(self) -> int:
+        return self.unsure - self.unsure_when_right
+
+    @property
     def errors_caught(self) -> float | None:
         """Share of the wrong answers that came flagged unsure."""
-        return _share(self.unsure - self.unsure_when_right, self.labelled - self.correct)
+        return _share(self.unsure_when_wrong, self.wrong)
 
     @property
     def accuracy_when_sure(self) -> float | None:

@@ -28,7 +28,6 @@ def _percent(value: float | None) -> str:
 
 def _unsure_metrics(report: analytics.UnsureReport) -> None:
     """How "unsure" did on the labelled drawings: how often, on right answers, on errors."""
-    wrong, caught = report.labelled - report.correct, report.unsure - report.unsure_when_right
     figures = [
         ("Flagged unsure", report.flagged,
          f"{report.unsure} of {report.labelled} labelled answers came flagged unsure"),
@@ -36,7 +35,7 @@ def _unsure_metrics(report: analytics.UnsureReport) -> None:
          f"{report.unsure_when_right} of {report.correct} right answers were flagged all the "
          "same: the fewer, the more a flag means"),
         ("Errors caught", report.errors_caught,
-         f"{caught} of {wrong} wrong answers came flagged unsure"),
+         f"{report.unsure_when_wrong} of {report.wrong} wrong answers came flagged unsure"),
         ("Accuracy when sure", report.accuracy_when_sure,
          "on the labelled answers given without the flag"),
     ]  # fmt: skip
