@@ -32,6 +32,7 @@ the machine's load falls on all alike.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import subprocess
@@ -382,25 +383,21 @@ def single_thread_ms(
 def drawings_ms(predictors: dict[str, Predictor], drawings: list[np.ndarray]) -> dict[str, dict]:
     """p50/p99 of predict and canvas_to_mnist over `drawings`, each once per run.
 
-    The runs take turns in blocks of BLOCK drawings, as `interleaved_ms` does: taking
-    turns on every drawing would leave each call the caches another path had filled.
+    `interleaved_ms` takes the turns, in blocks: taking turns on every drawing would
+    leave each call the caches another path had filled. Each run walks the drawings
+    in the same order, so the runs of one block see the same drawings.
     """
-    runs = {
-        **{f"predict {p}": predictors[p].predict for p in predictors},
-        "canvas_to_mnist": canvas_to_mnist,
-    }
-    for drawing in drawings[:20]:  # warm-up
-        for run in runs.values():
-            run(drawing)
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for block in range(0, len(drawings), BLOCK):
-        order = list(runs.items()) if block // BLOCK % 2 == 0 else list(runs.items())[::-1]
-        for name, run in order:
-            for drawing in drawings[block : block + BLOCK]:
-                start = time.perf_counter()
-                run(drawing)
-                times[name].append(time.perf_counter() - start)
-    return {name: summary_ms(np.asarray(values) * 1000) for name, values in times.items()}
+    runs = {f"predict {p}": predictors[p].predict for p in predictors}
+    runs["canvas_to_mnist"] = canvas_to_mnist
+    walks = {name: _walk(run, drawings) for name, run in runs.items()}
+    times = interleaved_ms(walks, len(drawings))
+    return {name: summary_ms(values) for name, values in times.items()}
+
+
+def _walk(run: Callable[[np.ndarray], object], drawings: list[np.ndarray]) -> Callable[[], object]:
+    """A call of `run` on the next of `drawings`, round and round."""
+    upcoming = itertools.cycle(drawings)
+    return lambda: run(next(upcoming))
 
 
 def held_out_drawings(count: int) -> list[np.ndarray]:
