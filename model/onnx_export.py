@@ -72,18 +72,23 @@ def verify(
 
 
 def export_model(weights: Path, out: Path | None, images: np.ndarray) -> tuple[Path, OnnxEntry]:
-    """Export the verified checkpoint `weights` to `out` (default: beside it, <name>.onnx).
+    """Export the verified checkpoint `weights` as <name>.onnx beside it, and to `out`.
 
-    Verifies on `images` (MNIST's test set), then writes the graph and the card's `onnx`
-    entry through temporary files renamed into place: a failure at any step leaves
-    both files as they were. Returns the written path and the card's new entry.
+    Verifies on `images` (MNIST's test set), then writes the graph beside the weights
+    and the card's `onnx` entry through temporary files renamed into place: a failure
+    at any step leaves both files as they were. The card always vouches for the graph
+    beside the weights, which serving reads; `out` elsewhere gets a copy of the same
+    bytes, so exporting for another runtime never changes what the app serves. Returns
+    the path written for the caller and the card's new entry.
     """
     from model.checkpoint import load_checkpoint, load_detector
 
     net, card = load_checkpoint(weights)
     detector = load_detector(weights, card)
-    out = Path(out) if out is not None else Path(weights).with_suffix(".onnx")
-    _check_writable(out)
+    served = Path(weights).with_suffix(".onnx")
+    out = Path(out) if out is not None else served
+    for path in dict.fromkeys((out, served)):  # the caller's path first
+        _check_writable(path)
     graph = graph_bytes(net, card)
     check = verify(graph, net, card, images, detector)
     if check.argmax_agreement < MIN_ARGMAX_AGREEMENT:
@@ -92,17 +97,28 @@ def export_model(weights: Path, out: Path | None, images: np.ndarray) -> tuple[P
             f"{check.argmax_agreement:.2%} of MNIST test digits (needs "
             f"{MIN_ARGMAX_AGREEMENT:.1%}); nothing written"
         )
-    card = replace(card, onnx=_card_entry(out, weights, card, check))
-    card = write_together(out, graph, card_path(weights), card)
+    card = replace(card, onnx=_card_entry(served, card, check))
+    temporary: list[Path] = []
+    try:
+        copy = None if out.resolve() == served.resolve() else _temporary_beside(out, temporary)
+        if copy is not None:
+            copy.write_bytes(graph)
+        card = write_together(served, graph, card_path(weights), card)
+        if copy is not None:
+            os.replace(copy, out)
+    except OSError as err:
+        raise ExportError(f"cannot write {err.filename or out}: {err.strerror or err}") from None
+    finally:
+        for path in temporary:
+            path.unlink(missing_ok=True)
     return out, card.onnx
 
 
-def _card_entry(out: Path, weights: Path, card: ModelCard, check: Verification) -> OnnxEntry:
+def _card_entry(served: Path, card: ModelCard, check: Verification) -> OnnxEntry:
     import onnxruntime
 
-    beside = out.resolve().parent == Path(weights).resolve().parent
     return OnnxEntry(
-        file=out.name if beside else str(out.resolve()),
+        file=served.name,
         sha256="",  # filled in by write_together from the bytes written
         weights_sha256=card.weights_sha256,
         opset=OPSET,

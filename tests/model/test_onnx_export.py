@@ -138,15 +138,20 @@ def test_a_graph_that_no_longer_matches_its_card_is_not_trusted(
     )
 
 
-def test_export_to_another_file_records_its_path(tmp_path: Path) -> None:
+def test_export_to_another_file_writes_a_copy_and_serving_keeps_the_graph_beside_the_weights(
+    tmp_path: Path,
+) -> None:
     weights = copy_model("lenet5", tmp_path)
     out = tmp_path / "elsewhere" / "served.onnx"
     out.parent.mkdir()
     code, line, _ = export("--model", str(weights), "--out", str(out))
-    assert code == 0 and str(out) in line
+    served = weights.with_suffix(".onnx")
+    assert code == 0 and line.startswith(f"{out} (a copy of {served}")
     entry = json.loads(card_path(weights).read_text())["onnx"]
-    assert Path(entry["file"]) == out.resolve() and entry["sha256"] == sha256_file(out)
-    assert not weights.with_suffix(".onnx").exists()
+    assert entry["file"] == served.name  # never a path outside the model's folder
+    assert entry["sha256"] == sha256_file(served) == sha256_file(out)
+    out.unlink()  # the copy is the caller's to move or delete
+    assert verified_file(weights, read_card(card_path(weights))) == served.read_bytes()
 
 
 @pytest.mark.parametrize(
