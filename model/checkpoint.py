@@ -95,7 +95,7 @@ def load_network(weights: Path, card: ModelCard, device: torch.device | str = "c
     from model.nets import build
 
     try:
-        net = build(card.architecture)
+        net = build(card.architecture, card.config.width if card.config else 1.0)
     except ValueError as err:
         raise ModelLoadError(f"{card_path(weights)}: {err}") from err
     try:

@@ -48,6 +48,9 @@ class TrainConfig:
     # Augmentation: widths scaled by a log-uniform factor in [1/stretch, stretch] (1: off;
     # older cards, which lack it, trained without).
     stretch: float = 1.0
+    # The resnet's channels, as a share of SmallResNet's full widths (older cards, which
+    # lack it, are full width); the other architectures have one width: 1.
+    width: float = 1.0
 
     @classmethod
     def for_arch(cls, arch: str, **overrides) -> TrainConfig:

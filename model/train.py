@@ -151,7 +151,7 @@ def start_run(config: TrainConfig, images: np.ndarray, labels: np.ndarray) -> Ru
     device = pick_device(config.device)
     gen = seed_everything(config.seed, device)
     channels_last = device.type == "cuda" or architecture(config.arch).channels_last_on_cpu
-    net = build(config.arch).to(device)
+    net = build(config.arch, config.width).to(device)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     model = wrap_for_ranks(net, device, config.seed)

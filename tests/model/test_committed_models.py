@@ -46,7 +46,7 @@ def test_committed_model_matches_its_card(name: str, mnist: Mnist) -> None:
 def test_registry_names_the_layers_each_saved_detector_reads(name: str) -> None:
     """New detectors read the layers the committed ones were fitted on."""
     card = read_card(card_path(weights_path(MODELS_DIR, name)))
-    net = build(card.architecture)
+    net = build(card.architecture, card.config.width)
     assert ARCHITECTURES[card.architecture].feature_layers(net) == card.novelty.layers
 
 
