@@ -427,6 +427,9 @@ def save_challenger(
         architecture=base.architecture,
         description=base.description,
         parameters=count_parameters(net),
+        # The base's recipe: the network's shape (its width) and what a fine-tune of this
+        # one keeps from it (its stretch); how this one was trained is `finetune`.
+        config=base.config,
         trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         test_accuracy=test["accuracy"],
         per_digit_test_accuracy=tuple(test["per_digit_accuracy"]),

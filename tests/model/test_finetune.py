@@ -128,7 +128,9 @@ def test_challenger_learns_the_styles_and_is_served(
         for p in (champion, challenger)
     ]
     assert fresh[1] > fresh[0] + 0.02  # people it never saw, in styles it learnt
-    trained = read_card(card_path(outcome.weights)).finetune
+    card = read_card(card_path(outcome.weights))
+    assert card.config == read_card(card_path(BASE)).config  # the shape a load builds
+    trained = card.finetune
     assert trained is not None and trained.base == "lenet5"
     assert trained.base_sha256 == sha256_file(BASE)
     assert trained.labels + trained.held_out_labels == len(drawings)
