@@ -50,7 +50,7 @@ def test_width_scales_the_resnets_channels_and_the_others_have_one() -> None:
         48,
     ]
     assert count_parameters(slim) < 0.6 * count_parameters(full)  # channels squared
-    with pytest.raises(ValueError, match="LeNet5 has one width; width must be 1, got 0.5"):
+    with pytest.raises(ValueError, match=r"LeNet5 has one width; width must be 1, got 0\.5"):
         build("lenet5", 0.5)
 
 
