@@ -32,6 +32,23 @@ RESULTS_DIR = REPO_ROOT / "results" / "bench"
 NO_CUDA = "not measured: no CUDA device"
 # Proxy people beyond the card's PROXY_PEOPLE, whose spread says how far its figures hold.
 MORE_PEOPLE = 200
+# The default model when issues 13 and 14 were filed (a full-width resnet): issue 13's
+# real-drawing figures are its, and issue 14's batch rate was measured on its kind.
+PREVIOUS_DEFAULT = "29010cb"
+
+
+def previous_default(folder: Path) -> Path:
+    """The previous default's weights, card and detector, written from git into `folder`."""
+    for suffix in (".pt", ".json", ".novelty.npz"):
+        source = f"{PREVIOUS_DEFAULT}:saved_models/resnet{suffix}"
+        shown = subprocess.run(["git", "show", source], cwd=REPO_ROOT, capture_output=True)
+        if shown.returncode != 0:
+            raise SystemExit(
+                f"cannot read {source} from git ({shown.stderr.decode().strip()}): "
+                "run this benchmark in a clone with the repository's full history"
+            )
+        (folder / f"resnet{suffix}").write_bytes(shown.stdout)
+    return folder / "resnet.pt"
 
 
 def load_test_mnist() -> Mnist:

@@ -11,7 +11,6 @@ ones says how to read today's: which split to believe, and for which figure.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -19,12 +18,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import MORE_PEOPLE, arguments, markdown_table, save_result
+from benchmarks._common import (
+    MORE_PEOPLE,
+    PREVIOUS_DEFAULT,
+    arguments,
+    markdown_table,
+    previous_default,
+    save_result,
+)
 from model.predictor import Predictor
 from model.robustness import PROXY_PEOPLE, PROXY_SPLITS, proxy_digits, style_proxy
-from settings import REPO_ROOT
-
-PREVIOUS_DEFAULT = "29010cb"
 
 
 @dataclass(frozen=True)
@@ -41,20 +44,6 @@ REAL_SETS = (
     RealSet("real: 14 people, 3,498 digits", 0.958, 0.768, 0.107),
     RealSet("real: 268 other people, 3,498 digits", 0.967, 0.769, 0.083),
 )
-
-
-def previous_default(folder: Path) -> Path:
-    """The previous default's weights, card and detector, written from git into `folder`."""
-    for suffix in (".pt", ".json", ".novelty.npz"):
-        source = f"{PREVIOUS_DEFAULT}:saved_models/resnet{suffix}"
-        shown = subprocess.run(["git", "show", source], cwd=REPO_ROOT, capture_output=True)
-        if shown.returncode != 0:
-            raise SystemExit(
-                f"cannot read {source} from git ({shown.stderr.decode().strip()}): "
-                "run this benchmark in a clone with the repository's full history"
-            )
-        (folder / f"resnet{suffix}").write_bytes(shown.stdout)
-    return folder / "resnet.pt"
 
 
 def proxy_cells(predictor: Predictor, more: int) -> list[tuple[str, str]]:

@@ -82,7 +82,6 @@ def test_training_hook_times_an_accuracy_target(mnist: Mnist) -> None:
 
 def test_proxy_vs_real_measures_the_model_issue_13_measured(tmp_path: Path) -> None:
     """The previous default comes whole out of git history: the model of issue 13's table."""
-    from benchmarks import proxy_vs_real
     from model.predictor import Predictor
 
     shallow = subprocess.run(
@@ -90,7 +89,7 @@ def test_proxy_vs_real_measures_the_model_issue_13_measured(tmp_path: Path) -> N
     )
     if shallow.stdout.strip() == "true":
         pytest.skip("a shallow clone holds no history to take the previous default from")
-    predictor = Predictor.load(proxy_vs_real.previous_default(tmp_path))  # checksums verified
+    predictor = Predictor.load(_common.previous_default(tmp_path))  # checksums verified
     assert predictor.card.architecture == "resnet"
     assert predictor.card.test_accuracy == pytest.approx(0.9976)  # issue 13: "99.76 %"
     assert predictor.novelty is not None  # its own unsure rule, as it was measured
