@@ -40,7 +40,7 @@ def mlp_without_dropout() -> nn.Module:
 
 def main(out: Path) -> None:
     ARCHITECTURES[ARCH] = Architecture(
-        mlp_without_dropout, "test network: no dropout, no BatchNorm", epochs=2, lr=3e-3
+        lambda width: mlp_without_dropout(), "test network: no dropout, no BatchNorm", 2, 3e-3
     )
     settings = get_settings()
     mnist = load_mnist(settings.mnist_dir)
