@@ -198,8 +198,9 @@ class Architecture:
         return defaults | dict(self.cuda) if on_cuda else defaults
 
 
-def _one_width(network: type[nn.Module]) -> Callable[[float], nn.Module]:
-    """`network`'s constructor for `Architecture.build`, which has only width 1."""
+def one_width(network: Callable[[], nn.Module]) -> Callable[[float], nn.Module]:
+    """`Architecture.build` for a network that has one width: `network()` at width 1,
+    an error at any other."""
 
     def made(width: float) -> nn.Module:
         if width != 1:
@@ -211,7 +212,7 @@ def _one_width(network: type[nn.Module]) -> Callable[[float], nn.Module]:
 
 ARCHITECTURES: dict[str, Architecture] = {
     "cnn": Architecture(
-        _one_width(SeedCNN),
+        one_width(SeedCNN),
         "seed CNN: 2 conv, max-pool, dropout, 9216-128-10 dense",
         epochs=8,
         lr=2e-3,
@@ -219,14 +220,14 @@ ARCHITECTURES: dict[str, Architecture] = {
         feature_layers=lambda net: ("conv2", "fc1"),
     ),
     "mlp": Architecture(
-        _one_width(MLP),
+        one_width(MLP),
         "multilayer perceptron 784-512-512-10",
         epochs=30,
         lr=1e-3,
         feature_layers=lambda net: tuple(_named(net, nn.ReLU)),  # both hidden layers
     ),
     "lenet5": Architecture(
-        _one_width(LeNet5),
+        one_width(LeNet5),
         "LeNet-5 with BatchNorm on 32x32 padded input",
         epochs=20,
         lr=4e-3,

@@ -23,7 +23,7 @@ from torch import nn
 from model.config import TrainConfig
 from model.data import load_mnist
 from model.distributed import is_rank_zero, process_group
-from model.nets import ARCHITECTURES, Architecture, Normalize
+from model.nets import ARCHITECTURES, Architecture, Normalize, one_width
 from model.train import train
 from settings import get_settings
 
@@ -40,7 +40,7 @@ def mlp_without_dropout() -> nn.Module:
 
 def main(out: Path) -> None:
     ARCHITECTURES[ARCH] = Architecture(
-        lambda width: mlp_without_dropout(), "test network: no dropout, no BatchNorm", 2, 3e-3
+        one_width(mlp_without_dropout), "test network: no dropout, no BatchNorm", 2, 3e-3
     )
     settings = get_settings()
     mnist = load_mnist(settings.mnist_dir)
