@@ -186,8 +186,9 @@ def test_the_gated_second_reading_flags_between_the_served_rule_and_the_full_one
     from model.predictor import Predictor
 
     images, labels = mnist.test_images[:1000], mnist.test_labels[:1000]
-    row = unsure.second_reading_row(Predictor.load(), "MNIST", images, labels)
+    predictor = Predictor.load()
+    row = unsure.second_reading_row(predictor, "MNIST", images, labels)
     served, full, gated = (float(cell.split("%")[0]) for cell in row[2:5])
     assert served <= gated <= full and served < full  # the full reading flags some more
-    read_as_gated = (Predictor.load().predict_batch(images).argmax(1) == unsure.GATED_DIGIT).mean()
+    read_as_gated = (predictor.predict_batch(images).argmax(1) == unsure.GATED_DIGIT).mean()
     assert row[5] == f"{read_as_gated:.1%}"
