@@ -438,7 +438,8 @@ def _fit_stroke_width(ink: np.ndarray) -> np.ndarray:
     floor = np.zeros(padded.shape, dtype=np.float32)
     if target < width:
         reach = target * work_px / 3  # the skeleton is drawn this wide
-        to_skeleton = _distance_within(~skeletonize(padded), reach + 1.5)
+        # The clip below reads no distance beyond reach + 0.5: farther is 0 either way.
+        to_skeleton = _distance_within(~skeletonize(padded), reach + 0.5)
         floor = np.clip(reach - to_skeleton + 0.5, 0, 1)
     offset, best, best_error = (target - width) * work_px / 2, box, abs(width - target)
     for _ in range(3):
