@@ -41,8 +41,9 @@ from settings import get_settings
 CANVAS = 280
 # Seed streams of the two groups of people; a person's habits come from (group, index).
 GROUPS = {"train": 7001, "held-out": 9002, "held-out-styles": 9103}
-# Bump when drawings change: cached sets of an older version are not reused.
-VERSION = 2
+# Bump when drawings or their preprocessing change: cached sets of an older version
+# are not reused.
+VERSION = 3
 
 
 def _line(*points: tuple[float, float]) -> Stroke:
