@@ -69,7 +69,8 @@ def main() -> None:
 
     images = read_images("t10k")[: args.limit]
     low, high = STROKE_WIDTH_RANGE[0] - FIT_TOLERANCE, STROKE_WIDTH_RANGE[1] + FIT_TOLERANCE
-    rows = {"all": [], "width inside range": [], "width outside range": []}
+    near, far = f"width within {FIT_TOLERANCE} px of range", "width farther out"
+    rows = {"all": [], near: [], far: []}
     for image in images:
         out = canvas_to_mnist(image)
         diff = np.abs(out.astype(float) - image).mean()
@@ -81,7 +82,7 @@ def main() -> None:
         )
         rows["all"].append(figures)
         inside = low <= stroke_width(image) <= high
-        rows["width inside range" if inside else "width outside range"].append(figures)
+        rows[near if inside else far].append(figures)
     print("\nMNIST test digits through canvas_to_mnist (idempotence):\n")
     print(
         "| digits | n | mean abs diff (of 255) | mean correlation | "
