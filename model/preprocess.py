@@ -45,7 +45,7 @@ STROKE_WIDTH_RANGE = (2.27, 3.19)
 WORK_SIDE = 60
 # A width this close to the range (in px at MNIST scale) needs no refit, and a refit
 # stops there, after at most FIT_ROUNDS measured tries: each costs a skeleton, and a
-# closer fit read no better (README "Honest predictions").
+# closer fit read no better (README, the models section).
 FIT_TOLERANCE = 0.2
 FIT_ROUNDS = 2
 # Larger pictures are averaged down to this longer side before anything else: a
