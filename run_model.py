@@ -297,8 +297,8 @@ def run_export(args: argparse.Namespace) -> int:
     mnist = load_data(args.data_dir or settings.mnist_dir, settings.mnist_cache_dir)
     out, entry = export_model(weights, args.out, mnist.test_images)
     served = weights.with_name(entry.file)
-    copy = f" (a copy of {served}, which the app serves)"
-    copy = "" if out.resolve() == served.resolve() else copy
+    is_copy = out.resolve() != served.resolve()
+    copy = f" (a copy of {served}, which the app serves)" if is_copy else ""
     print(
         f"{out}{copy}: argmax identical to PyTorch on {entry.argmax_agreement:.2%} of MNIST "
         f"test, largest probability difference {entry.max_probability_difference:.1e}; "

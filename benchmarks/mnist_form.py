@@ -22,7 +22,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.preprocess import FIT_TOLERANCE, STROKE_WIDTH_RANGE, canvas_to_mnist, stroke_width
+from model.preprocess import FIT_TOLERANCE, UNCHANGED_WIDTHS, canvas_to_mnist, stroke_width
 from model.synthetic import shifted_correlation
 from settings import REPO_ROOT, get_settings
 
@@ -68,7 +68,7 @@ def main() -> None:
         )
 
     images = read_images("t10k")[: args.limit]
-    low, high = STROKE_WIDTH_RANGE[0] - FIT_TOLERANCE, STROKE_WIDTH_RANGE[1] + FIT_TOLERANCE
+    low, high = UNCHANGED_WIDTHS
     near, far = f"width within {FIT_TOLERANCE} px of range", "width farther out"
     rows = {"all": [], near: [], far: []}
     for image in images:

@@ -48,6 +48,8 @@ WORK_SIDE = 60
 # closer fit read no better (README, the models section).
 FIT_TOLERANCE = 0.2
 FIT_ROUNDS = 2
+# Widths the refit leaves as they are.
+UNCHANGED_WIDTHS = (STROKE_WIDTH_RANGE[0] - FIT_TOLERANCE, STROKE_WIDTH_RANGE[1] + FIT_TOLERANCE)
 # Larger pictures are averaged down to this longer side before anything else: a
 # digit filling a reasonable part of a photo keeps plenty of detail and the work
 # stays fast.
@@ -435,8 +437,8 @@ def _fit_stroke_width(ink: np.ndarray) -> np.ndarray:
     """The digit scaled to MNIST's 20 px box, its stroke width in MNIST's usual range.
 
     Width is measured exactly as on MNIST (`stroke_width`) on the 20 px box the model
-    will see. Within FIT_TOLERANCE of STROKE_WIDTH_RANGE the box is returned as it is,
-    so MNIST digits pass through unchanged. Otherwise the outline of the ink at
+    will see. Within UNCHANGED_WIDTHS (FIT_TOLERANCE of STROKE_WIDTH_RANGE) the box is
+    returned as it is, so MNIST digits pass through unchanged. Otherwise the outline of the ink at
     WORK_SIDE px is moved by a sub-pixel offset along the signed distance to it
     (anti-aliased, so small corrections survive) until the box measures within
     FIT_TOLERANCE of the nearest end of the range; the first guess misses a little at
@@ -446,9 +448,9 @@ def _fit_stroke_width(ink: np.ndarray) -> np.ndarray:
     """
     box = _resize_longer_side(ink, MNIST_BOX)
     width = _measured_width(box)
-    low, high = STROKE_WIDTH_RANGE
-    if low - FIT_TOLERANCE <= width <= high + FIT_TOLERANCE:
+    if UNCHANGED_WIDTHS[0] <= width <= UNCHANGED_WIDTHS[1]:
         return box
+    low, high = STROKE_WIDTH_RANGE
     target = low if width < low else high
     work_px = WORK_SIDE / MNIST_BOX  # work pixels per box pixel
     padded = _padded(_work_mask(ink), math.ceil(max(0.0, target - width) * work_px) + 2)

@@ -130,12 +130,12 @@ def test_inference_timings_interleave_the_paths() -> None:
 
 def test_inference_drawings_are_held_out_people_and_some_need_their_width_refitted() -> None:
     from benchmarks import inference
-    from model.preprocess import FIT_TOLERANCE, STROKE_WIDTH_RANGE, stroke_width
+    from model.preprocess import UNCHANGED_WIDTHS, stroke_width
 
     drawings = inference.held_out_drawings(30)
     assert len(drawings) == 30 and all(d.shape == (280, 280, 4) for d in drawings)
     widths = [stroke_width(d[..., 3]) for d in drawings]  # at MNIST scale
-    low, high = STROKE_WIDTH_RANGE[0] - FIT_TOLERANCE, STROKE_WIDTH_RANGE[1] + FIT_TOLERANCE
+    low, high = UNCHANGED_WIDTHS
     assert any(w < low or w > high for w in widths) and any(low <= w <= high for w in widths)
     times = inference.drawings_ms({}, drawings[:3])
     assert times["canvas_to_mnist"]["n"] == 3
