@@ -23,6 +23,8 @@ Template coordinates are (x, y) in a unit box, y pointing down, as in `model.str
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, dataclass
@@ -41,9 +43,6 @@ from settings import get_settings
 CANVAS = 280
 # Seed streams of the two groups of people; a person's habits come from (group, index).
 GROUPS = {"train": 7001, "held-out": 9002, "held-out-styles": 9103}
-# Bump when drawings or their preprocessing change: cached sets of an older version
-# are not reused.
-VERSION = 3
 
 
 def _line(*points: tuple[float, float]) -> Stroke:
@@ -512,6 +511,19 @@ def person_digits(who: Person, per_digit: int, seed: int = 0) -> tuple[np.ndarra
 # --- many people, in parallel, cached ---------------------------------------------
 
 
+@functools.cache
+def drawing_code_digest() -> str:
+    """A short digest of the code that draws style digits and brings them to MNIST's
+    form (this module, `model.strokes`, `model.preprocess`): a cached set drawn by
+    other code is never reused, with no version number to remember to bump."""
+    from model import preprocess, strokes
+
+    digest = hashlib.sha256()
+    for source in (__file__, strokes.__file__, preprocess.__file__):
+        digest.update(Path(source).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def default_cache_dir() -> Path:
     """Where drawn sets are kept between runs: under the settings' home."""
     return get_settings().home / "handwriting"
@@ -543,7 +555,7 @@ def style_digits(
 ) -> StyleDigits:
     """`count` people of `group` (from index `start`), each drawing every digit `per_digit`
     times; `seed` picks other drawings by the same people. Cached in `cache_dir`."""
-    key = f"{group}-{start}-{count}-{per_digit}-{seed}-v{VERSION}"
+    key = f"{group}-{start}-{count}-{per_digit}-{seed}-{drawing_code_digest()}"
     cached = Path(cache_dir) / f"style-digits-{key}.npz" if cache_dir is not None else None
     if cached is not None and cached.is_file():
         with np.load(cached, allow_pickle=False) as arrays:

@@ -131,6 +131,18 @@ def test_many_people_in_parallel_match_one_process_and_the_cache(tmp_path) -> No
     assert len(list(tmp_path.glob("*.npz"))) == 1
 
 
+def test_a_set_cached_by_other_drawing_code_is_not_reused(tmp_path) -> None:
+    drawn = hw.style_digits("held-out", 2, 1, cache_dir=tmp_path)
+    (written,) = tmp_path.glob("*.npz")
+    assert hw.drawing_code_digest() in written.name
+    # The same set as an older generator or preprocessing would have cached it.
+    stale = tmp_path / written.name.replace(hw.drawing_code_digest(), "0" * 12)
+    np.savez(stale, images=np.zeros_like(drawn.images), labels=drawn.labels, person=drawn.person)
+    written.unlink()
+    again = hw.style_digits("held-out", 2, 1, cache_dir=tmp_path)
+    assert np.array_equal(again.images, drawn.images)
+
+
 def test_training_people_never_draw_a_held_out_style() -> None:
     novel = {(d, v) for d, named in hw.NOVEL_VARIANT_WEIGHTS.items() for v in named}
     assert not novel & {(d, v) for d in range(10) for v in hw.variants(d, "train")}
