@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 ECE_BINS = 15
 # A prediction is unsure when its calibrated chance of being right is below this: one
 # in five wrong. A cut at a share of validation digits instead sat where MNIST's own
-# confident digits end, and flagged every unfamiliar writing style with them.
+# confident digits end, and flagged every unfamiliar writing style with them. An
+# architecture may set its own (`model.nets.Architecture.unsure_below`).
 UNSURE_BELOW = 0.8
 
 

@@ -26,7 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from model import augment as aug
-from model.calibration import UNSURE_BELOW, fit_temperature
+from model.calibration import fit_temperature
 from model.card import (
     Calibration,
     FinetuneEntry,
@@ -44,11 +44,11 @@ from model.nets import architecture, count_parameters
 from model.novelty import NoveltyDetector, detector_path
 from model.pipeline import (
     CALIBRATION_SET,
-    CONFIDENCE_CUT,
     DETECTOR_METHOD,
     NOVELTY_THRESHOLD_RULE,
     UNSURE_RULE,
     calibration_split,
+    confidence_cut,
     novelty_threshold,
 )
 from model.preprocess import canvas_to_mnist
@@ -373,7 +373,7 @@ def refit_unsure(
     card = replace(
         base,
         calibration=replace(base.calibration, temperature=temperature),
-        unsure_threshold=UNSURE_BELOW,
+        unsure_threshold=architecture(base.architecture).unsure_below,
     )
     _, features = logits_and_features(net, tap, np.concatenate([train_x[:k], user[0]]))
     detector = NoveltyDetector.fit(features, np.concatenate([train_y[:k], user[1]]))
@@ -420,7 +420,8 @@ def save_challenger(
     logits, features = logits_and_features(net, tap, mnist.test_images)
     tap.remove()
     novel = fit.detector.is_novel(features)
-    test = evaluate_logits(logits, mnist.test_labels, fit.temperature, UNSURE_BELOW, novel=novel)
+    cut = architecture(base.architecture).unsure_below
+    test = evaluate_logits(logits, mnist.test_labels, fit.temperature, cut, novel=novel)
     weights.parent.mkdir(parents=True, exist_ok=True)
     card = ModelCard(
         name=weights.stem,
@@ -440,10 +441,10 @@ def save_challenger(
             ece_before=test["ece_before"],
             ece_after=test["ece_after"],
         ),
-        unsure_threshold=UNSURE_BELOW,
+        unsure_threshold=cut,
         unsure_report=UnsureReport(
             rule=UNSURE_RULE,
-            threshold_chosen_on=CONFIDENCE_CUT,
+            threshold_chosen_on=confidence_cut(base.architecture),
             mnist_test_flagged=test["unsure_share"],
             mnist_test_accuracy_when_sure=test["accuracy_when_sure"],
             mnist_test_errors_flagged=test["errors_flagged_unsure"],

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from model import handwriting, plots, robustness
-from model.calibration import ECE_BINS, UNSURE_BELOW, fit_temperature, softmax
+from model.calibration import ECE_BINS, fit_temperature, softmax
 from model.card import (
     Calibration,
     EpochRecord,
@@ -64,7 +64,6 @@ DETECTOR_METHOD = (
     f"Mahalanobis distance to the nearest of {COMPONENTS_PER_CLASS} k-means parts per "
     "class, shared covariance"
 )
-CONFIDENCE_CUT = f"fixed: a calibrated chance of being right below {UNSURE_BELOW:.0%}"
 NOVELTY_THRESHOLD_RULE = (
     f"the looser of: flagging {NON_DIGIT_FLAGGED_SHARE:.0%} of {FITTING_NON_DIGITS} "
     f"fitting non-digits (model.synthetic, seed {FITTING_NON_DIGIT_SEED}); flagging "
@@ -143,7 +142,7 @@ def training_card(
         calibration=Calibration(
             temperature, f"temperature scaling fitted on the {CALIBRATION_SET}"
         ),
-        unsure_threshold=UNSURE_BELOW,
+        unsure_threshold=architecture(config.arch).unsure_below,
         description=architecture(config.arch).description,
         parameters=count_parameters(net),
         epochs=config.epochs,
@@ -156,7 +155,7 @@ def training_card(
         trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         train_images=result.history[0]["images"] if result.history else None,
         val_accuracy=float((val_logits.argmax(1).numpy() == val_y).mean()),
-        unsure_report=UnsureReport(threshold_chosen_on=CONFIDENCE_CUT),
+        unsure_report=UnsureReport(threshold_chosen_on=confidence_cut(config.arch)),
         history=tuple(EpochRecord(**row) for row in result.history),
         data_checksums=mnist.checksums,
         torch_version=torch.__version__,
@@ -212,7 +211,7 @@ def measure(net: nn.Module, card: ModelCard, mnist: Mnist, canvases: int = 2000)
     unsure = replace(
         card.unsure_report,
         rule=UNSURE_RULE,
-        threshold_chosen_on=CONFIDENCE_CUT,
+        threshold_chosen_on=confidence_cut(card.architecture),
         mnist_test_flagged=test["unsure_share"],
         mnist_test_accuracy_when_sure=test["accuracy_when_sure"],
         mnist_test_errors_flagged=test["errors_flagged_unsure"],
@@ -276,6 +275,11 @@ def novelty_threshold(
     budget = detector.with_threshold(detector.distances(cal_features), unconfident)
     detector = replace(detector, threshold=max(catching.threshold, budget.threshold))
     return detector, float((unconfident | detector.is_novel(cal_features)).mean())
+
+
+def confidence_cut(arch: str) -> str:
+    """How the card's `unsure_threshold` was chosen, in the card's words."""
+    return f"fixed: a calibrated chance of being right below {architecture(arch).unsure_below:.0%}"
 
 
 def is_unconfident(logits: np.ndarray, card: ModelCard) -> np.ndarray:
@@ -381,7 +385,7 @@ def complete_card(weights: Path, mnist: Mnist) -> ModelCard:
     """
     weights = Path(weights)
     net, card = load_checkpoint(weights)
-    card = replace(card, unsure_threshold=UNSURE_BELOW)
+    card = replace(card, unsure_threshold=architecture(card.architecture).unsure_below)
     measured = measure(net, card, mnist)
     return save_measured(weights, measured.card, measured.detector_file)
 

@@ -192,3 +192,16 @@ def test_the_gated_second_reading_flags_between_the_served_rule_and_the_full_one
     assert served <= gated <= full and served < full  # the full reading flags some more
     read_as_gated = (predictor.predict_batch(images).argmax(1) == unsure.GATED_DIGIT).mean()
     assert row[5] == f"{read_as_gated:.1%}"
+
+
+def test_each_compared_cut_refits_the_novelty_threshold_by_the_cards_rule(mnist: Mnist) -> None:
+    from benchmarks import unsure
+    from model.predictor import Predictor
+
+    card = Predictor.load("lenet5").card
+    at_card = unsure.with_cut("lenet5", card.unsure_threshold, mnist)
+    assert at_card.novelty.threshold == pytest.approx(card.novelty.threshold, rel=1e-6)
+    higher = unsure.with_cut("lenet5", card.unsure_threshold + 0.05, mnist)
+    assert higher.unsure_threshold == pytest.approx(card.unsure_threshold + 0.05)
+    # Confidence flags more non-digits, so novelty needs to flag fewer: never a tighter threshold.
+    assert higher.novelty.threshold >= at_card.novelty.threshold

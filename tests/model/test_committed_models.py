@@ -43,11 +43,13 @@ def test_committed_model_matches_its_card(name: str, mnist: Mnist) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REQUIRED_ACCURACY))
-def test_registry_names_the_layers_each_saved_detector_reads(name: str) -> None:
-    """New detectors read the layers the committed ones were fitted on."""
+def test_registry_names_the_layers_and_cut_each_saved_card_was_fitted_with(name: str) -> None:
+    """New detectors read the layers the committed ones were fitted on, at the same cut."""
     card = read_card(card_path(weights_path(MODELS_DIR, name)))
     net = build(card.architecture, card.config.width)
     assert ARCHITECTURES[card.architecture].feature_layers(net) == card.novelty.layers
+    assert card.unsure_threshold == ARCHITECTURES[card.architecture].unsure_below
+    assert f"{card.unsure_threshold:.0%}" in card.unsure_report.threshold_chosen_on
 
 
 def test_default_model_is_calibrated_and_rarely_unsure(default_predictor, mnist: Mnist) -> None:

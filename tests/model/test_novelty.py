@@ -16,7 +16,7 @@ from model.checkpoint import ModelLoadError, card_path, save_checkpoint
 from model.config import TrainConfig
 from model.data import Mnist
 from model.features import FeatureTap
-from model.nets import ARCHITECTURES, build
+from model.nets import ARCHITECTURES, architecture, build
 from model.novelty import NoveltyDetector, detector_path
 from model.pipeline import complete_card
 from model.predictor import Predictor
@@ -166,6 +166,7 @@ def test_fitted_novelty_flags_non_digits_the_confidence_test_misses(
 ) -> None:
     without, card = fitted
     assert card.novelty.sha256 == read_card(card_path(small_model)).novelty.sha256
+    assert card.unsure_threshold == architecture("lenet5").unsure_below  # today's cut
     predictor = Predictor.load(small_model)
     assert predictor.novelty is not None
     with_novelty = non_digit_flagged(predictor, n=260)["flagged"]
