@@ -27,7 +27,7 @@ import functools
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from multiprocessing import get_context
 from os import cpu_count, getpid
 from pathlib import Path
@@ -64,6 +64,7 @@ class Shape:
     arm_gap: float  # how far an open 4's arm stays from its stem
     retrace: float  # gap between up and down strokes retraced in one go
     curl: float = 0.0  # how much a 7's top bows up, as a 2's would
+    stem_top: float = 0.0  # how far down a low-stem 4's stem starts
 
 
 # --- the styles: digit -> variant -> strokes for a Shape --------------------------
@@ -165,6 +166,13 @@ def _four(s: Shape) -> dict[str, list[Stroke]]:
                 _line((stem_x - 0.02, 0.1), (stem_x - 0.05, 0.85)),
                 arc(stem_x - 0.2, 0.85, 0.15, 0.15, 0, 150),
             )
+        ],
+        # An upright arm down to a low crossbar, and a short slanted stem begun well below
+        # the arm's top, close to it: a small closed corner that reads as a 6's loop.
+        # Common in real people's writing (README "Models"); MNIST's fours rarely do it.
+        "low-stem": [
+            _line((0.05 + 0.3 * s.arm_gap, 0.0), (0.08, 0.72), (0.75, 0.72)),
+            _line((0.6, s.stem_top), (0.45, 1.0)),
         ],
         # Arm and stem apart, then a horizontal drawn last crossing both.
         "crossed-bar": [
@@ -310,7 +318,7 @@ VARIANT_WEIGHTS: dict[int, dict[str, float]] = {
     1: {"bar": 4, "flag": 5, "flag-base": 2},
     2: {"curved": 4, "looped": 3, "angular": 2},
     3: {"round": 5, "flat-top": 2, "pointed": 2},
-    4: {"closed": 3, "closed-two-stroke": 2, "open": 3, "open-one-stroke": 3},
+    4: {"closed": 3, "closed-two-stroke": 2, "open": 3, "open-one-stroke": 3, "low-stem": 3},
     5: {"two-stroke": 3, "one-stroke": 2},
     6: {"curved": 3, "straight": 2, "tiny-loop": 4},
     7: {"plain": 3, "crossbar": 4, "hooked": 1, "hooked-crossbar": 2},
@@ -418,7 +426,7 @@ def person(group: str, index: int) -> Person:
         curl=float(rng.uniform(0, 1)),
     )
     finger = bool(rng.random() < 0.4)
-    return Person(
+    who = Person(
         group=group,
         index=index,
         variants=tuple(chosen),
@@ -433,6 +441,8 @@ def person(group: str, index: int) -> Person:
         tremor=float(rng.uniform(0.2, 1.5) * (1.5 if finger else 1)),
         sample_px=float(rng.uniform(3, 14) * (1.5 if finger else 1)),
     )
+    # Drawn last, so that adding this habit left every earlier one as it was.
+    return replace(who, shape=replace(shape, stem_top=float(rng.uniform(0.3, 0.5))))
 
 
 def people(group: str, count: int, start: int = 0) -> list[Person]:

@@ -64,6 +64,19 @@ def test_a_continental_one_has_a_long_entry_flag(shape: hw.Shape) -> None:
     assert len(hw.digit_strokes(1, "flag-base", shape)) == 2  # the base is its own stroke
 
 
+def test_a_low_stem_four_begins_its_stem_well_below_its_arm_and_crosses_the_bar() -> None:
+    """The form real writers use (README "Models"): an upright arm, a low crossbar, a stem
+    begun a third of the way down or more, close enough to make a small closed corner."""
+    for index in range(20):
+        shape = hw.person("train", index).shape
+        arm_and_bar, stem = hw.digit_strokes(4, "low-stem", shape)
+        arm_top, bar_y = arm_and_bar[0], arm_and_bar[-1, 1]
+        assert stem[0, 1] - arm_top[1] >= 0.3 and stem[0, 1] < bar_y - 0.2
+        assert abs(arm_and_bar[1, 0] - arm_top[0]) < 0.2  # upright, not a diagonal
+        assert _crosses(stem, arm_and_bar)  # the bar runs through the stem
+        assert bar_y >= 0.7  # low: what is left of the stem below it is short
+
+
 def test_a_small_loop_nine_has_a_long_tail_in_one_stroke() -> None:
     small = hw.Shape(loop=0.0, tail_hook=0.8, flag=0.3, crossbar=0.6, arm_gap=0.1, retrace=0.03)
     for variant in ("straight-tail", "hooked-tail"):
