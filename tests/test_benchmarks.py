@@ -205,3 +205,25 @@ def test_each_compared_cut_refits_the_novelty_threshold_by_the_cards_rule(mnist:
     assert higher.unsure_threshold == pytest.approx(card.unsure_threshold + 0.05)
     # Confidence flags more non-digits, so novelty needs to flag fewer: never a tighter threshold.
     assert higher.novelty.threshold >= at_card.novelty.threshold
+
+
+def test_optdigits_reach_the_model_in_mnist_form_and_are_mostly_read(mnist: Mnist) -> None:
+    from benchmarks import _optdigits
+    from model.predictor import Predictor
+
+    counts, labels = _optdigits.optdigits()
+    assert counts.shape == (1797, 8, 8) and counts.max() == 16 and set(labels) == set(range(10))
+    images, kept = _optdigits.in_mnist_form(counts[:200], labels[:200])
+    assert images.shape == (len(kept), 28, 28) and len(kept) >= 195
+    assert (Predictor.load().predict_batch(images).argmax(1) == kept).mean() > 0.85
+
+
+def test_mnist_at_optdigits_resolution_fills_the_grid_on_its_longer_side(mnist: Mnist) -> None:
+    from benchmarks import _optdigits
+
+    counts = _optdigits.at_optdigits_resolution(mnist.test_images[:50])
+    assert counts.shape == (50, 8, 8) and counts.min() >= 0 and counts.max() <= 16
+    rows, cols = counts.any(2).sum(1), counts.any(1).sum(1)
+    assert (np.maximum(rows, cols) == 8).all()  # the box spans the grid one way
+    images, _ = _optdigits.in_mnist_form(counts, mnist.test_labels[:50])
+    assert len(images) == 50
