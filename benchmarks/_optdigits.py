@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from model.handwriting import CANVAS
 from model.preprocess import canvas_to_mnist
 
 GRID, BLOCK = 8, 4  # 8 x 8 cells of 4 x 4 pixels of a 32 x 32 bitmap
-DRAWN_SIDE = 200  # px: the 8 x 8 digit drawn this large on the app's 280 x 280 canvas
+DRAWN_SIDE = 200  # px: the 8 x 8 digit drawn this large on the app's canvas
 
 
 def optdigits() -> tuple[np.ndarray, np.ndarray]:
@@ -47,11 +48,11 @@ def at_optdigits_resolution(images: np.ndarray) -> np.ndarray:
 def in_mnist_form(counts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """8 x 8 ink counts drawn large on a canvas (bicubic) and brought to MNIST's form by
     `canvas_to_mnist`: (images, their labels), any found empty left out."""
-    start = (280 - DRAWN_SIDE) // 2
+    start = (CANVAS - DRAWN_SIDE) // 2
     images, kept = [], []
     for count, label in zip(counts, labels, strict=True):
         grey = Image.fromarray(np.clip(count / (BLOCK * BLOCK) * 255, 0, 255).astype(np.uint8))
-        canvas = np.zeros((280, 280), dtype=np.uint8)
+        canvas = np.zeros((CANVAS, CANVAS), dtype=np.uint8)
         canvas[start : start + DRAWN_SIDE, start : start + DRAWN_SIDE] = grey.resize(
             (DRAWN_SIDE, DRAWN_SIDE), Image.Resampling.BICUBIC
         )

@@ -116,11 +116,11 @@ def main(argv: list[str] | None = None) -> dict:
     ] + [[name, old, new] for (name, old), (_, new) in zip(previous, today, strict=True)]
     figures = "accuracy, worst person, unsure"
     headers = ["set", f"previous default ({PREVIOUS_DEFAULT}): {figures}", f"today's: {figures}"]
-    figures = "accuracy, unsure (commonest errors)"
+    coarse_figures = "accuracy, unsure (commonest errors)"
     coarse_headers = [
         "at optdigits' 8 x 8",
-        f"previous default ({PREVIOUS_DEFAULT}): {figures}",
-        f"today's: {figures}",
+        f"previous default ({PREVIOUS_DEFAULT}): {coarse_figures}",
+        f"today's: {coarse_figures}",
     ]
     data = {"previous_default": PREVIOUS_DEFAULT, "rows": rows, "at_8x8": coarse}
     markdown = f"{markdown_table(headers, rows)}\n\n{markdown_table(coarse_headers, coarse)}"

@@ -98,7 +98,7 @@ def main() -> None:
     print("\nNon-digit drawings flagged, by kind:\n")
     print_breakdown(per_kind, "kind", ".0%")
     print_second_reading(loaded[default_model_name()], mnist, more)
-    print_cuts(default_model_name(), mnist, more)
+    print_cuts(loaded[default_model_name()], mnist, more)
 
 
 def narrowed(images: np.ndarray, factor: float) -> np.ndarray:
@@ -191,24 +191,24 @@ def with_cut(name: str, cut: float, mnist: Mnist) -> Predictor:
     return Predictor(net, card, "cpu", detector, inference="eager")
 
 
-def print_cuts(name: str, mnist: Mnist, more_styles: StyleDigits) -> None:
+def print_cuts(served: Predictor, mnist: Mnist, more_styles: StyleDigits) -> None:
     """Flagged (errors caught) on every set at each of CUTS: the served cut's evidence."""
-    served = Predictor.load(name).unsure_threshold
+    people, styles = proxy_digits("held-out people"), proxy_digits("held-out styles")
     rows = []
     for cut in CUTS:
-        predictor = with_cut(name, cut, mnist)
+        predictor = with_cut(served.name, cut, mnist)
         test = evaluate_predictor(predictor, mnist)
         rows.append(
             [
-                f"{cut:.0%}{' (served)' if np.isclose(cut, served) else ''}",
+                f"{cut:.0%}{' (served)' if np.isclose(cut, served.unsure_threshold) else ''}",
                 f"{test['unsure_share']:.2%} ({test['errors_flagged_unsure']:.0%})",
-                proxy_cell(predictor, proxy_digits("held-out people")),
-                proxy_cell(predictor, proxy_digits("held-out styles")),
+                proxy_cell(predictor, people),
+                proxy_cell(predictor, styles),
                 proxy_cell(predictor, more_styles),
                 f"{non_digit_flagged(predictor, n=1300)['flagged']:.1%}",
             ]
         )
-    print(f"\n{name}: unsure below each calibrated confidence, novelty refitted to it:\n")
+    print(f"\n{served.name}: unsure below each calibrated confidence, novelty refitted to it:\n")
     print_table(
         [
             "confidence cut",

@@ -10,6 +10,7 @@ card last, so a model is complete on disk or not offered at all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import time
@@ -286,15 +287,18 @@ def is_unconfident(logits: np.ndarray, card: ModelCard) -> np.ndarray:
     return softmax(logits, card.calibration.temperature).max(axis=1) < card.unsure_threshold
 
 
+@functools.cache
 def fitting_non_digits() -> tuple[np.ndarray, int]:
     """The non-digits the novelty threshold is fitted on, as the model sees them.
 
-    (N x 28 x 28 images, how many preprocessing found empty.) Drawn with
-    `FITTING_NON_DIGIT_SEED`, apart from the set `robustness.non_digit_flagged` reports.
+    (N x 28 x 28 images, read-only, how many preprocessing found empty.) Drawn with
+    `FITTING_NON_DIGIT_SEED`, apart from the set `robustness.non_digit_flagged` reports;
+    the same every time, so drawn once per process (a threshold per cut, per model).
     """
     shapes, _ = non_digit_shapes(FITTING_NON_DIGITS, np.random.default_rng(FITTING_NON_DIGIT_SEED))
-    forms = [form for form in map(canvas_to_mnist, shapes) if form is not None]
-    return np.stack(forms), len(shapes) - len(forms)
+    forms = np.stack([form for form in map(canvas_to_mnist, shapes) if form is not None])
+    forms.setflags(write=False)
+    return forms, len(shapes) - len(forms)
 
 
 def with_style_digits(
