@@ -5,9 +5,15 @@ Kaynak, Bogazici University), kept only as 8 x 8 counts of ink in 4 x 4 blocks o
 32 x 32 bitmap. Drawn large on a canvas they reach the model through `canvas_to_mnist`
 like any picture. So coarse a grid costs accuracy of its own: digits brought to the
 same 8 x 8 form (`at_optdigits_resolution`) say how much, so that what is left is style.
+
+The file keeps each writer's form in order, so `forms` tells whose digit is whose.
+Forms below `LOOKED_AT` may be looked at to design styles; the others are only
+measured, so that a style drawn from the first is checked on writers never seen.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 from PIL import Image
@@ -17,6 +23,10 @@ from model.preprocess import canvas_to_mnist
 
 GRID, BLOCK = 8, 4  # 8 x 8 cells of 4 x 4 pixels of a 32 x 32 bitmap
 DRAWN_SIDE = 200  # px: the 8 x 8 digit drawn this large on the app's canvas
+# Every form asks for the ten digits in order three times, then 100 in one fixed
+# shuffled order, which begins with these (digits left blank are not in the file).
+FORM_OPENING, SHUFFLED_START = 30, "0955650989"
+LOOKED_AT = 7  # forms 0-6 may be looked at; 7 and up are only measured
 
 
 def optdigits() -> tuple[np.ndarray, np.ndarray]:
@@ -25,6 +35,25 @@ def optdigits() -> tuple[np.ndarray, np.ndarray]:
 
     digits = load_digits()
     return digits.images, digits.target.astype(np.int64)
+
+
+def forms(labels: np.ndarray) -> np.ndarray:
+    """The form each digit was written on (0, 1, ...), in the file's order. There are 14
+    for UCI's 13 writers: a form is as close to a person as the file tells."""
+    written = "".join(map(str, labels))
+    form = np.zeros(len(labels), dtype=np.int64)
+    for index, shuffled in enumerate(re.finditer(SHUFFLED_START, written)):
+        if index:
+            form[_opening(labels, shuffled.start()) :] = index
+    return form
+
+
+def _opening(labels: np.ndarray, shuffled_start: int) -> int:
+    """Where a form begins: its ordered opening before `shuffled_start`, less any blanks."""
+    start = max(0, shuffled_start - FORM_OPENING)
+    while any((labels[start + step] - labels[start]) % 10 != step for step in (1, 2)):
+        start += 1
+    return start
 
 
 def at_optdigits_resolution(images: np.ndarray) -> np.ndarray:
@@ -45,12 +74,12 @@ def at_optdigits_resolution(images: np.ndarray) -> np.ndarray:
     return counts
 
 
-def in_mnist_form(counts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def in_mnist_form(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """8 x 8 ink counts drawn large on a canvas (bicubic) and brought to MNIST's form by
-    `canvas_to_mnist`: (images, their labels), any found empty left out."""
+    `canvas_to_mnist`: (images, the index of each in `counts`), any found empty left out."""
     start = (CANVAS - DRAWN_SIDE) // 2
     images, kept = [], []
-    for count, label in zip(counts, labels, strict=True):
+    for index, count in enumerate(counts):
         grey = Image.fromarray(np.clip(count / (BLOCK * BLOCK) * 255, 0, 255).astype(np.uint8))
         canvas = np.zeros((CANVAS, CANVAS), dtype=np.uint8)
         canvas[start : start + DRAWN_SIDE, start : start + DRAWN_SIDE] = grey.resize(
@@ -59,5 +88,5 @@ def in_mnist_form(counts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
         form = canvas_to_mnist(canvas)
         if form is not None:
             images.append(form)
-            kept.append(label)
+            kept.append(index)
     return np.stack(images), np.array(kept, dtype=np.int64)

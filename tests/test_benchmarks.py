@@ -213,9 +213,24 @@ def test_optdigits_reach_the_model_in_mnist_form_and_are_mostly_read(mnist: Mnis
 
     counts, labels = _optdigits.optdigits()
     assert counts.shape == (1797, 8, 8) and counts.max() == 16 and set(labels) == set(range(10))
-    images, kept = _optdigits.in_mnist_form(counts[:200], labels[:200])
+    images, kept = _optdigits.in_mnist_form(counts[:200])
     assert images.shape == (len(kept), 28, 28) and len(kept) >= 195
-    assert (Predictor.load().predict_batch(images).argmax(1) == kept).mean() > 0.85
+    assert (Predictor.load().predict_batch(images).argmax(1) == labels[kept]).mean() > 0.85
+
+
+def test_optdigits_forms_each_hold_one_writers_whole_form() -> None:
+    from benchmarks import _optdigits
+
+    _, labels = _optdigits.optdigits()
+    form = _optdigits.forms(labels)
+    assert (np.diff(form) >= 0).all() and form[0] == 0  # in the file's order
+    sizes = np.bincount(form)
+    assert len(sizes) == 14 and sizes.min() >= 110 and sizes.max() <= 140  # 130 asked for
+    for index in range(len(sizes)):  # each opens with the digits in order (a 0 may be blank)
+        opening = labels[form == index][:9]
+        assert (opening == np.arange(9)).all() or (opening == np.arange(1, 10)).all()
+    looked_at = form < _optdigits.LOOKED_AT
+    assert min(looked_at.sum(), (~looked_at).sum()) > len(labels) / 3  # two fair halves
 
 
 def test_mnist_at_optdigits_resolution_fills_the_grid_on_its_longer_side(mnist: Mnist) -> None:
@@ -225,5 +240,5 @@ def test_mnist_at_optdigits_resolution_fills_the_grid_on_its_longer_side(mnist: 
     assert counts.shape == (50, 8, 8) and counts.min() >= 0 and counts.max() <= 16
     rows, cols = counts.any(2).sum(1), counts.any(1).sum(1)
     assert (np.maximum(rows, cols) == 8).all()  # the box spans the grid one way
-    images, _ = _optdigits.in_mnist_form(counts, mnist.test_labels[:50])
-    assert len(images) == 50
+    images, kept = _optdigits.in_mnist_form(counts)
+    assert len(images) == 50 and (kept == np.arange(50)).all()
