@@ -242,13 +242,21 @@ def atomic_file(path: Path) -> Iterator[Path]:
     """A temporary path beside `path` to write; it replaces `path` when the block ends."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_beside(path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def temporary_beside(path: Path) -> Path:
+    """An empty temporary file in `path`'s folder with `path`'s permissions, else 644:
+    mkstemp's private 600 would hide a model from an app run as another user."""
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
-    try:
-        yield Path(name)
-        os.replace(name, path)
-    finally:
-        Path(name).unlink(missing_ok=True)
+    os.chmod(name, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+    return Path(name)
 
 
 def sha256_file(path: Path) -> str:

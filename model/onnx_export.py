@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.card import ModelCard, OnnxEntry, sha256_file, write_card
+from model.card import ModelCard, OnnxEntry, sha256_file, temporary_beside, write_card
 from model.checkpoint import card_path
 from model.onnx_graph import OPSET, graph_bytes, serving_graph
 from model.runtime import INPUT_NAME, OUTPUT_NAMES, OnnxNetwork
@@ -179,9 +179,6 @@ def write_together(out: Path, graph: bytes, card_file: Path, card: ModelCard) ->
 
 
 def _temporary_beside(path: Path, made: list[Path]) -> Path:
-    """An empty temporary file in `path`'s folder, with `path`'s permissions (else 644)."""
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    made.append(Path(name))
-    os.chmod(name, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-    return Path(name)
+    """`temporary_beside`, remembered in `made` to be removed at the end."""
+    made.append(temporary_beside(path))
+    return made[-1]

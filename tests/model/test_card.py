@@ -65,3 +65,17 @@ def test_an_optional_section_defaults_to_none_and_is_not_written() -> None:
     card = ModelCard.from_json(data)
     assert card.novelty is None and card.robustness is None
     assert "novelty" not in card.to_json() and "world_size" not in card.to_json()
+
+
+def test_a_written_card_is_readable_by_others_or_keeps_the_permissions_it_had(
+    tmp_path: Path,
+) -> None:
+    card = read_card(REPO_ROOT / "saved_models" / "resnet.json")
+    fresh, kept = tmp_path / "fresh.json", tmp_path / "kept.json"
+    write_card(fresh, card)
+    assert fresh.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 600
+    kept.write_text("{}")
+    kept.chmod(0o640)
+    write_card(kept, card)
+    assert kept.stat().st_mode & 0o777 == 0o640 and read_card(kept) == card
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.json", "kept.json"]  # no leftovers
