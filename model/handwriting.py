@@ -141,6 +141,7 @@ def _three(s: Shape) -> dict[str, list[Stroke]]:
 
 def _four(s: Shape) -> dict[str, list[Stroke]]:
     """Open fours keep their arm `arm_gap` away from the stem's top; closed ones meet it."""
+    t = np.linspace(0, 1, 12)[:, None]
     stem_x, bar_y = 0.7, 0.62
     arm_top = (0.28 - 0.5 * s.arm_gap, 0.0)
     down_across = [arm_top, (0.1 + 0.2 * s.arm_gap, bar_y), (stem_x, bar_y)]
@@ -173,6 +174,11 @@ def _four(s: Shape) -> dict[str, list[Stroke]]:
         "low-stem": [
             _line((0.05 + 0.3 * s.arm_gap, 0.0), (0.08, 0.72), (0.75, 0.72)),
             _line((0.6, s.stem_top), (0.45, 1.0)),
+        ],
+        # The arm bowed like a 6's back into a low bar, the short stem begun below its top.
+        "curved-arm": [
+            _join(_bezier(t, (0.5, 0.0), (-0.05, 0.45), (0.2, 0.72)), _line((0.92, 0.7))),
+            _line((0.66, s.stem_top), (0.58, 1.0)),
         ],
         # Arm and stem apart, then a horizontal drawn last crossing both.
         "crossed-bar": [
@@ -278,6 +284,7 @@ def _nine(s: Shape) -> dict[str, list[Stroke]]:
     right = 0.5 + rx
     ring = arc(0.5, ry, rx, ry, -10, -300 - 60 * s.loop)  # fast hands leave it open
     hook = s.tail_hook
+    tiny_rx, tiny_ry = 0.1 + 0.12 * s.loop, 0.08 + 0.08 * s.loop
     tail = _join(
         _line((right, ry), (right - 0.02, 0.95 - 0.4 * hook)),
         arc(
@@ -295,6 +302,15 @@ def _nine(s: Shape) -> dict[str, list[Stroke]]:
         "circle-stick": [
             arc(0.45, ry, rx, ry, 0, 360),
             _line((right - 0.02, 0.02), (right - 0.08, 1.0)),
+        ],
+        # A tiny loop, the tail straight down its right, then a long flat foot back left.
+        "flat-foot": [
+            _join(
+                arc(0.38, tiny_ry, tiny_rx, tiny_ry, -10, -340),
+                _line((0.38 + tiny_rx, tiny_ry), (0.72, 0.78)),
+                arc(0.55, 0.78, 0.17, 0.18, 0, 90),
+                _line((0.3 - 0.3 * hook, 0.96)),
+            )
         ],
         # A small loop left open at its left, its tail sweeping back left under it, as a g's.
         "g-tail": [
@@ -340,6 +356,9 @@ NOVEL_VARIANT_WEIGHTS: dict[int, dict[str, float]] = {
     8: {"snowman": 1, "two-halves": 1},
     9: {"circle-stick": 1, "g-tail": 1},
 }
+# Variants nobody writes yet: candidates measured against real writers before joining
+# a vocabulary (`benchmarks/style_ab.py`), modelled on optdigits' forms looked at.
+CANDIDATE_VARIANTS: dict[int, tuple[str, ...]] = {4: ("curved-arm",), 9: ("flat-foot",)}
 # Share of digits for which a "held-out-styles" person keeps a novel variant.
 NOVEL_SHARE = 0.5
 # Width / height of training people's digits; held-out-styles people go beyond it.

@@ -89,6 +89,36 @@ def test_a_small_loop_nine_has_a_long_tail_in_one_stroke() -> None:
     assert hooked[-1, 0] < hooked[lowest, 0] - 0.1  # curls back to the left
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_flat_foot_nine_has_a_tiny_loop_and_a_foot_reaching_back_under_it(shape) -> None:
+    (stroke,) = hw.digit_strokes(9, "flat-foot", shape)
+    loop = stroke[stroke[:, 1] < 0.35]
+    assert np.ptp(loop[:, 0]) <= 0.5 and np.ptp(loop[:, 1]) <= 0.35  # tiny, at the top
+    (start_x, start_y), (end_x, end_y) = stroke[-2:]  # the foot: its last line
+    assert start_y == end_y >= 0.95 and start_x - end_x >= 0.25  # flat, at the bottom, long
+    assert end_x <= loop[:, 0].mean()  # back left under the loop
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_curved_arm_four_bows_left_into_a_low_bar_its_stem_begun_below(shape) -> None:
+    arm_and_bar, stem = hw.digit_strokes(4, "curved-arm", shape)
+    arm = arm_and_bar[:-1]
+    chord_x = np.interp(arm[:, 1], [arm[0, 1], arm[-1, 1]], [arm[0, 0], arm[-1, 0]])
+    assert (chord_x - arm[:, 0]).max() > 0.1  # bowed left of its chord, as a 6's back
+    assert arm_and_bar[-1, 1] >= 0.65 and _crosses(stem, arm_and_bar)  # a low bar, crossed
+    assert stem[0, 1] == shape.stem_top
+
+
+def test_candidate_variants_are_drawn_and_written_by_nobody() -> None:
+    rng = np.random.default_rng(0)
+    for digit, candidates in hw.CANDIDATE_VARIANTS.items():
+        for name in candidates:
+            assert hw.digit_strokes(digit, name, SHAPES[0])  # drawable
+            for group in hw.GROUPS:
+                assert name not in hw.variants(digit, group)
+                assert all(hw.drawn_variant(w, digit, rng) != name for w in hw.people(group, 50))
+
+
 def test_a_tiny_loop_six_keeps_its_loop_low_and_small() -> None:
     tiny = hw.Shape(loop=0.0, tail_hook=0.0, flag=0.3, crossbar=0.6, arm_gap=0.1, retrace=0.03)
     (stroke,) = hw.digit_strokes(6, "tiny-loop", tiny)
