@@ -29,6 +29,7 @@ ORDER = (
     "app_latency",
     "unsure",
     "proxy_vs_real",
+    "style_ab",
     "canvas_accuracy",
     "mnist_form",
     "training",

@@ -242,3 +242,34 @@ def test_mnist_at_optdigits_resolution_fills_the_grid_on_its_longer_side(mnist: 
     assert (np.maximum(rows, cols) == 8).all()  # the box spans the grid one way
     images, kept = _optdigits.in_mnist_form(counts)
     assert len(images) == 50 and (kept == np.arange(50)).all()
+
+
+def test_style_candidates_are_written_only_inside_the_ab_block() -> None:
+    from benchmarks import style_ab
+    from model import handwriting as hw
+
+    candidates = [(d, name) for d, names in hw.CANDIDATE_VARIANTS.items() for name in names]
+    before = {d: dict(weights) for d, weights in hw.VARIANT_WEIGHTS.items()}
+    with style_ab.candidates_written():
+        for digit, name in candidates:
+            assert name in hw.variants(digit, "train") and name in hw.variants(digit, "held-out")
+            assert any(who.variants[digit] == name for who in hw.people("train", 100))
+    assert before == hw.VARIANT_WEIGHTS
+    assert not any(w.variants[d] == n for w in hw.people("train", 100) for d, n in candidates)
+
+
+def test_the_ab_fine_tune_starts_from_the_base_and_leaves_it_untouched(mnist: Mnist) -> None:
+    import torch
+
+    from benchmarks import style_ab
+    from model.checkpoint import load_checkpoint
+    from model.predictor import resolve_model_path
+
+    base, _ = load_checkpoint(resolve_model_path(None))
+    kept = {k: v.clone() for k, v in base.state_dict().items()}
+    net = style_ab.finetuned(base, 1.0, 3, mnist, images=300)
+    assert all(torch.equal(kept[k], v) for k, v in base.state_dict().items())
+    assert not torch.equal(net.state_dict()["head.3.weight"], kept["head.3.weight"])
+    _, _, val_x, val_y = mnist.split()
+    (accuracy,) = style_ab.accuracies(net, {"validation": (val_x[:500], val_y[:500])})
+    assert accuracy > 0.95  # one short epoch moves it, does not break it

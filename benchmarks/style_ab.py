@@ -1,0 +1,123 @@
+"""Does a handwriting style help real writers? One-epoch fine-tunes with and without it.
+
+A candidate style (`handwriting.CANDIDATE_VARIANTS`) is modelled on optdigits' forms
+that may be looked at; this says whether it reaches the forms never looked at, beyond
+what a seed alone moves. From the same seeds, the default model is fine-tuned for one
+epoch over training people's digits with MNIST replayed beside them: once as they
+write today, once with the candidates joining their vocabulary. Each network reads
+optdigits' two halves, the proxy's held-out styles and MNIST's validation split.
+
+    python benchmarks/style_ab.py [--quick] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import arguments, load_test_mnist, markdown_table, save_result
+from benchmarks._optdigits import LOOKED_AT, forms, in_mnist_form, optdigits
+from model import handwriting
+from model.checkpoint import load_checkpoint
+from model.data import Mnist
+from model.finetune import FinetuneConfig, make_challenger
+from model.predictor import resolve_model_path
+from model.robustness import PROXY_PEOPLE, proxy_digits
+from model.train import predict_logits
+
+WEIGHT = 3.0  # a candidate's weight among its digit's variants (low-stem's)
+STYLE_SHARE = 0.2  # style digits per MNIST image, as the default recipe trains
+FIRST_SEED = 3
+
+
+@contextmanager
+def candidates_written(weight: float = WEIGHT) -> Iterator[None]:
+    """Training and held-out people write the candidates too, while the block runs."""
+    vocabulary = handwriting.VARIANT_WEIGHTS
+    added = [(d, name) for d, names in handwriting.CANDIDATE_VARIANTS.items() for name in names]
+    for digit, name in added:
+        vocabulary[digit][name] = weight
+    try:
+        yield
+    finally:
+        for digit, name in added:
+            del vocabulary[digit][name]
+
+
+def readers_sets(quick: bool, mnist: Mnist) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """What each network reads: optdigits by halves, held-out styles, MNIST validation."""
+    counts, labels = optdigits()
+    looked = forms(labels) < LOOKED_AT
+    never = f"forms {LOOKED_AT}-{forms(labels).max()} (never looked at)"
+    sets = {}
+    for name, chosen in ((f"forms 0-{LOOKED_AT - 1} (looked at)", looked), (never, ~looked)):
+        images, kept = in_mnist_form(counts[chosen])
+        sets[name] = (images, labels[chosen][kept])
+    for digit in handwriting.CANDIDATE_VARIANTS:  # where the candidates should tell
+        images, read = sets[never]
+        sets[f"their {digit}s"] = (images[read == digit], read[read == digit])
+    styles = proxy_digits("held-out styles", PROXY_PEOPLE if quick else 200, start=PROXY_PEOPLE)
+    sets["held-out styles"] = (styles.images, styles.labels)
+    _, _, val_x, val_y = mnist.split()
+    sets["MNIST validation"] = (val_x, val_y)
+    return sets
+
+
+def finetuned(base: nn.Module, stretch: float, seed: int, mnist: Mnist, images: int) -> nn.Module:
+    """`base` after one epoch over `images` MNIST training images and a fifth as many
+    training people's digits (their drawings `seed`)."""
+    train_x, train_y, _, _ = mnist.split()
+    style = handwriting.training_digits(round(STYLE_SHARE * images), None, seed=seed)
+    config = FinetuneConfig(
+        epochs=1, replay=1 / STYLE_SHARE, base_share=0.0, seed=seed, stretch=stretch
+    )
+    replay = (train_x[:images], train_y[:images])
+    return make_challenger(base, (style.images, style.labels), replay, config, progress=False)
+
+
+def accuracies(net: nn.Module, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    return [
+        float((predict_logits(net, images).argmax(1).numpy() == labels).mean())
+        for images, labels in sets.values()
+    ]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = arguments(__doc__, argv, seeds=3)
+    seeds = range(FIRST_SEED, FIRST_SEED + (1 if args.quick else args.seeds))
+    images, mnist = 2_000 if args.quick else 55_000, load_test_mnist()
+    sets = readers_sets(args.quick, mnist)  # drawn before any candidate is written
+    base, card = load_checkpoint(resolve_model_path(None))
+    stretch = card.config.stretch if card.config else 1.0
+    arms = {"as today": {}, "with the candidates": {}}
+    for seed in seeds:
+        arms["as today"][seed] = accuracies(finetuned(base, stretch, seed, mnist, images), sets)
+        with candidates_written():
+            net = finetuned(base, stretch, seed, mnist, images)
+        arms["with the candidates"][seed] = accuracies(net, sets)
+    rows = [["default model, not fine-tuned", "", *map(_percent, accuracies(base, sets))]]
+    for arm, by_seed in arms.items():
+        rows += [[arm, str(seed), *map(_percent, read)] for seed, read in by_seed.items()]
+        rows.append([arm, "mean", *map(_percent, np.mean(list(by_seed.values()), axis=0))])
+    candidates = ", ".join(
+        f"{d}: {name}" for d, names in handwriting.CANDIDATE_VARIANTS.items() for name in names
+    )
+    data = {"candidates": candidates, "sets": list(sets), "arms": arms, "rows": rows}
+    markdown = f"Candidates: {candidates}.\n\n" + markdown_table(["fine-tune", "seed", *sets], rows)
+    save_result("style_ab", data, markdown, quick=args.quick)
+    return data
+
+
+def _percent(share: float) -> str:
+    return f"{share:.2%}"
+
+
+if __name__ == "__main__":
+    main()
