@@ -51,8 +51,9 @@ def candidates_written(weight: float = WEIGHT) -> Iterator[None]:
             del vocabulary[digit][name]
 
 
-def readers_sets(quick: bool, mnist: Mnist) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """What each network reads: optdigits by halves, held-out styles, MNIST validation."""
+def measured_sets(quick: bool, mnist: Mnist) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """What each network reads: optdigits by halves (and the candidates' digits on the
+    half never looked at), held-out styles beyond the card's people, MNIST validation."""
     counts, labels = optdigits()
     looked = forms(labels) < LOOKED_AT
     never = f"forms {LOOKED_AT}-{forms(labels).max()} (never looked at)"
@@ -61,8 +62,8 @@ def readers_sets(quick: bool, mnist: Mnist) -> dict[str, tuple[np.ndarray, np.nd
         images, kept = in_mnist_form(counts[chosen])
         sets[name] = (images, labels[chosen][kept])
     for digit in handwriting.CANDIDATE_VARIANTS:  # where the candidates should tell
-        images, read = sets[never]
-        sets[f"their {digit}s"] = (images[read == digit], read[read == digit])
+        images, written = sets[never]
+        sets[f"their {digit}s"] = (images[written == digit], written[written == digit])
     styles = proxy_digits("held-out styles", PROXY_PEOPLE if quick else 200, start=PROXY_PEOPLE)
     sets["held-out styles"] = (styles.images, styles.labels)
     _, _, val_x, val_y = mnist.split()
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = arguments(__doc__, argv, seeds=3)
     seeds = range(FIRST_SEED, FIRST_SEED + (1 if args.quick else args.seeds))
     images, mnist = 2_000 if args.quick else 55_000, load_test_mnist()
-    sets = readers_sets(args.quick, mnist)  # drawn before any candidate is written
+    sets = measured_sets(args.quick, mnist)  # drawn before any candidate is written
     base, card = load_checkpoint(resolve_model_path(None))
     stretch = card.config.stretch if card.config else 1.0
     arms = {"as today": {}, "with the candidates": {}}
