@@ -7,7 +7,7 @@ epoch over training people's digits with MNIST replayed beside them: once as the
 write today, once with the candidates joining their vocabulary. Each network reads
 optdigits' two halves, the proxy's held-out styles and MNIST's validation split.
 
-    python benchmarks/style_ab.py [--quick] [--seeds 3]
+    python benchmarks/style_ab.py [--quick] [--seeds 3] [--candidates 9:flat-foot,...]
 """
 
 from __future__ import annotations
@@ -37,11 +37,23 @@ STYLE_SHARE = 0.2  # style digits per MNIST image, as the default recipe trains
 FIRST_SEED = 3
 
 
+def chosen_candidates(named: str) -> list[tuple[int, str]]:
+    """(digit, variant) for "9:flat-foot,4:curved-arm"; every candidate when empty."""
+    every = [(d, name) for d, names in handwriting.CANDIDATE_VARIANTS.items() for name in names]
+    if not named:
+        return every
+    chosen = [(int(d), name) for d, _, name in (item.partition(":") for item in named.split(","))]
+    unknown = [f"{d}:{name}" for d, name in chosen if (d, name) not in every]
+    if unknown:
+        known = ", ".join(f"{d}:{name}" for d, name in every)
+        raise SystemExit(f"error: not a candidate: {', '.join(unknown)} (candidates: {known})")
+    return chosen
+
+
 @contextmanager
-def candidates_written(weight: float = WEIGHT) -> Iterator[None]:
-    """Training and held-out people write the candidates too, while the block runs."""
+def candidates_written(added: list[tuple[int, str]], weight: float = WEIGHT) -> Iterator[None]:
+    """Training and held-out people write `added` (digit, variant) too, in the block."""
     vocabulary = handwriting.VARIANT_WEIGHTS
-    added = [(d, name) for d, names in handwriting.CANDIDATE_VARIANTS.items() for name in names]
     for digit, name in added:
         vocabulary[digit][name] = weight
     try:
@@ -51,7 +63,9 @@ def candidates_written(weight: float = WEIGHT) -> Iterator[None]:
             del vocabulary[digit][name]
 
 
-def measured_sets(quick: bool, mnist: Mnist) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def measured_sets(
+    quick: bool, mnist: Mnist, digits: list[int]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """What each network reads: optdigits by halves (and the candidates' digits on the
     half never looked at), held-out styles beyond the card's people, MNIST validation."""
     counts, labels = optdigits()
@@ -61,7 +75,7 @@ def measured_sets(quick: bool, mnist: Mnist) -> dict[str, tuple[np.ndarray, np.n
     for name, chosen in ((f"forms 0-{LOOKED_AT - 1} (looked at)", looked), (never, ~looked)):
         images, kept = in_mnist_form(counts[chosen])
         sets[name] = (images, labels[chosen][kept])
-    for digit in handwriting.CANDIDATE_VARIANTS:  # where the candidates should tell
+    for digit in sorted(set(digits)):  # where the candidates should tell
         images, written = sets[never]
         sets[f"their {digit}s"] = (images[written == digit], written[written == digit])
     styles = proxy_digits("held-out styles", PROXY_PEOPLE if quick else 200, start=PROXY_PEOPLE)
@@ -91,25 +105,24 @@ def accuracies(net: nn.Module, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = arguments(__doc__, argv, seeds=3)
+    args = arguments(__doc__, argv, seeds=3, candidates="")
+    added = chosen_candidates(args.candidates)
     seeds = range(FIRST_SEED, FIRST_SEED + (1 if args.quick else args.seeds))
     images, mnist = 2_000 if args.quick else 55_000, load_test_mnist()
-    sets = measured_sets(args.quick, mnist)  # drawn before any candidate is written
+    sets = measured_sets(args.quick, mnist, [d for d, _ in added])  # before they are written
     base, card = load_checkpoint(resolve_model_path(None))
     stretch = card.config.stretch if card.config else 1.0
     arms = {"as today": {}, "with the candidates": {}}
     for seed in seeds:
         arms["as today"][seed] = accuracies(finetuned(base, stretch, seed, mnist, images), sets)
-        with candidates_written():
+        with candidates_written(added):
             net = finetuned(base, stretch, seed, mnist, images)
         arms["with the candidates"][seed] = accuracies(net, sets)
     rows = [["default model, not fine-tuned", "", *map(_percent, accuracies(base, sets))]]
     for arm, by_seed in arms.items():
         rows += [[arm, str(seed), *map(_percent, read)] for seed, read in by_seed.items()]
         rows.append([arm, "mean", *map(_percent, np.mean(list(by_seed.values()), axis=0))])
-    candidates = ", ".join(
-        f"{d}: {name}" for d, names in handwriting.CANDIDATE_VARIANTS.items() for name in names
-    )
+    candidates = ", ".join(f"{d}: {name}" for d, name in added)
     data = {"candidates": candidates, "sets": list(sets), "arms": arms, "rows": rows}
     markdown = f"Candidates: {candidates}.\n\n" + markdown_table(["fine-tune", "seed", *sets], rows)
     save_result("style_ab", data, markdown, quick=args.quick)

@@ -248,9 +248,13 @@ def test_style_candidates_are_written_only_inside_the_ab_block() -> None:
     from benchmarks import style_ab
     from model import handwriting as hw
 
-    candidates = [(d, name) for d, names in hw.CANDIDATE_VARIANTS.items() for name in names]
+    candidates = style_ab.chosen_candidates("")
+    assert candidates == [(d, n) for d, names in hw.CANDIDATE_VARIANTS.items() for n in names]
+    assert style_ab.chosen_candidates("9:flat-foot") == [(9, "flat-foot")]
+    with pytest.raises(SystemExit, match="not a candidate: 9:round"):
+        style_ab.chosen_candidates("9:round")  # written already: nothing to compare
     before = {d: dict(weights) for d, weights in hw.VARIANT_WEIGHTS.items()}
-    with style_ab.candidates_written():
+    with style_ab.candidates_written(candidates):
         for digit, name in candidates:
             assert name in hw.variants(digit, "train") and name in hw.variants(digit, "held-out")
             assert any(who.variants[digit] == name for who in hw.people("train", 100))
