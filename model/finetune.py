@@ -285,18 +285,21 @@ def make_challenger(
     """A fine-tuned copy of `base`, averaged with it (WiSE-FT), BatchNorm recomputed.
 
     BatchNorm's statistics come from user images and as many MNIST ones, so the
-    saved network normalises the way both kinds of digits need.
+    saved network normalises the way both kinds of digits need. Dropout draws from
+    torch's global generator: it is seeded too, in a fork, so that the card's seed
+    reproduces the challenger and the caller's random state is left as it was.
     """
-    net = finetune_network(
-        copy.deepcopy(base).to(memory_format=torch.channels_last), user, replay, config, progress
-    )
-    net = averaged_with_base(net, base, config.base_share)
-    gen = torch.Generator().manual_seed(config.seed + 1)
-    mnist_x = torch.from_numpy(
-        replay[0][torch.randperm(len(replay[0]), generator=gen)[: len(user[0])].numpy()]
-    )
-    mixture = torch.cat([torch.from_numpy(user[0]), mnist_x]).unsqueeze(1)
-    recalibrate_batchnorm(net, mixture, gen, channels_last=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        copied = copy.deepcopy(base).to(memory_format=torch.channels_last)
+        net = finetune_network(copied, user, replay, config, progress)
+        net = averaged_with_base(net, base, config.base_share)
+        gen = torch.Generator().manual_seed(config.seed + 1)
+        mnist_x = torch.from_numpy(
+            replay[0][torch.randperm(len(replay[0]), generator=gen)[: len(user[0])].numpy()]
+        )
+        mixture = torch.cat([torch.from_numpy(user[0]), mnist_x]).unsqueeze(1)
+        recalibrate_batchnorm(net, mixture, gen, channels_last=True)
     return net.to(memory_format=torch.contiguous_format).eval()
 
 

@@ -168,3 +168,31 @@ def test_excluded_drawings_are_left_out(
             BASE, drawings, mnist, tmp_path, "x", exclude=np.array([len(drawings)])
         )
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_challenger_is_reproduced_by_its_seed_and_leaves_the_callers_rng(mnist: Mnist) -> None:
+    """The resnet has dropout, which draws from torch's global generator."""
+    import torch
+
+    from model.checkpoint import load_checkpoint
+    from model.finetune import make_challenger
+
+    base, _ = load_checkpoint(REPO_ROOT / "saved_models" / "resnet.pt")
+    user = (mnist.train_images[:64].copy(), mnist.train_labels[:64].astype(np.int64))
+    replay = (mnist.train_images[64:192].copy(), mnist.train_labels[64:192].astype(np.int64))
+    config = FinetuneConfig(epochs=1, base_share=0.0, stretch=1.0)
+
+    def weights(seed: int) -> torch.Tensor:
+        net = make_challenger(base, user, replay, replace(config, seed=seed), progress=False)
+        return net.state_dict()["head.3.weight"]
+
+    torch.manual_seed(1)
+    first = weights(0)
+    torch.manual_seed(2)  # whatever the caller's random state, the same challenger
+    assert torch.equal(weights(0), first)
+    assert not torch.equal(weights(1), first)
+    torch.manual_seed(3)
+    expected = torch.rand(3)
+    torch.manual_seed(3)
+    weights(0)
+    assert torch.equal(torch.rand(3), expected)  # the caller's random stream is untouched
