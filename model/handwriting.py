@@ -553,6 +553,14 @@ def drawing_code_digest() -> str:
     return digest.hexdigest()[:12]
 
 
+def vocabulary_digest() -> str:
+    """A short digest of who writes which variants, as the module holds it now: a set
+    drawn while `benchmarks/style_ab.py` lets people write candidates is never reused
+    for one drawn as they write by default, nor the other way round."""
+    vocabulary = (VARIANT_WEIGHTS, NOVEL_VARIANT_WEIGHTS)
+    return hashlib.sha256(repr(vocabulary).encode()).hexdigest()[:8]
+
+
 def default_cache_dir() -> Path:
     """Where drawn sets are kept between runs: under the settings' home."""
     return get_settings().home / "handwriting"
@@ -583,8 +591,10 @@ def style_digits(
     workers: int | None = None,
 ) -> StyleDigits:
     """`count` people of `group` (from index `start`), each drawing every digit `per_digit`
-    times; `seed` picks other drawings by the same people. Cached in `cache_dir`."""
-    key = f"{group}-{start}-{count}-{per_digit}-{seed}-{drawing_code_digest()}"
+    times; `seed` picks other drawings by the same people. Cached in `cache_dir`, by the
+    code that draws them and the vocabulary they write."""
+    code, vocabulary = drawing_code_digest(), vocabulary_digest()
+    key = f"{group}-{start}-{count}-{per_digit}-{seed}-{code}-{vocabulary}"
     cached = Path(cache_dir) / f"style-digits-{key}.npz" if cache_dir is not None else None
     if cached is not None and cached.is_file():
         with np.load(cached, allow_pickle=False) as arrays:

@@ -186,6 +186,20 @@ def test_a_set_cached_by_other_drawing_code_is_not_reused(tmp_path) -> None:
     assert np.array_equal(again.images, drawn.images)
 
 
+def test_a_set_cached_while_people_wrote_other_variants_is_not_reused(tmp_path) -> None:
+    as_today = hw.style_digits("train", 4, 1, cache_dir=tmp_path)
+    hw.VARIANT_WEIGHTS[9]["flat-foot"] = 100.0  # a candidate, as benchmarks/style_ab adds it
+    try:
+        with_candidate = hw.style_digits("train", 4, 1, cache_dir=tmp_path)
+    finally:
+        del hw.VARIANT_WEIGHTS[9]["flat-foot"]
+    assert len(list(tmp_path.glob("*.npz"))) == 2  # each vocabulary its own file
+    nines = as_today.labels == 9
+    assert not np.array_equal(with_candidate.images[nines], as_today.images[nines])
+    again = hw.style_digits("train", 4, 1, cache_dir=tmp_path)
+    assert np.array_equal(again.images, as_today.images)
+
+
 def test_training_people_never_draw_a_held_out_style() -> None:
     novel = {(d, v) for d, named in hw.NOVEL_VARIANT_WEIGHTS.items() for v in named}
     assert not novel & {(d, v) for d in range(10) for v in hw.variants(d, "train")}
