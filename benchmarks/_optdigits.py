@@ -56,6 +56,15 @@ def _opening(labels: np.ndarray, shuffled_start: int) -> int:
     return start
 
 
+def halves(form: np.ndarray) -> dict[str, np.ndarray]:
+    """{name: which digits} for the forms that may be looked at and the others."""
+    looked = form < LOOKED_AT
+    return {
+        f"forms 0-{LOOKED_AT - 1} (looked at)": looked,
+        f"forms {LOOKED_AT}-{form.max()} (never looked at)": ~looked,
+    }
+
+
 def at_optdigits_resolution(images: np.ndarray) -> np.ndarray:
     """MNIST-form digits (N x 28 x 28 uint8) as optdigits keeps its own: the ink's box
     scaled to 32 px on its longer side, made black and white, ink counted per block."""

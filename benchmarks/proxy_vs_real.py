@@ -36,9 +36,9 @@ from benchmarks._common import (
     save_result,
 )
 from benchmarks._optdigits import (
-    LOOKED_AT,
     at_optdigits_resolution,
     forms,
+    halves,
     in_mnist_form,
     optdigits,
 )
@@ -96,18 +96,15 @@ def coarse_sets(quick: bool) -> dict[str, CoarseSet]:
     MNIST test and the card's proxy people."""
     counts, labels = optdigits()
     form = forms(labels)
-    looked = form < LOOKED_AT
     sets = {
         f"real: optdigits, {form.max() + 1} forms, {len(labels):,} digits": through_grid(
             counts, labels, form
-        ),
-        f"real: optdigits, forms 0-{LOOKED_AT - 1} (looked at)": through_grid(
-            counts[looked], labels[looked], form[looked]
-        ),
-        f"real: optdigits, forms {LOOKED_AT}-{form.max()} (only measured)": through_grid(
-            counts[~looked], labels[~looked], form[~looked]
-        ),
+        )
     }
+    for name, chosen in halves(form).items():
+        sets[f"real: optdigits, {name}"] = through_grid(
+            counts[chosen], labels[chosen], form[chosen]
+        )
     mnist, n = load_test_mnist(), 500 if quick else 2000
     at_8x8 = at_optdigits_resolution(mnist.test_images[:n])
     sets[f"MNIST test, {n:,} digits"] = through_grid(at_8x8, mnist.test_labels[:n], None)

@@ -23,7 +23,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import arguments, load_test_mnist, markdown_table, save_result
-from benchmarks._optdigits import LOOKED_AT, forms, in_mnist_form, optdigits
+from benchmarks._optdigits import forms, halves, in_mnist_form, optdigits
 from model import handwriting
 from model.checkpoint import load_checkpoint
 from model.data import Mnist
@@ -69,14 +69,12 @@ def measured_sets(
     """What each network reads: optdigits by halves (and the candidates' digits on the
     half never looked at), held-out styles beyond the card's people, MNIST validation."""
     counts, labels = optdigits()
-    looked = forms(labels) < LOOKED_AT
-    never = f"forms {LOOKED_AT}-{forms(labels).max()} (never looked at)"
     sets = {}
-    for name, chosen in ((f"forms 0-{LOOKED_AT - 1} (looked at)", looked), (never, ~looked)):
+    for name, chosen in halves(forms(labels)).items():
         images, kept = in_mnist_form(counts[chosen])
         sets[name] = (images, labels[chosen][kept])
+    images, written = sets[name]  # the last half: the forms never looked at
     for digit in sorted(set(digits)):  # where the candidates should tell
-        images, written = sets[never]
         sets[f"their {digit}s"] = (images[written == digit], written[written == digit])
     styles = proxy_digits("held-out styles", PROXY_PEOPLE if quick else 200, start=PROXY_PEOPLE)
     sets["held-out styles"] = (styles.images, styles.labels)
@@ -85,15 +83,16 @@ def measured_sets(
     return sets
 
 
-def finetuned(base: nn.Module, stretch: float, seed: int, mnist: Mnist, images: int) -> nn.Module:
-    """`base` after one epoch over `images` MNIST training images and a fifth as many
-    training people's digits (their drawings `seed`)."""
-    train_x, train_y, _, _ = mnist.split()
-    style = handwriting.training_digits(round(STYLE_SHARE * images), None, seed=seed)
+def finetuned(
+    base: nn.Module, stretch: float, seed: int, replay: tuple[np.ndarray, np.ndarray]
+) -> nn.Module:
+    """`base` after one epoch over `replay` (MNIST training images, labels) and a fifth as
+    many training people's digits (their drawings `seed`), as people write them now."""
+    count = round(STYLE_SHARE * len(replay[1]))
+    style = handwriting.training_digits(count, handwriting.default_cache_dir(), seed=seed)
     config = FinetuneConfig(
         epochs=1, replay=1 / STYLE_SHARE, base_share=0.0, seed=seed, stretch=stretch
     )
-    replay = (train_x[:images], train_y[:images])
     return make_challenger(base, (style.images, style.labels), replay, config, progress=False)
 
 
@@ -108,15 +107,18 @@ def main(argv: list[str] | None = None) -> dict:
     args = arguments(__doc__, argv, seeds=3, candidates="")
     added = chosen_candidates(args.candidates)
     seeds = range(FIRST_SEED, FIRST_SEED + (1 if args.quick else args.seeds))
-    images, mnist = 2_000 if args.quick else 55_000, load_test_mnist()
+    mnist = load_test_mnist()
     sets = measured_sets(args.quick, mnist, [d for d, _ in added])  # before they are written
+    train_x, train_y, _, _ = mnist.split()
+    images = 2_000 if args.quick else len(train_y)
+    replay = (train_x[:images], train_y[:images])
     base, card = load_checkpoint(resolve_model_path(None))
     stretch = card.config.stretch if card.config else 1.0
     arms = {"as today": {}, "with the candidates": {}}
     for seed in seeds:
-        arms["as today"][seed] = accuracies(finetuned(base, stretch, seed, mnist, images), sets)
+        arms["as today"][seed] = accuracies(finetuned(base, stretch, seed, replay), sets)
         with candidates_written(added):
-            net = finetuned(base, stretch, seed, mnist, images)
+            net = finetuned(base, stretch, seed, replay)
         arms["with the candidates"][seed] = accuracies(net, sets)
     rows = [["default model, not fine-tuned", "", *map(_percent, accuracies(base, sets))]]
     for arm, by_seed in arms.items():
