@@ -23,7 +23,7 @@ from torch import nn
 
 from model.checkpoint import card_path, load_checkpoint, weights_path
 from model.data import Mnist
-from model.predictor import Predictor, available_models
+from model.predictor import BatchScores, Predictor, available_models
 from model.preprocess import canvas_to_mnist
 from model.synthetic import non_digit_shapes
 from settings import DEFAULT_ARCHITECTURE, REPO_ROOT, get_settings
@@ -92,7 +92,7 @@ def test_same_answers_on_non_digits_and_blank(eager, fast) -> None:
 def test_on_cuda_every_path_gives_the_cpus_answers(onnx, path: str, mnist: Mnist) -> None:
     """On a GPU "onnx" runs TorchScript (ONNX Runtime serves on the CPU). The GPU's
     kernels (cuDNN, TF32) move probabilities slightly more than float rounding on the
-    CPU, never the digit or the flags."""
+    CPU, never the digit; a flag may turn only for a digit that sits on its cut."""
     weights = weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE)
     gpu = Predictor.load(weights, device="cuda", inference=path)
     assert gpu.inference == ("torchscript" if path == "onnx" else path)
@@ -100,8 +100,23 @@ def test_on_cuda_every_path_gives_the_cpus_answers(onnx, path: str, mnist: Mnist
     here, there = onnx.score_batch(images), gpu.score_batch(images)
     np.testing.assert_allclose(there.probabilities, here.probabilities, atol=2e-3)
     np.testing.assert_array_equal(there.probabilities.argmax(1), here.probabilities.argmax(1))
-    np.testing.assert_array_equal(there.novel, here.novel)
-    np.testing.assert_array_equal(there.unsure, here.unsure)
+    assert_flags_differ_only_at_their_cuts(onnx, images, here, there)
+
+
+def assert_flags_differ_only_at_their_cuts(
+    cpu: Predictor, images: np.ndarray, here: BatchScores, there: BatchScores
+) -> None:
+    """Where `there` flags otherwise than `here`, the digit lies within 1 % of the
+    novelty threshold, or its confidence within float noise of the unsure cut."""
+    novel_differs = here.novel != there.novel
+    assert novel_differs.mean() <= 0.001, "more than a few novelty flags turned"
+    if novel_differs.any():
+        _, features = cpu._logits_and_features(images[novel_differs])
+        distances = cpu.novelty.distances(features)
+        np.testing.assert_allclose(distances, cpu.novelty.threshold, rtol=0.01)
+    confidence_differs = (here.unsure != there.unsure) & ~novel_differs
+    confidence = here.probabilities.max(axis=1)[confidence_differs]
+    np.testing.assert_allclose(confidence, cpu.unsure_threshold, atol=2e-3)
 
 
 @pytest.mark.parametrize("path", ["onnx", "torchscript"])
