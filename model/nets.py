@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.calibration import UNSURE_BELOW
+from model.config import TrainConfig
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -166,16 +167,17 @@ def _named(net: nn.Module, kind: type[nn.Module]) -> list[str]:
 class Architecture:
     """Everything digitlab knows about one architecture, declared once.
 
-    `epochs`, `lr`, `batch_size`, `stretch` and `width` (`TrainConfig`) are its
-    training defaults (chosen on the validation split; `stretch` and `width` on the
-    handwriting proxy too, README "Models"), `cuda` what changes on CUDA, where larger
-    batches keep a GPU busy. `build(width)` makes the network; only the resnet's width
-    can change. `channels_last_on_cpu`: that memory layout speeds up these convolutions
-    on a CPU too (tiny layers get slower). `feature_layers(net)` names the layers whose
-    pooled outputs the novelty detector reads, found by what they are rather than by
-    their position: a middle stage and the last hidden one, or (resnet) the middle
-    stage alone, whose last stage calls unfamiliar writing styles novel (README
-    "Unsure answers"). `unsure_below` is its confidence cut (`model.calibration`).
+    `epochs`, `lr`, `batch_size`, `stretch`, `width` and `style_share` (`TrainConfig`)
+    are its training defaults (chosen on the validation split; the last three on the
+    handwriting proxy and real writers too, README "Models"), `cuda` what changes on
+    CUDA, where larger batches keep a GPU busy. `build(width)` makes the network; only
+    the resnet's width can change. `channels_last_on_cpu`: that memory layout speeds up
+    these convolutions on a CPU too (tiny layers get slower). `feature_layers(net)`
+    names the layers whose pooled outputs the novelty detector reads, found by what they
+    are rather than by their position: a middle stage and the last hidden one, or
+    (resnet) the middle stage alone, whose last stage calls unfamiliar writing styles
+    novel (README "Unsure answers"). `unsure_below` is its confidence cut
+    (`model.calibration`).
     """
 
     build: Callable[[float], nn.Module]
@@ -183,8 +185,9 @@ class Architecture:
     epochs: int
     lr: float
     batch_size: int = 128
-    stretch: float = 1.0
-    width: float = 1.0
+    stretch: float = TrainConfig.stretch
+    width: float = TrainConfig.width
+    style_share: float = TrainConfig.style_share
     cuda: Mapping[str, int | float] = field(default_factory=dict)
     channels_last_on_cpu: bool = False
     feature_layers: Callable[[nn.Module], tuple[str, ...]] = lambda net: ()
@@ -197,6 +200,7 @@ class Architecture:
             "batch_size": self.batch_size,
             "stretch": self.stretch,
             "width": self.width,
+            "style_share": self.style_share,
         }
         return defaults | dict(self.cuda) if on_cuda else defaults
 
@@ -240,10 +244,11 @@ ARCHITECTURES: dict[str, Architecture] = {
     "resnet": Architecture(
         SmallResNet,
         "small residual CNN, BatchNorm, global pooling, dropout",
-        epochs=13,  # over MNIST and 20 % style digits: as many images as 15 over MNIST
+        epochs=13,
         lr=3e-3,
         stretch=1.4,  # digits as wide as people draw them on a square canvas
         width=0.75,  # as accurate as full width on every split, at 0.56x the multiply-adds
+        style_share=0.4,  # twice the others': real writers and held-out styles gain
         cuda={"batch_size": 512, "lr": 6e-3},
         channels_last_on_cpu=True,
         feature_layers=lambda net: tuple(_named(net, ResidualBlock)[:1]),  # the 14x14 stage

@@ -135,6 +135,15 @@ def test_recipes_set_a_starting_point_that_the_command_line_overrides() -> None:
         TrainConfig.for_recipe("fastest")
 
 
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_each_architecture_trains_on_its_own_share_of_style_digits(arch: str) -> None:
+    """The registry's share is the config's, unless a recipe or the caller says
+    otherwise; the fast recipe's LeNet-5 trains on MNIST alone."""
+    assert TrainConfig.for_arch(arch, device="cpu").style_share == ARCHITECTURES[arch].style_share
+    assert TrainConfig.for_arch(arch, style_share=0.1, device="cpu").style_share == 0.1
+    assert TrainConfig.for_recipe("fast", arch, device="cpu").style_share == 0.0
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_defaults_and_the_fast_recipe_train_on_the_gpu(mnist: Mnist) -> None:
     """On CUDA: bigger batches for the resnet, the fast recipe's resnet variant, learning."""
