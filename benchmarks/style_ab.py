@@ -26,6 +26,7 @@ from benchmarks._common import arguments, load_test_mnist, markdown_table, save_
 from benchmarks._optdigits import forms, halves, in_mnist_form, optdigits
 from model import handwriting
 from model.checkpoint import load_checkpoint
+from model.config import TrainConfig
 from model.data import Mnist
 from model.finetune import FinetuneConfig, make_challenger
 from model.predictor import resolve_model_path
@@ -33,7 +34,6 @@ from model.robustness import PROXY_PEOPLE, proxy_digits
 from model.train import predict_logits
 
 WEIGHT = 3.0  # a candidate's weight among its digit's variants (low-stem's)
-STYLE_SHARE = 0.2  # style digits per MNIST image, as the default recipe trains
 FIRST_SEED = 3
 
 
@@ -84,14 +84,15 @@ def measured_sets(
 
 
 def finetuned(
-    base: nn.Module, stretch: float, seed: int, replay: tuple[np.ndarray, np.ndarray]
+    base: nn.Module, recipe: TrainConfig, seed: int, replay: tuple[np.ndarray, np.ndarray]
 ) -> nn.Module:
-    """`base` after one epoch over `replay` (MNIST training images, labels) and a fifth as
-    many training people's digits (their drawings `seed`), as people write them now."""
-    count = round(STYLE_SHARE * len(replay[1]))
+    """`base` after one epoch over `replay` (MNIST training images, labels) and training
+    people's digits (their drawings `seed`), as people write them now, in the share and
+    with the stretch that `base` was trained with (`recipe`)."""
+    count = round(recipe.style_share * len(replay[1]))
     style = handwriting.training_digits(count, handwriting.default_cache_dir(), seed=seed)
     config = FinetuneConfig(
-        epochs=1, replay=1 / STYLE_SHARE, base_share=0.0, seed=seed, stretch=stretch
+        epochs=1, replay=1 / recipe.style_share, base_share=0.0, seed=seed, stretch=recipe.stretch
     )
     return make_challenger(base, (style.images, style.labels), replay, config, progress=False)
 
@@ -113,12 +114,12 @@ def main(argv: list[str] | None = None) -> dict:
     images = 2_000 if args.quick else len(train_y)
     replay = (train_x[:images], train_y[:images])
     base, card = load_checkpoint(resolve_model_path(None))
-    stretch = card.config.stretch if card.config else 1.0
+    recipe = card.config or TrainConfig.for_arch(card.architecture, device="cpu")
     arms = {"as today": {}, "with the candidates": {}}
     for seed in seeds:
-        arms["as today"][seed] = accuracies(finetuned(base, stretch, seed, replay), sets)
+        arms["as today"][seed] = accuracies(finetuned(base, recipe, seed, replay), sets)
         with candidates_written(added):
-            net = finetuned(base, stretch, seed, replay)
+            net = finetuned(base, recipe, seed, replay)
         arms["with the candidates"][seed] = accuracies(net, sets)
     rows = [["default model, not fine-tuned", "", *map(_percent, accuracies(base, sets))]]
     for arm, by_seed in arms.items():
