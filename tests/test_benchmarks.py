@@ -269,10 +269,11 @@ def test_the_ab_fine_tune_starts_from_the_base_and_leaves_it_untouched(mnist: Mn
     from model.checkpoint import load_checkpoint
     from model.predictor import resolve_model_path
 
-    base, _ = load_checkpoint(resolve_model_path(None))
+    base, card = load_checkpoint(resolve_model_path(None))
+    assert card.config is not None
     kept = {k: v.clone() for k, v in base.state_dict().items()}
     train_x, train_y, val_x, val_y = mnist.split()
-    net = style_ab.finetuned(base, 1.0, 3, (train_x[:300], train_y[:300]))
+    net = style_ab.finetuned(base, card.config, 3, (train_x[:300], train_y[:300]))
     assert all(torch.equal(kept[k], v) for k, v in base.state_dict().items())
     assert not torch.equal(net.state_dict()["head.3.weight"], kept["head.3.weight"])
     (accuracy,) = style_ab.accuracies(net, {"validation": (val_x[:500], val_y[:500])})
