@@ -35,13 +35,7 @@ from benchmarks._common import (
     previous_default,
     save_result,
 )
-from benchmarks._optdigits import (
-    at_optdigits_resolution,
-    forms,
-    halves,
-    in_mnist_form,
-    optdigits,
-)
+from benchmarks._optdigits import at_optdigits_resolution, halves, in_mnist_form, real_writers
 from model.predictor import Predictor
 from model.robustness import PROXY_PEOPLE, PROXY_SPLITS, proxy_digits, style_proxy
 
@@ -94,17 +88,11 @@ def through_grid(counts: np.ndarray, labels: np.ndarray, person: np.ndarray | No
 def coarse_sets(quick: bool) -> dict[str, CoarseSet]:
     """Real optdigits (all, the forms looked at, the others) and, brought to its 8 x 8,
     MNIST test and the card's proxy people."""
-    counts, labels = optdigits()
-    form = forms(labels)
-    sets = {
-        f"real: optdigits, {form.max() + 1} forms, {len(labels):,} digits": through_grid(
-            counts, labels, form
-        )
-    }
+    images, labels, form = real_writers()
+    name = f"real: optdigits, {form.max() + 1} forms, {len(labels):,} digits"
+    sets = {name: CoarseSet(images, labels, form)}
     for name, chosen in halves(form).items():
-        sets[f"real: optdigits, {name}"] = through_grid(
-            counts[chosen], labels[chosen], form[chosen]
-        )
+        sets[f"real: optdigits, {name}"] = CoarseSet(images[chosen], labels[chosen], form[chosen])
     mnist, n = load_test_mnist(), 500 if quick else 2000
     at_8x8 = at_optdigits_resolution(mnist.test_images[:n])
     sets[f"MNIST test, {n:,} digits"] = through_grid(at_8x8, mnist.test_labels[:n], None)

@@ -23,7 +23,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import arguments, load_test_mnist, markdown_table, save_result
-from benchmarks._optdigits import forms, halves, in_mnist_form, optdigits
+from benchmarks._optdigits import LOOKED_AT, halves, real_writers
 from model import handwriting
 from model.checkpoint import load_checkpoint
 from model.config import TrainConfig
@@ -68,14 +68,11 @@ def measured_sets(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """What each network reads: optdigits by halves (and the candidates' digits on the
     half never looked at), held-out styles beyond the card's people, MNIST validation."""
-    counts, labels = optdigits()
-    sets = {}
-    for name, chosen in halves(forms(labels)).items():
-        images, kept = in_mnist_form(counts[chosen])
-        sets[name] = (images, labels[chosen][kept])
-    images, written = sets[name]  # the last half: the forms never looked at
+    images, labels, form = real_writers()
+    sets = {name: (images[chosen], labels[chosen]) for name, chosen in halves(form).items()}
     for digit in sorted(set(digits)):  # where the candidates should tell
-        sets[f"their {digit}s"] = (images[written == digit], written[written == digit])
+        theirs = (form >= LOOKED_AT) & (labels == digit)  # on the forms never looked at
+        sets[f"their {digit}s"] = (images[theirs], labels[theirs])
     styles = proxy_digits("held-out styles", PROXY_PEOPLE if quick else 200, start=PROXY_PEOPLE)
     sets["held-out styles"] = (styles.images, styles.labels)
     _, _, val_x, val_y = mnist.split()
