@@ -95,6 +95,27 @@ def test_proxy_vs_real_measures_the_model_issue_13_measured(tmp_path: Path) -> N
     assert predictor.novelty is not None  # its own unsure rule, as it was measured
 
 
+def test_real_accuracy_is_estimated_from_the_measured_models_excess() -> None:
+    """Unchanged readings give back what was measured; a halved excess halves the gap."""
+    from benchmarks.proxy_vs_real import REAL_SETS, Anchors, Reading, estimated_real
+
+    real = REAL_SETS[0]
+    then = Anchors(
+        mnist=Reading(0.9976, None, 0.018),
+        writers=Reading(0.93, None, 0.15),
+        mnist_8x8=Reading(0.97, None, 0.07),
+    )
+    assert estimated_real(real, then, then) == pytest.approx((real.accuracy, real.unsure))
+    halved = Anchors(
+        mnist=then.mnist,
+        writers=Reading(0.95, None, 0.11),  # 2 points of errors and 4 of flags above MNIST
+        mnist_8x8=then.mnist_8x8,
+    )
+    accuracy, unsure = estimated_real(real, then, halved)
+    assert 1 - accuracy == pytest.approx(0.0024 + (1 - real.accuracy - 0.0024) / 2)
+    assert unsure == pytest.approx(0.018 + (real.unsure - 0.018) / 2)
+
+
 @pytest.mark.postgres
 def test_database_benchmark_on_a_thousand_rows(fresh_pg_url: str) -> None:
     from benchmarks import database
