@@ -5,7 +5,8 @@ long entry flag, draw fours open in one stroke and nines with a small loop and a
 long tail. This module stands in for those people. A `Person` is a seeded set of
 style habits: which variant of each digit they write, how large its loops are, how
 long its flags and tails, their slant, aspect, size and place on the canvas, their
-brush, how shaky their mouse or finger is and how often the browser samples it.
+brush, how shaky their mouse or finger is, how fast they write and how often their
+device records the pen: a slow recorder keeps a few points of a tiny loop.
 `draw_digit` paints one digit as the app's canvas holds it (white round brush on a
 transparent 280 x 280 canvas); `style_digits` draws many people's digits through
 `canvas_to_mnist`, in parallel and cached on disk.
@@ -14,9 +15,9 @@ Training people and held-out people come from separate seed streams (`GROUPS`):
 no draw of a held-out person's habits is shared with any training person, so a
 model trained on one group and measured on the other meets strangers. Held-out
 people still write the training vocabulary of variants; "held-out-styles" people
-also write variants no training person can draw (`NOVEL_VARIANT_WEIGHTS`) and
-digits narrower or wider than any training person's: they stand in for real users,
-who draw styles nobody thought of.
+also write variants no training person can draw (`NOVEL_VARIANT_WEIGHTS`),
+digits narrower or wider than any training person's, and on devices that record the
+pen more slowly: they stand in for real users, who draw styles nobody thought of.
 
 Template coordinates are (x, y) in a unit box, y pointing down, as in `model.strokes`.
 """
@@ -363,6 +364,12 @@ CANDIDATE_VARIANTS: dict[int, tuple[str, ...]] = {4: ("curved-arm",), 9: ("flat-
 NOVEL_SHARE = 0.5
 # Width / height of training people's digits; held-out-styles people go beyond it.
 TRAINING_ASPECT = (0.35, 0.85)
+# Time between recorded points, ms (log-uniform): training people draw with pointers
+# (120-40 Hz); held-out-styles people also on slow recorders, down to a 10 Hz tablet.
+TRAINING_SAMPLE_MS = (8.0, 25.0)
+HELD_OUT_STYLES_SAMPLE_MS = (8.0, 110.0)
+# Writing speed along straight parts, digit heights per second.
+SPEED = (2.0, 6.0)
 
 
 def variants(digit: int, group: str = "train") -> list[str]:
@@ -395,10 +402,11 @@ class Person:
     aspect: float  # width / height
     height: float  # digit height, share of the canvas
     brush: float  # px
-    finger: bool  # finger (shakier, coarser sampling) or mouse
+    finger: bool  # finger (shakier) or mouse
     wobble: float  # slow drift of the hand, px
     tremor: float  # point-to-point noise, px
-    sample_px: float  # distance between the points the browser records
+    sample_ms: float  # time between the points the device records
+    speed: float  # digit heights per second along straight parts (slower in curves)
 
     def style_values(self) -> tuple[float, ...]:
         """Every continuous habit (for checking that two people share none)."""
@@ -411,7 +419,8 @@ class Person:
             self.brush,
             self.wobble,
             self.tremor,
-            self.sample_px,
+            self.sample_ms,
+            self.speed,
         )
 
 
@@ -426,6 +435,12 @@ def _aspect(group: str, rng: np.random.Generator) -> float:
     if group == "held-out-styles" and rng.random() < 1 / 3:
         aspect = float(rng.uniform(TRAINING_ASPECT[1], 1.05))
     return aspect
+
+
+def _sample_ms(group: str, rng: np.random.Generator) -> float:
+    """Time between the points a person's device records (one draw, whatever the group)."""
+    span = HELD_OUT_STYLES_SAMPLE_MS if group == "held-out-styles" else TRAINING_SAMPLE_MS
+    return float(np.exp(rng.uniform(*np.log(span))))
 
 
 def person(group: str, index: int) -> Person:
@@ -458,10 +473,12 @@ def person(group: str, index: int) -> Person:
         finger=finger,
         wobble=float(rng.uniform(1, 6) * (1.8 if finger else 1)),
         tremor=float(rng.uniform(0.2, 1.5) * (1.5 if finger else 1)),
-        sample_px=float(rng.uniform(3, 14) * (1.5 if finger else 1)),
+        sample_ms=_sample_ms(group, rng),
+        speed=1.0,
     )
-    # Drawn last, so that adding this habit left every earlier one as it was.
-    return replace(who, shape=replace(shape, stem_top=float(rng.uniform(0.3, 0.5))))
+    # Drawn last, so that adding these habits left every earlier one as it was.
+    shape = replace(shape, stem_top=float(rng.uniform(0.3, 0.5)))
+    return replace(who, shape=shape, speed=float(rng.uniform(*SPEED)))
 
 
 def people(group: str, count: int, start: int = 0) -> list[Person]:
@@ -501,18 +518,37 @@ def pen_paths(who: Person, digit: int, rng: np.random.Generator) -> list[Stroke]
     fits = min(1.0, 0.999 * float((CANVAS - 2 * margin) / (high - low).max()))  # too wide
     placed = [p * fits for p in placed]
     centre = rng.uniform(margin - low * fits, CANVAS - margin - high * fits)
-    return [_sampled(p + centre, who, rng) for p in placed]
+    speed = who.speed * rng.uniform(0.8, 1.2) * height  # px per second
+    return [_sampled(p + centre, who, speed, height, rng) for p in placed]
 
 
-def _sampled(stroke: Stroke, who: Person, rng: np.random.Generator) -> Stroke:
-    """Points every `sample_px` along the stroke, moved by a drifting, shaking hand."""
+def _recorded_times(stroke: Stroke, speed: float, height: float) -> tuple[Stroke, np.ndarray]:
+    """The stroke every pixel, and when the pen passes each point: `speed` px/s on
+    straight parts, slower in curves (speed ~ curvature^-1/3, the two-thirds power law)."""
     steps = np.linalg.norm(np.diff(stroke, axis=0), axis=1)
     along = np.concatenate([[0.0], np.cumsum(steps)])
-    if along[-1] == 0:
-        return stroke[:1]
-    count = max(2, int(along[-1] / (who.sample_px * rng.uniform(0.7, 1.3))) + 1)
-    at = np.linspace(0, along[-1], count)
+    at = np.append(np.arange(0.0, along[-1], 1.0), along[-1])
     points = np.stack([np.interp(at, along, stroke[:, k]) for k in (0, 1)], axis=1)
+    step = np.gradient(points, axis=0)
+    turning = np.gradient(np.unwrap(np.arctan2(step[:, 1], step[:, 0])))
+    curvature = np.abs(gaussian_filter1d(turning, 4)) + 1e-9  # radians per px
+    gentle = 2.0 / height  # a curve no tighter than this is drawn at full speed
+    pace = speed * np.minimum(1.0, (gentle / curvature) ** (1 / 3))
+    return points, np.concatenate([[0.0], np.cumsum(np.diff(at) / pace[1:])])
+
+
+def _sampled(
+    stroke: Stroke, who: Person, speed: float, height: float, rng: np.random.Generator
+) -> Stroke:
+    """The points a device recording every `sample_ms` keeps of the stroke (pen-down and
+    pen-up included), moved by a drifting, shaking hand."""
+    if np.linalg.norm(np.diff(stroke, axis=0), axis=1).sum() == 0:
+        return stroke[:1]
+    dense, time = _recorded_times(stroke, speed, height)
+    every = who.sample_ms / 1000
+    ticks = np.concatenate([[0.0], np.arange(rng.uniform(0, every), time[-1], every), time[-1:]])
+    points = np.stack([np.interp(ticks, time, dense[:, k]) for k in (0, 1)], axis=1)
+    count = len(points)
     drift = gaussian_filter1d(rng.normal(0, 1, (count, 2)), max(1.0, count / 6), axis=0)
     drift *= who.wobble / max(drift.std(), 1e-6)
     return points + drift + rng.normal(0, who.tremor, points.shape)
@@ -554,10 +590,10 @@ def drawing_code_digest() -> str:
 
 
 def vocabulary_digest() -> str:
-    """A short digest of who writes which variants, as the module holds it now: a set
-    drawn while `benchmarks/style_ab.py` lets people write candidates is never reused
-    for one drawn as they write by default, nor the other way round."""
-    vocabulary = (VARIANT_WEIGHTS, NOVEL_VARIANT_WEIGHTS)
+    """A short digest of who writes which variants and how fast training people's devices
+    record, as the module holds them now: a set drawn while `benchmarks/style_ab.py` (or
+    a sweep) changes them is never reused for one drawn by default, nor the other way."""
+    vocabulary = (VARIANT_WEIGHTS, NOVEL_VARIANT_WEIGHTS, TRAINING_SAMPLE_MS)
     return hashlib.sha256(repr(vocabulary).encode()).hexdigest()[:8]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 
 import numpy as np
@@ -143,6 +144,33 @@ def test_every_variant_draws_inside_the_canvas_at_the_persons_size() -> None:
             rows = np.flatnonzero(ink.any(1))
             assert not ink[0].any() and not ink[-1].any() and not ink[:, 0].any()
             assert 0.3 * 280 <= rows[-1] - rows[0] <= 0.98 * 280
+
+
+def test_a_slow_recorder_keeps_few_points_and_a_slowing_pen_crowds_them_in_curves() -> None:
+    """A 10 Hz tablet keeps a handful of points where a 120 Hz pointer keeps dozens; the
+    pen slows in curves, so a nine's loop is sampled closer than its straight tail."""
+    who = replace(hw.person("train", 0), wobble=0.0, tremor=0.0)
+    who = replace(who, variants=(*who.variants[:9], "straight-tail"))
+
+    def points(sample_ms: float) -> int:
+        rng = np.random.default_rng(3)
+        paths = [hw.pen_paths(replace(who, sample_ms=sample_ms), d, rng) for d in range(10)]
+        return sum(len(stroke) for strokes in paths for stroke in strokes)
+
+    assert points(110.0) * 5 < points(8.0)
+    for seed in range(4):
+        (nine,) = hw.pen_paths(replace(who, sample_ms=20.0), 9, np.random.default_rng(seed))
+        gaps = np.linalg.norm(np.diff(nine, axis=0), axis=1)
+        loop, tail = gaps[: len(gaps) // 2], gaps[-6:-1]
+        assert np.median(loop) < 0.95 * np.median(tail), seed
+
+
+def test_only_held_out_style_people_record_slower_than_training_people() -> None:
+    slowest = max(hw.TRAINING_SAMPLE_MS)
+    for group in ("train", "held-out"):
+        assert all(p.sample_ms <= slowest for p in hw.people(group, 300))
+    rates = np.array([p.sample_ms for p in hw.people("held-out-styles", 300)])
+    assert 0.3 < (rates > slowest).mean() < 0.7 and rates.max() <= max(hw.HELD_OUT_STYLES_SAMPLE_MS)
 
 
 def test_people_are_deterministic_and_held_out_people_share_no_habit() -> None:
