@@ -10,6 +10,7 @@ Then real handwriting anyone can check: the 13 writers of scikit-learn's optdigi
 their 8 x 8 resolution, whole and by halves (forms looked at to design styles, and
 forms only measured), beside MNIST test and the proxy brought to it
 (`benchmarks/_optdigits.py`). Does the gain the proxy promises reach real writers?
+What they say gives today's real figures an estimate (`estimated_real`).
 
     python benchmarks/proxy_vs_real.py
 """
