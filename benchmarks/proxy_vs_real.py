@@ -157,7 +157,9 @@ def estimated_real(real: RealSet, previous: Anchors, today: Anchors) -> tuple[fl
     return 1 - error, scaled(lambda r: r.unsure, real.unsure)
 
 
-def read_all(predictor: Predictor, sets: dict[str, CoarseSet], mnist: CoarseSet):
+def read_all(
+    predictor: Predictor, sets: dict[str, CoarseSet], mnist: CoarseSet
+) -> tuple[list[str], Anchors]:
     """(the cells of the 8 x 8 table, the anchors of the estimate) for one model."""
     readings = {name: reading(predictor, digits) for name, digits in sets.items()}
     writers = next(iter(readings.values()))  # all of optdigits comes first
