@@ -59,8 +59,10 @@ def main() -> None:
             base, drawings, mnist, Path(folder), "challenger", config=config
         )
         seconds = time.perf_counter() - started
+        models = {"champion": base, "challenger": outcome.weights}
+        predictors = {role: Predictor.load(weights) for role, weights in models.items()}
         other, real = (
-            {"champion": _accuracy(base, *d), "challenger": _accuracy(outcome.weights, *d)}
+            {role: _accuracy(predictor, *d) for role, predictor in predictors.items()}
             for d in ((others.images, others.labels), writers)
         )
     report = outcome.report.to_json()
@@ -98,8 +100,8 @@ def main() -> None:
     save_result("finetune", data, markdown, quick=args.quick, info=info)
 
 
-def _accuracy(weights: Path, images: np.ndarray, labels: np.ndarray) -> float:
-    predicted = Predictor.load(weights).predict_batch(images).argmax(1)
+def _accuracy(predictor: Predictor, images: np.ndarray, labels: np.ndarray) -> float:
+    predicted = predictor.predict_batch(images).argmax(1)
     return float((predicted == labels).mean())
 
 
