@@ -7,8 +7,9 @@ style habits: which variant of each digit they write, how large its loops are, h
 long its flags and tails, their slant, aspect, size and place on the canvas, their
 brush, how shaky their mouse or finger is, how fast they write and how often their
 device records the pen: a slow recorder keeps a few points of a tiny loop.
-`draw_digit` paints one digit as the app's canvas holds it (white round brush on a
-transparent 280 x 280 canvas); `style_digits` draws many people's digits through
+`draw_digit` paints one digit as the app's canvas holds it (the canvas's curves
+through the recorded points, a white round brush on a transparent 280 x 280
+canvas); `style_digits` draws many people's digits through
 `canvas_to_mnist`, in parallel and cached on disk.
 
 Training people and held-out people come from separate seed streams (`GROUPS`):
@@ -38,7 +39,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from model.preprocess import canvas_to_mnist
 from model.strokes import Path as Stroke
-from model.strokes import arc, render_strokes
+from model.strokes import arc, canvas_path, render_strokes
 from settings import get_settings
 
 CANVAS = 280
@@ -557,7 +558,8 @@ def _sampled(
 def draw_digit(who: Person, digit: int, rng: np.random.Generator) -> np.ndarray:
     """One drawing as the app's canvas holds it: 280 x 280 x 4, white ink in alpha."""
     brush = who.brush * rng.uniform(0.95, 1.05)
-    return render_strokes(pen_paths(who, digit, rng), CANVAS, brush, rgba=True)
+    painted = [canvas_path(points) for points in pen_paths(who, digit, rng)]
+    return render_strokes(painted, CANVAS, brush, rgba=True)
 
 
 def person_digits(who: Person, per_digit: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -176,6 +176,45 @@ def digit_paths(
     return place(strokes, size=size, height=height, aspect=rng.uniform(0.55, 0.75), centre=centre)
 
 
+# How the canvas (fabric.js 6's PencilBrush, in streamlit-drawable-canvas) turns the
+# pointer positions it records into the path it paints: a point closer than this to
+# the last one kept is dropped, and the curves are painted within the tolerance.
+CANVAS_DECIMATE_PX = 0.4
+CURVE_TOLERANCE_PX = 0.25
+
+
+def canvas_path(points: Path) -> Path:
+    """The path the app's canvas paints through the pointer positions it recorded.
+
+    Fabric's PencilBrush draws a line to the first midpoint, then a quadratic curve
+    from each midpoint to the next bent towards the recorded point between, then a
+    line to the last point: a slow recorder's few points make round loops, not
+    polygons. It first drops points closer than `CANVAS_DECIMATE_PX` to the last one
+    kept and, as fabric 6 does, always the second-to-last. Returned as a polyline
+    for `render_strokes`.
+    """
+    points = np.asarray(points, dtype=float)
+    if len(points) < 3:
+        return points
+    kept = [points[0]]
+    for point in points[1:-2]:
+        if np.sum((point - kept[-1]) ** 2) >= CANVAS_DECIMATE_PX**2:
+            kept.append(point)
+    points = np.array([*kept, points[-1]])
+    if len(points) < 3:
+        return points
+    mids = (points[:-1] + points[1:]) / 2
+    starts, bends, ends = mids[:-1], points[1:-1], mids[1:]
+    # A quadratic cut into k equal steps of t strays bulge / k^2 from its chords.
+    bulge = np.linalg.norm(bends - (starts + ends) / 2, axis=1) / 2
+    steps = np.maximum(1, np.ceil(np.sqrt(bulge / CURVE_TOLERANCE_PX))).astype(int)
+    curve = np.repeat(np.arange(len(steps)), steps)  # the curve each point lies on
+    first = np.repeat(np.cumsum(steps) - steps, steps)  # where that curve's points begin
+    t = ((np.arange(len(curve)) - first) / steps[curve])[:, None]
+    on_curves = (1 - t) ** 2 * starts[curve] + 2 * (1 - t) * t * bends[curve] + t**2 * ends[curve]
+    return np.concatenate([points[:1], on_curves, mids[-1:], points[-1:]])
+
+
 def render_strokes(
     paths: Sequence[Path],
     size: int | tuple[int, int] = 280,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 from playwright.sync_api import CDPSession, Locator, Page
 
 from testing_support.digit_paths import CANVAS_SIZE, Point, Stroke
@@ -30,10 +31,16 @@ def _to_screen(surface: Locator, stroke: Stroke) -> list[Point]:
 
 
 def draw_with_mouse(
-    page: Page, strokes: Sequence[Stroke], before_last_release: Callable[[], object] | None = None
+    page: Page,
+    strokes: Sequence[Stroke],
+    before_last_release: Callable[[], object] | None = None,
+    *,
+    steps: int = 2,
 ) -> None:
     """Press, drag along each stroke, release: one canvas update per stroke.
 
+    Each move between two points of a stroke takes `steps` pointer events (1: the
+    canvas records exactly the stroke's points, as a slow recorder would hand them).
     `before_last_release` runs just before the pointer is lifted at the end of the
     last stroke: the browser benchmark starts its clock there.
     """
@@ -43,7 +50,7 @@ def draw_with_mouse(
         page.mouse.move(*points[0])
         page.mouse.down()
         for x, y in points[1:]:
-            page.mouse.move(x, y, steps=2)
+            page.mouse.move(x, y, steps=steps)
         if before_last_release is not None and i == len(strokes) - 1:
             before_last_release()
         page.mouse.up()
@@ -70,6 +77,24 @@ def draw_with_touch(page: Page, cdp: CDPSession, strokes: Sequence[Stroke]) -> N
         for point in points[1:]:
             touch("touchMove", point)
         touch("touchEnd", None)
+
+
+def painted_ink(page: Page) -> np.ndarray:
+    """The white ink of the drawing as the canvas painted it: H x W uint8, 0 for none.
+
+    Read off Fabric's drawing layer as red times alpha, which holds whether the layer
+    is transparent or painted black beneath the ink.
+    """
+    width, height, ink = page.locator(".dc-canvas.lower-canvas").first.evaluate(
+        """canvas => {
+            const ctx = canvas.getContext('2d');
+            const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+            const ink = [];
+            for (let i = 0; i < data.length; i += 4) ink.push(data[i] * data[i + 3] / 255);
+            return [canvas.width, canvas.height, ink];
+        }"""
+    )
+    return np.rint(np.array(ink)).astype(np.uint8).reshape(height, width)
 
 
 def ink_pixels(page: Page) -> int:

@@ -6,12 +6,17 @@ toolbar drew nothing, and a run of 40 labelled drawings once left 41 rows.
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
-from testing_support.canvas_strokes import draw_with_mouse, ink_pixels
+from model import handwriting
+from model.strokes import canvas_path, render_strokes
+from testing_support.canvas_strokes import draw_with_mouse, ink_pixels, painted_ink
 from testing_support.digit_paths import CANVAS_SIZE, DIGIT_STROKES, Point, Stroke
 from testing_support.draw_page import (
     ANSWER_TIMEOUT_MS,
@@ -133,3 +138,34 @@ def test_a_cleared_drawing_is_stored_unlabelled_with_the_strokes_drawn(
     assert np.abs(kept[0] - drawn[0]).max() <= 3
     assert np.abs(kept.min(axis=0) - drawn.min(axis=0)).max() <= 4
     assert np.abs(kept.max(axis=0) - drawn.max(axis=0)).max() <= 4
+
+
+def best_overlap(painted: np.ndarray, strokes: list[np.ndarray]) -> float:
+    """Intersection over union of the ink, at the brush and the alignment (within the
+    pixel or so the pointer's way onto the canvas may shift it) that match best."""
+    ink = painted >= 128
+    overlaps = []
+    shifts = [np.array(shift) for shift in itertools.product(np.arange(-1.5, 1.6, 0.5), repeat=2)]
+    for brush, shift in itertools.product(range(14, 23), shifts):
+        drawn = render_strokes([stroke + shift for stroke in strokes], CANVAS_SIZE, brush)
+        overlaps.append(((drawn >= 128) & ink).sum() / ((drawn >= 128) | ink).sum())
+    return max(overlaps)
+
+
+def test_the_canvas_paints_a_slow_recording_as_the_proxy_people_are_painted(
+    desktop_page: Page, app_url: str
+):
+    """A 10 Hz tablet's few points of a nine: the canvas rounds them (`canvas_path`),
+    which is how the handwriting proxy paints its people, not as a polygon."""
+    who = replace(handwriting.person("held-out-styles", 0), sample_ms=100.0)
+    strokes = handwriting.pen_paths(who, 9, np.random.default_rng(0))
+    assert max(len(stroke) for stroke in strokes) < 25, "not a slow recording"
+    open_draw_page(desktop_page, app_url)
+    draw_with_mouse(desktop_page, [stroke.tolist() for stroke in strokes], steps=1)
+    expect(prediction_value(desktop_page)).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
+    painted = painted_ink(desktop_page)
+    assert painted.shape == (CANVAS_SIZE, CANVAS_SIZE)
+    as_canvas = best_overlap(painted, [canvas_path(stroke) for stroke in strokes])
+    as_polygon = best_overlap(painted, strokes)
+    assert as_canvas >= 0.97, f"the canvas painted something else: overlap {as_canvas:.3f}"
+    assert as_polygon <= as_canvas - 0.1, f"{as_polygon:.3f} as a polygon, {as_canvas:.3f}"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from model import handwriting as hw
+from model.strokes import canvas_path, render_strokes
 
 SHAPES = [
     hw.Shape(loop=0.0, tail_hook=0.0, flag=0.25, crossbar=0.5, arm_gap=0.05, retrace=0.02),
@@ -188,6 +189,19 @@ def test_drawings_are_deterministic_by_seed() -> None:
     first = hw.draw_digit(who, 7, np.random.default_rng(11))
     assert np.array_equal(first, hw.draw_digit(who, 7, np.random.default_rng(11)))
     assert not np.array_equal(first, hw.draw_digit(who, 7, np.random.default_rng(12)))
+
+
+def test_a_drawing_is_painted_as_the_canvas_paints_what_the_device_recorded() -> None:
+    """The canvas's curves through the recorded points (tests/e2e/test_canvas.py checks
+    them against the browser's), not a polygon through them."""
+    who = replace(hw.person("held-out-styles", 4), sample_ms=100.0)
+    rng = np.random.default_rng(5)
+    brush = who.brush * rng.uniform(0.95, 1.05)
+    recorded = hw.pen_paths(who, 6, rng)
+    painted = hw.draw_digit(who, 6, np.random.default_rng(5))
+    curves = render_strokes([canvas_path(p) for p in recorded], hw.CANVAS, brush, rgba=True)
+    assert np.array_equal(painted, curves)
+    assert not np.array_equal(painted, render_strokes(recorded, hw.CANVAS, brush, rgba=True))
 
 
 def test_many_people_in_parallel_match_one_process_and_the_cache(tmp_path) -> None:

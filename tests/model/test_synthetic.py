@@ -7,7 +7,13 @@ import pytest
 from PIL import Image
 
 from model.preprocess import canvas_to_mnist, stroke_width
-from model.strokes import digit_paths, digit_styles, render_strokes
+from model.strokes import (
+    CURVE_TOLERANCE_PX,
+    canvas_path,
+    digit_paths,
+    digit_styles,
+    render_strokes,
+)
 from model.synthetic import (
     SHAPE_KINDS,
     VARIANT_KINDS,
@@ -64,6 +70,56 @@ def test_polarity_and_transparency() -> None:
 def test_rectangular_canvases() -> None:
     canvas = render_strokes([np.array([(10.0, 10.0), (390.0, 90.0)])], (100, 400), 8)
     assert canvas.shape == (100, 400) and canvas[:, 380:].any()
+
+
+# --- canvas_path ------------------------------------------------------------------
+
+
+def distance_to(path: np.ndarray, point: tuple[float, float]) -> float:
+    """From `point` to the nearest place on the polyline `path`."""
+    start, end = path[:-1], path[1:]
+    along = end - start
+    t = np.clip(((point - start) * along).sum(1) / np.maximum((along**2).sum(1), 1e-12), 0, 1)
+    return float(np.linalg.norm(start + t[:, None] * along - point, axis=1).min())
+
+
+def test_the_canvas_path_rounds_a_corner_through_the_midpoints() -> None:
+    """Three recorded points: a line to the first midpoint, a curve bent towards the
+    corner to the second, a line to the end (fabric 6 drops the second-to-last
+    point, so the corner is recorded twice)."""
+    recorded = np.array([(0.0, 0.0), (100.0, 0.0), (100.0, 0.0), (100.0, 100.0)])
+    path = canvas_path(recorded)
+    assert path[0].tolist() == [0, 0] and path[-1].tolist() == [100, 100]
+    assert [50, 0] in path.tolist() and [100, 50] in path.tolist()
+    # The curve's middle lies a quarter of the way from the chord to the corner.
+    assert distance_to(path, (87.5, 12.5)) <= CURVE_TOLERANCE_PX
+    assert distance_to(path, (100.0, 0.0)) > 10, "the corner is cut"
+
+
+def test_the_canvas_path_keeps_a_dense_stroke_and_drops_what_fabric_drops() -> None:
+    t = np.linspace(0, 2 * np.pi, 200)
+    circle = np.stack([100 + 60 * np.cos(t), 100 + 60 * np.sin(t)], axis=1)
+    path = canvas_path(circle)
+    radius = np.linalg.norm(path - 100, axis=1)
+    assert np.abs(radius - 60).max() < 0.5, "a densely recorded loop keeps its shape"
+    assert max(distance_to(path, point) for point in circle[1:-2]) < 0.5
+    crowded = np.array([(0.0, 0.0), (0.1, 0.1), (0.2, 0.0), (30.0, 0.0), (60.0, 5.0)])
+    kept = canvas_path(crowded)
+    assert not np.isclose(kept, (0.1, 0.1)).all(axis=1).any(), "within 0.4 px: dropped"
+    assert not np.isclose(kept, (30.0, 0.0)).all(axis=1).any(), "second-to-last: dropped"
+    assert kept[-1].tolist() == [60, 5]
+    for short in ([[5.0, 5.0]], [[5.0, 5.0], [9.0, 9.0]]):
+        assert canvas_path(np.array(short)).tolist() == short
+
+
+def test_a_sparse_recording_paints_a_loop_not_a_polygon() -> None:
+    """A tablet's few points of a loop: the canvas paints it round, inside the polygon."""
+    right, bottom, left, top = (140.0, 100.0), (100.0, 140.0), (60.0, 100.0), (100.0, 60.0)
+    recorded = np.array([right, bottom, left, top, right, bottom, left])
+    polygon = render_strokes([recorded], 200, 6)
+    painted = render_strokes([canvas_path(recorded)], 200, 6)
+    assert polygon[60, 100] >= 128 and painted[60, 100] == 0, "the top corner is cut"
+    assert painted[70, 100] >= 128, "the curve passes inside it"
 
 
 @pytest.mark.parametrize(("digit", "style"), digit_styles())
