@@ -88,23 +88,34 @@ def through_grid(counts: np.ndarray, labels: np.ndarray, person: np.ndarray | No
     return CoarseSet(images, labels[kept], None if person is None else person[kept])
 
 
-def coarse_sets(mnist: Mnist, quick: bool) -> dict[str, CoarseSet]:
+@dataclass(frozen=True)
+class GridSets:
+    """Every set brought through optdigits' 8 x 8 grid, by its row in the table, and
+    which rows the estimate rests on."""
+
+    rows: dict[str, CoarseSet]
+    writers: str  # all of optdigits' real writers
+    mnist: str  # MNIST test
+
+
+def coarse_sets(mnist: Mnist, quick: bool) -> GridSets:
     """Real optdigits (all, the forms looked at, the others) and, brought to its 8 x 8,
     MNIST test and the card's proxy people."""
     images, labels, form = real_writers()
-    name = f"real: optdigits, {form.max() + 1} forms, {len(labels):,} digits"
-    sets = {name: CoarseSet(images, labels, form)}
+    writers = f"real: optdigits, {form.max() + 1} forms, {len(labels):,} digits"
+    rows = {writers: CoarseSet(images, labels, form)}
     for name, chosen in halves(form).items():
-        sets[f"real: optdigits, {name}"] = CoarseSet(images[chosen], labels[chosen], form[chosen])
+        rows[f"real: optdigits, {name}"] = CoarseSet(images[chosen], labels[chosen], form[chosen])
     n = 500 if quick else 2000
     at_8x8 = at_optdigits_resolution(mnist.test_images[:n])
-    sets[f"MNIST test, {n:,} digits"] = through_grid(at_8x8, mnist.test_labels[:n], None)
+    mnist_row = f"MNIST test, {n:,} digits"
+    rows[mnist_row] = through_grid(at_8x8, mnist.test_labels[:n], None)
     for split in PROXY_SPLITS:
         digits = proxy_digits(split)
         name = f"proxy: {split}, the card's {PROXY_PEOPLE} people"
         at_8x8 = at_optdigits_resolution(digits.images)
-        sets[name] = through_grid(at_8x8, digits.labels, digits.person)
-    return sets
+        rows[name] = through_grid(at_8x8, digits.labels, digits.person)
+    return GridSets(rows, writers, mnist_row)
 
 
 @dataclass(frozen=True)
@@ -157,14 +168,10 @@ def estimated_real(real: RealSet, previous: Anchors, today: Anchors) -> tuple[fl
     return 1 - error, scaled(lambda r: r.unsure, real.unsure)
 
 
-def read_all(
-    predictor: Predictor, sets: dict[str, CoarseSet], mnist: CoarseSet
-) -> tuple[list[str], Anchors]:
+def read_all(predictor: Predictor, sets: GridSets, mnist: CoarseSet) -> tuple[list[str], Anchors]:
     """(the cells of the 8 x 8 table, the anchors of the estimate) for one model."""
-    readings = {name: reading(predictor, digits) for name, digits in sets.items()}
-    writers = next(iter(readings.values()))  # all of optdigits comes first
-    mnist_8x8 = next(r for name, r in readings.items() if name.startswith("MNIST"))
-    anchors = Anchors(reading(predictor, mnist), writers, mnist_8x8)
+    readings = {name: reading(predictor, digits) for name, digits in sets.rows.items()}
+    anchors = Anchors(reading(predictor, mnist), readings[sets.writers], readings[sets.mnist])
     return [r.cell() for r in readings.values()], anchors
 
 
@@ -193,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
         ]
         for s in REAL_SETS
     ] + [[name, old, new] for (name, old), (_, new) in zip(previous, today, strict=True)]
-    coarse = [list(row) for row in zip(sets, previous_grid, today_grid, strict=True)]
+    coarse = [list(row) for row in zip(sets.rows, previous_grid, today_grid, strict=True)]
     figures = "accuracy, worst person, unsure"
     headers = ["set", f"previous default ({PREVIOUS_DEFAULT}): {figures}", f"today's: {figures}"]
     coarse_figures = "accuracy, worst person, unsure (commonest errors)"
