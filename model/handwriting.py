@@ -16,9 +16,9 @@ Training people and held-out people come from separate seed streams (`GROUPS`):
 no draw of a held-out person's habits is shared with any training person, so a
 model trained on one group and measured on the other meets strangers. Held-out
 people still write the training vocabulary of variants; "held-out-styles" people
-also write variants no training person can draw (`NOVEL_VARIANT_WEIGHTS`),
-digits narrower or wider than any training person's, and on devices that record the
-pen more slowly: they stand in for real users, who draw styles nobody thought of.
+also write variants no training person can draw (`NOVEL_VARIANT_WEIGHTS`) and
+digits narrower or wider than any training person's: they stand in for real users,
+who draw styles nobody thought of.
 
 Template coordinates are (x, y) in a unit box, y pointing down, as in `model.strokes`.
 """
@@ -365,9 +365,10 @@ CANDIDATE_VARIANTS: dict[int, tuple[str, ...]] = {4: ("curved-arm",), 9: ("flat-
 NOVEL_SHARE = 0.5
 # Width / height of training people's digits; held-out-styles people go beyond it.
 TRAINING_ASPECT = (0.35, 0.85)
-# Time between recorded points, ms (log-uniform): training people draw with pointers
-# (120-40 Hz); held-out-styles people also on slow recorders, down to a 10 Hz tablet.
-TRAINING_SAMPLE_MS = (8.0, 25.0)
+# Time between recorded points, ms (log-uniform): people draw with pointers (120-40 Hz)
+# and on slow recorders, down to a 10 Hz tablet. Training (and held-out) people's span
+# is its own, for a sweep to set (`vocabulary_digest`).
+TRAINING_SAMPLE_MS = (8.0, 110.0)
 HELD_OUT_STYLES_SAMPLE_MS = (8.0, 110.0)
 # Writing speed along straight parts, digit heights per second.
 SPEED = (2.0, 6.0)
