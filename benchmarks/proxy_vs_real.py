@@ -17,6 +17,7 @@ What they say gives today's real figures an estimate (`estimated_real`).
 
 from __future__ import annotations
 
+import itertools
 import sys
 import tempfile
 from collections import Counter
@@ -59,18 +60,28 @@ REAL_SETS = (
 )
 
 
+# The card's people again, every one on a pointer, then on a 10 Hz tablet.
+RECORDED_AT_MS = (16.0, 100.0)
+
+
 def proxy_cells(predictor: Predictor, more: int) -> list[tuple[str, str]]:
-    """(split, "accuracy, worst person, unsure") for the card's people and `more` others."""
-    cells = []
+    """(split, "accuracy, worst person, unsure") for the card's people and `more` others,
+    then for the card's people all recorded at each of `RECORDED_AT_MS`."""
+    drawn = {}
     for split in PROXY_SPLITS:
-        for start, people in ((0, PROXY_PEOPLE), (PROXY_PEOPLE, more)):
-            proxy = style_proxy(predictor, proxy_digits(split, people, start=start))
-            which = f"the card's {people}" if start == 0 else f"{people} more"
-            figures = (
-                f"{proxy['accuracy']:.2%}, {proxy['worst_person_accuracy']:.0%}, "
-                f"{proxy['unsure_share']:.2%}"
-            )
-            cells.append((f"proxy: {split}, {which} people", figures))
+        drawn[f"proxy: {split}, the card's {PROXY_PEOPLE} people"] = proxy_digits(split)
+        drawn[f"proxy: {split}, {more} more people"] = proxy_digits(split, more, PROXY_PEOPLE)
+    for split, ms in itertools.product(PROXY_SPLITS, RECORDED_AT_MS):
+        name = f"proxy: {split}, the card's {PROXY_PEOPLE} people, all recorded at {ms:g} ms"
+        drawn[name] = proxy_digits(split, sample_ms=ms)
+    cells = []
+    for name, digits in drawn.items():
+        proxy = style_proxy(predictor, digits)
+        figures = (
+            f"{proxy['accuracy']:.2%}, {proxy['worst_person_accuracy']:.0%}, "
+            f"{proxy['unsure_share']:.2%}"
+        )
+        cells.append((name, figures))
     return cells
 
 

@@ -16,9 +16,9 @@ Training people and held-out people come from separate seed streams (`GROUPS`):
 no draw of a held-out person's habits is shared with any training person, so a
 model trained on one group and measured on the other meets strangers. Held-out
 people still write the training vocabulary of variants; "held-out-styles" people
-also write variants no training person can draw (`NOVEL_VARIANT_WEIGHTS`) and
-digits narrower or wider than any training person's: they stand in for real users,
-who draw styles nobody thought of.
+also write variants no training person can draw (`NOVEL_VARIANT_WEIGHTS`),
+digits narrower or wider than any training person's, and on devices that record the
+pen more slowly: they stand in for real users, who draw styles nobody thought of.
 
 Template coordinates are (x, y) in a unit box, y pointing down, as in `model.strokes`.
 """
@@ -365,10 +365,9 @@ CANDIDATE_VARIANTS: dict[int, tuple[str, ...]] = {4: ("curved-arm",), 9: ("flat-
 NOVEL_SHARE = 0.5
 # Width / height of training people's digits; held-out-styles people go beyond it.
 TRAINING_ASPECT = (0.35, 0.85)
-# Time between recorded points, ms (log-uniform): people draw with pointers (120-40 Hz)
-# and on slow recorders, down to a 10 Hz tablet. Training (and held-out) people's span
-# is its own, for a sweep to set (`vocabulary_digest`).
-TRAINING_SAMPLE_MS = (8.0, 110.0)
+# Time between recorded points, ms (log-uniform): training people draw with pointers
+# (120-40 Hz); held-out-styles people also on slow recorders, down to a 10 Hz tablet.
+TRAINING_SAMPLE_MS = (8.0, 25.0)
 HELD_OUT_STYLES_SAMPLE_MS = (8.0, 110.0)
 # Writing speed along straight parts, digit heights per second.
 SPEED = (2.0, 6.0)
@@ -614,9 +613,12 @@ class StyleDigits:
     person: np.ndarray  # (N,) int64: the person's index in their group
 
 
-def _one_person(job: tuple[str, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    group, index, per_digit, seed = job
-    return person_digits(person(group, index), per_digit, seed)
+def _one_person(job: tuple[str, int, int, int, float | None]) -> tuple[np.ndarray, np.ndarray]:
+    group, index, per_digit, seed, sample_ms = job
+    who = person(group, index)
+    return person_digits(
+        who if sample_ms is None else replace(who, sample_ms=sample_ms), per_digit, seed
+    )
 
 
 def style_digits(
@@ -628,17 +630,20 @@ def style_digits(
     start: int = 0,
     cache_dir: Path | None = None,
     workers: int | None = None,
+    sample_ms: float | None = None,
 ) -> StyleDigits:
     """`count` people of `group` (from index `start`), each drawing every digit `per_digit`
-    times; `seed` picks other drawings by the same people. Cached in `cache_dir`, by the
-    code that draws them and the vocabulary they write."""
+    times; `seed` picks other drawings by the same people, `sample_ms` records every one
+    of them that often instead of at their own rate. Cached in `cache_dir`, by the code
+    that draws them and the vocabulary they write."""
     code, vocabulary = drawing_code_digest(), vocabulary_digest()
-    key = f"{group}-{start}-{count}-{per_digit}-{seed}-{code}-{vocabulary}"
+    rate = "" if sample_ms is None else f"-at{sample_ms:g}ms"
+    key = f"{group}-{start}-{count}-{per_digit}-{seed}{rate}-{code}-{vocabulary}"
     cached = Path(cache_dir) / f"style-digits-{key}.npz" if cache_dir is not None else None
     if cached is not None and cached.is_file():
         with np.load(cached, allow_pickle=False) as arrays:
             return StyleDigits(arrays["images"], arrays["labels"], arrays["person"])
-    jobs = [(group, i, per_digit, seed) for i in range(start, start + count)]
+    jobs = [(group, i, per_digit, seed, sample_ms) for i in range(start, start + count)]
     workers = min(workers or cpu_count() or 1, len(jobs))
     if workers > 1:
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:

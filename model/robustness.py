@@ -126,14 +126,23 @@ PROXY_SPLITS = {"held-out people": "held-out", "held-out styles": "held-out-styl
 
 
 def proxy_digits(
-    split: str = "held-out people", people: int = PROXY_PEOPLE, start: int = 0
+    split: str = "held-out people",
+    people: int = PROXY_PEOPLE,
+    start: int = 0,
+    sample_ms: float | None = None,
 ) -> StyleDigits:
     """A proxy split: `people` people (the card's PROXY_PEOPLE by default; from index
-    `start` for others of the same group) drawing each digit PROXY_PER_DIGIT times."""
+    `start` for others of the same group) drawing each digit PROXY_PER_DIGIT times, each
+    recorded at their own rate or, given `sample_ms`, every one that often."""
     if split not in PROXY_SPLITS:
         raise ValueError(f"proxy split must be one of {', '.join(PROXY_SPLITS)}, got {split!r}")
     return style_digits(
-        PROXY_SPLITS[split], people, PROXY_PER_DIGIT, start=start, cache_dir=default_cache_dir()
+        PROXY_SPLITS[split],
+        people,
+        PROXY_PER_DIGIT,
+        start=start,
+        cache_dir=default_cache_dir(),
+        sample_ms=sample_ms,
     )
 
 
