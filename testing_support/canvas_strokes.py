@@ -82,8 +82,9 @@ def draw_with_touch(page: Page, cdp: CDPSession, strokes: Sequence[Stroke]) -> N
 def painted_ink(page: Page) -> np.ndarray:
     """The white ink of the drawing as the canvas painted it: H x W uint8, 0 for none.
 
-    Read off Fabric's drawing layer as red times alpha, which holds whether the layer
-    is transparent or painted black beneath the ink.
+    Read off Fabric's rendered drawing layer (not the separate background layer) inside
+    the component's shadow root, as red times alpha, which holds whether the layer is
+    transparent or painted black beneath the ink.
     """
     width, height, ink = page.locator(".dc-canvas.lower-canvas").first.evaluate(
         """canvas => {
@@ -98,17 +99,5 @@ def painted_ink(page: Page) -> np.ndarray:
 
 
 def ink_pixels(page: Page) -> int:
-    """How many pixels of the visible drawing are ink: 0 means the canvas is clear.
-
-    Reads Fabric's rendered drawing layer (not the separate background layer) inside
-    the component's shadow root.
-    """
-    return page.locator(".dc-canvas.lower-canvas").first.evaluate(
-        """canvas => {
-            const ctx = canvas.getContext('2d');
-            const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-            let ink = 0;
-            for (let i = 0; i < data.length; i += 4) if (data[i] > 128) ink++;
-            return ink;
-        }"""
-    )
+    """How many pixels of the visible drawing are ink: 0 means the canvas is clear."""
+    return int(np.count_nonzero(painted_ink(page)))
