@@ -5,9 +5,12 @@ that may be looked at; this says whether it reaches the forms never looked at, b
 what a seed alone moves. From the same seeds, the default model is fine-tuned for one
 epoch over training people's digits with MNIST replayed beside them: once as they
 write today, once with the candidates joining their vocabulary. Each network reads
-optdigits' two halves, the proxy's held-out styles and MNIST's validation split.
+optdigits' two halves (the half never looked at also split into the candidates' digits
+and the others: a style can win its own digit and cost another), the proxy's held-out
+styles and MNIST's validation split. More seeds extend a run: `--first-seed 6`.
 
-    python benchmarks/style_ab.py [--quick] [--seeds 3] [--candidates 9:flat-foot,...]
+    python benchmarks/style_ab.py [--quick] [--seeds 3] [--first-seed 3]
+                                  [--candidates 9:flat-foot,...]
 """
 
 from __future__ import annotations
@@ -63,16 +66,26 @@ def candidates_written(added: list[tuple[int, str]], weight: float = WEIGHT) -> 
             del vocabulary[digit][name]
 
 
+def real_writer_sets(digits: list[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """optdigits by halves, then the half never looked at split into the candidates'
+    `digits` (where a candidate should tell) and the other digits (where it may cost)."""
+    images, labels, form = real_writers()
+    sets = {name: (images[chosen], labels[chosen]) for name, chosen in halves(form).items()}
+    never_looked_at = form >= LOOKED_AT
+    for digit in sorted(set(digits)):
+        theirs = never_looked_at & (labels == digit)
+        sets[f"their {digit}s"] = (images[theirs], labels[theirs])
+    others = never_looked_at & ~np.isin(labels, digits)
+    sets["their other digits"] = (images[others], labels[others])
+    return sets
+
+
 def measured_sets(
     quick: bool, mnist: Mnist, digits: list[int]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """What each network reads: optdigits by halves (and the candidates' digits on the
-    half never looked at), held-out styles beyond the card's people, MNIST validation."""
-    images, labels, form = real_writers()
-    sets = {name: (images[chosen], labels[chosen]) for name, chosen in halves(form).items()}
-    for digit in sorted(set(digits)):  # where the candidates should tell
-        theirs = (form >= LOOKED_AT) & (labels == digit)  # on the forms never looked at
-        sets[f"their {digit}s"] = (images[theirs], labels[theirs])
+    """What each network reads: optdigits (`real_writer_sets`), held-out styles beyond
+    the card's people, MNIST validation."""
+    sets = real_writer_sets(digits)
     styles = proxy_digits("held-out styles", PROXY_PEOPLE if quick else 200, start=PROXY_PEOPLE)
     sets["held-out styles"] = (styles.images, styles.labels)
     _, _, val_x, val_y = mnist.split()
@@ -102,9 +115,9 @@ def accuracies(net: nn.Module, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = arguments(__doc__, argv, seeds=3, candidates="")
+    args = arguments(__doc__, argv, seeds=3, first_seed=FIRST_SEED, candidates="")
     added = chosen_candidates(args.candidates)
-    seeds = range(FIRST_SEED, FIRST_SEED + (1 if args.quick else args.seeds))
+    seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
     mnist = load_test_mnist()
     sets = measured_sets(args.quick, mnist, [d for d, _ in added])  # before they are written
     train_x, train_y, _, _ = mnist.split()

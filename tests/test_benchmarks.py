@@ -283,6 +283,20 @@ def test_style_candidates_are_written_only_inside_the_ab_block() -> None:
     assert not any(w.variants[d] == n for w in hw.people("train", 100) for d, n in candidates)
 
 
+def test_the_ab_splits_the_forms_never_looked_at_into_the_candidates_digits_and_the_rest() -> None:
+    from benchmarks import style_ab
+    from benchmarks._optdigits import halves, real_writers
+
+    sets = style_ab.real_writer_sets([9, 4])
+    never_looked_at = list(halves(real_writers()[2]).values())[1]
+    assert list(sets)[2:] == ["their 4s", "their 9s", "their other digits"]
+    assert (sets["their 4s"][1] == 4).all() and (sets["their 9s"][1] == 9).all()
+    others = sets["their other digits"][1]
+    assert set(others) == set(range(10)) - {4, 9}
+    parts = sum(len(sets[name][1]) for name in ("their 4s", "their 9s", "their other digits"))
+    assert parts == never_looked_at.sum()
+
+
 def test_the_ab_fine_tune_starts_from_the_base_and_leaves_it_untouched(mnist: Mnist) -> None:
     import torch
 
