@@ -543,7 +543,7 @@ def _sampled(
 ) -> Stroke:
     """The points a device recording every `sample_ms` keeps of the stroke (pen-down and
     pen-up included), moved by a drifting, shaking hand."""
-    if np.linalg.norm(np.diff(stroke, axis=0), axis=1).sum() == 0:
+    if (stroke == stroke[0]).all():  # the pen never moved: a dot
         return stroke[:1]
     dense, time = _recorded_times(stroke, speed, height)
     every = who.sample_ms / 1000

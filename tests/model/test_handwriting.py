@@ -166,6 +166,16 @@ def test_a_slow_recorder_keeps_few_points_and_a_slowing_pen_crowds_them_in_curve
         assert np.median(loop) < 0.95 * np.median(tail), seed
 
 
+def test_a_pen_that_never_moves_records_one_point_a_dot() -> None:
+    who = hw.person("train", 0)
+    dot = np.array([[40.0, 50.0], [40.0, 50.0], [40.0, 50.0]])
+    recorded = hw._sampled(dot, who, speed=300.0, height=150.0, rng=np.random.default_rng(0))
+    assert recorded.tolist() == [[40.0, 50.0]]
+    moved = dot + np.array([[0, 0], [0, 0], [0.5, 0]])
+    tiny = hw._sampled(moved, who, speed=300.0, height=150.0, rng=np.random.default_rng(0))
+    assert len(tiny) >= 2  # moved half a pixel: recorded, with the hand's shake
+
+
 def test_only_held_out_style_people_record_slower_than_training_people() -> None:
     slowest = max(hw.TRAINING_SAMPLE_MS)
     for group in ("train", "held-out"):
