@@ -9,15 +9,24 @@ optdigits' two halves (the half never looked at also split into the candidates' 
 and the others: a style can win its own digit and cost another), the proxy's held-out
 styles and MNIST's validation split. More seeds extend a run: `--first-seed 6`.
 
+A style that passes is then judged by full trainings (`--train full`, a GPU's work:
+about 19 minutes a training on 2 CPU cores): the card's recipe on this device from
+scratch, each arm from the same seeds, calibrated and measured as its command does,
+read on the same sets plus the held-out styles' unsure share and the non-digits
+flagged (results/bench/style_ab_full.json).
+
     python benchmarks/style_ab.py [--quick] [--seeds 3] [--first-seed 3]
-                                  [--candidates 9:flat-foot,...]
+                                  [--candidates 9:flat-foot,...] [--train full]
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +41,16 @@ from model.checkpoint import load_checkpoint
 from model.config import TrainConfig
 from model.data import Mnist
 from model.finetune import FinetuneConfig, make_challenger
-from model.predictor import resolve_model_path
+from model.pipeline import train_and_save
+from model.predictor import Predictor, resolve_model_path
 from model.robustness import PROXY_PEOPLE, proxy_digits
 from model.train import predict_logits
 
 WEIGHT = 3.0  # a candidate's weight among its digit's variants (low-stem's)
 FIRST_SEED = 3
+TRAININGS = ("fine-tune", "full")
+# What a full training reads beyond the accuracy on each set.
+FULL_EXTRA = ("held-out styles unsure", "non-digits flagged")
 
 
 def chosen_candidates(named: str) -> list[tuple[int, str]]:
@@ -114,31 +127,81 @@ def accuracies(net: nn.Module, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -
     ]
 
 
+def from_scratch(
+    recipe: TrainConfig, seed: int, mnist: Mnist, sets: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> list[float]:
+    """`recipe` trained from scratch from `seed`, calibrated and measured as the card's
+    command does: its `readings` on `sets`."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        config = replace(recipe, seed=seed)
+        command = f"benchmarks/style_ab.py --train full (seed {seed})"
+        train_and_save(config, mnist, out, out / "results", command, progress=False)
+        return readings(Predictor.load(out / f"{config.arch}.pt", inference="eager"), sets)
+
+
+def readings(predictor: Predictor, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    """Accuracy on each set, then `FULL_EXTRA`: the held-out styles' unsure share and
+    the non-digits its card flags."""
+    scored = {name: predictor.score_batch(images) for name, (images, _) in sets.items()}
+    read = [float((scored[n].probabilities.argmax(1) == y).mean()) for n, (_, y) in sets.items()]
+    unsure = float(scored["held-out styles"].unsure.mean())
+    return [*read, unsure, float(predictor.card.unsure_report.non_digits_flagged)]
+
+
+def arm_reader(
+    training: str, quick: bool, mnist: Mnist, sets: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> tuple[Callable[[int], list[float]], list[float]]:
+    """(seed -> one arm's readings on `sets`, the committed default's readings)."""
+    base, card = load_checkpoint(resolve_model_path(None))
+    if training == "full":  # the card's recipe, on this device (its CUDA variant on CUDA)
+        limits = {"limit": 2_000, "epochs": 1} if quick else {}
+        recipe = TrainConfig.for_recipe("default", card.architecture, **limits)
+        default = Predictor.load(resolve_model_path(None), inference="eager")
+        return partial(from_scratch, recipe, mnist=mnist, sets=sets), readings(default, sets)
+    train_x, train_y, _, _ = mnist.split()
+    images = 2_000 if quick else len(train_y)
+    replay = (train_x[:images], train_y[:images])
+    recipe = card.config or TrainConfig.for_arch(card.architecture, device="cpu")
+
+    def tuned(seed: int) -> list[float]:
+        return accuracies(finetuned(base, recipe, seed, replay), sets)
+
+    return tuned, accuracies(base, sets)
+
+
 def main(argv: list[str] | None = None) -> dict:
-    args = arguments(__doc__, argv, seeds=3, first_seed=FIRST_SEED, candidates="")
+    args = arguments(
+        __doc__, argv, seeds=3, first_seed=FIRST_SEED, candidates="", train="fine-tune"
+    )
+    full = args.train == "full"
+    if args.train not in TRAININGS:
+        raise SystemExit(f"error: --train {args.train}: choose one of {', '.join(TRAININGS)}")
     added = chosen_candidates(args.candidates)
     seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
     mnist = load_test_mnist()
     sets = measured_sets(args.quick, mnist, [d for d, _ in added])  # before they are written
-    train_x, train_y, _, _ = mnist.split()
-    images = 2_000 if args.quick else len(train_y)
-    replay = (train_x[:images], train_y[:images])
-    base, card = load_checkpoint(resolve_model_path(None))
-    recipe = card.config or TrainConfig.for_arch(card.architecture, device="cpu")
+    reading, default = arm_reader(args.train, args.quick, mnist, sets)
     arms = {"as today": {}, "with the candidates": {}}
     for seed in seeds:
-        arms["as today"][seed] = accuracies(finetuned(base, recipe, seed, replay), sets)
+        arms["as today"][seed] = reading(seed)
         with candidates_written(added):
-            net = finetuned(base, recipe, seed, replay)
-        arms["with the candidates"][seed] = accuracies(net, sets)
-    rows = [["default model, not fine-tuned", "", *map(_percent, accuracies(base, sets))]]
+            arms["with the candidates"][seed] = reading(seed)
+    rows = [
+        [f"default model, not {'retrained' if full else 'fine-tuned'}", "", *map(_percent, default)]
+    ]
     for arm, by_seed in arms.items():
         rows += [[arm, str(seed), *map(_percent, read)] for seed, read in by_seed.items()]
         rows.append([arm, "mean", *map(_percent, np.mean(list(by_seed.values()), axis=0))])
     candidates = ", ".join(f"{d}: {name}" for d, name in added)
-    data = {"candidates": candidates, "sets": list(sets), "arms": arms, "rows": rows}
-    markdown = f"Candidates: {candidates}.\n\n" + markdown_table(["fine-tune", "seed", *sets], rows)
-    save_result("style_ab", data, markdown, quick=args.quick)
+    columns = [*sets, *(FULL_EXTRA if full else ())]
+    data = {
+        "candidates": candidates, "training": args.train, "sets": columns, "arms": arms,
+        "rows": rows,
+    }  # fmt: skip
+    header = ["full training" if full else "fine-tune", "seed", *columns]
+    markdown = f"Candidates: {candidates}.\n\n" + markdown_table(header, rows)
+    save_result("style_ab_full" if full else "style_ab", data, markdown, quick=args.quick)
     return data
 
 

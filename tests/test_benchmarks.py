@@ -313,3 +313,27 @@ def test_the_ab_fine_tune_starts_from_the_base_and_leaves_it_untouched(mnist: Mn
     assert not torch.equal(net.state_dict()["head.3.weight"], kept["head.3.weight"])
     (accuracy,) = style_ab.accuracies(net, {"validation": (val_x[:500], val_y[:500])})
     assert accuracy > 0.95  # one short epoch moves it, does not break it
+
+
+def test_a_full_training_arm_is_read_for_unsure_and_non_digits_besides_accuracy(
+    mnist: Mnist,
+) -> None:
+    from benchmarks import style_ab
+    from model.predictor import Predictor, resolve_model_path
+    from model.robustness import proxy_digits
+
+    default = Predictor.load(resolve_model_path(None), inference="eager")
+    _, _, val_x, val_y = mnist.split()
+    styles = proxy_digits("held-out styles", 4)
+    sets = {
+        "MNIST validation": (val_x[:400], val_y[:400]),
+        "held-out styles": (styles.images, styles.labels),
+    }
+    validation, held_out_styles, unsure, non_digits = style_ab.readings(default, sets)
+    scored = default.score_batch(styles.images)
+    assert held_out_styles == (scored.probabilities.argmax(1) == styles.labels).mean() > 0.9
+    assert unsure == scored.unsure.mean()
+    assert non_digits == default.card.unsure_report.non_digits_flagged > 0.9
+    assert validation > 0.98
+    with pytest.raises(SystemExit, match="--train scratch: choose one of fine-tune, full"):
+        style_ab.main(["--train", "scratch"])
