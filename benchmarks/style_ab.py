@@ -9,11 +9,10 @@ optdigits' two halves (the half never looked at also split into the candidates' 
 and the others: a style can win its own digit and cost another), the proxy's held-out
 styles and MNIST's validation split. More seeds extend a run: `--first-seed 6`.
 
-A style that passes is then judged by full trainings (`--train full`, a GPU's work:
-about 19 minutes a training on 2 CPU cores): the card's recipe on this device from
-scratch, each arm from the same seeds, calibrated and measured as its command does,
-read on the same sets plus the held-out styles' unsure share and the non-digits
-flagged (results/bench/style_ab_full.json).
+A style that passes is then judged by full trainings (`--train full`, a GPU's work):
+the card's recipe on this device from scratch, each arm from the same seeds,
+calibrated and measured as its command does, read on the same sets plus the held-out
+styles' unsure share and the non-digits flagged (results/bench/style_ab_full.json).
 
     python benchmarks/style_ab.py [--quick] [--seeds 3] [--first-seed 3]
                                   [--candidates 9:flat-foot,...] [--train full]
