@@ -152,12 +152,12 @@ def arm_reader(
     training: str, quick: bool, mnist: Mnist, sets: dict[str, tuple[np.ndarray, np.ndarray]]
 ) -> tuple[Callable[[int], list[float]], list[float]]:
     """(seed -> one arm's readings on `sets`, the committed default's readings)."""
-    base, card = load_checkpoint(resolve_model_path(None))
     if training == "full":  # the card's recipe, on this device (its CUDA variant on CUDA)
-        limits = {"limit": 2_000, "epochs": 1} if quick else {}
-        recipe = TrainConfig.for_recipe("default", card.architecture, **limits)
         default = Predictor.load(resolve_model_path(None), inference="eager")
+        limits = {"limit": 2_000, "epochs": 1} if quick else {}
+        recipe = TrainConfig.for_recipe("default", default.card.architecture, **limits)
         return partial(from_scratch, recipe, mnist=mnist, sets=sets), readings(default, sets)
+    base, card = load_checkpoint(resolve_model_path(None))
     train_x, train_y, _, _ = mnist.split()
     images = 2_000 if quick else len(train_y)
     replay = (train_x[:images], train_y[:images])
