@@ -33,7 +33,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import arguments, load_test_mnist, markdown_table, save_result
+from benchmarks._common import MORE_PEOPLE, arguments, load_test_mnist, markdown_table, save_result
 from benchmarks._optdigits import LOOKED_AT, halves, real_writers
 from model import handwriting
 from model.checkpoint import load_checkpoint
@@ -98,7 +98,9 @@ def measured_sets(
     """What each network reads: optdigits (`real_writer_sets`), held-out styles beyond
     the card's people, MNIST validation."""
     sets = real_writer_sets(digits)
-    styles = proxy_digits("held-out styles", PROXY_PEOPLE if quick else 200, start=PROXY_PEOPLE)
+    styles = proxy_digits(
+        "held-out styles", PROXY_PEOPLE if quick else MORE_PEOPLE, start=PROXY_PEOPLE
+    )
     sets["held-out styles"] = (styles.images, styles.labels)
     _, _, val_x, val_y = mnist.split()
     sets["MNIST validation"] = (val_x, val_y)
