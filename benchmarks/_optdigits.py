@@ -73,6 +73,13 @@ def other_writers() -> tuple[np.ndarray, np.ndarray]:
     return images, labels[kept]
 
 
+def every_writer() -> tuple[np.ndarray, np.ndarray]:
+    """All 43 writers in MNIST's form, the 13 first: (images, labels)."""
+    images, labels, _ = real_writers()
+    other_images, other_labels = other_writers()
+    return np.concatenate([images, other_images]), np.concatenate([labels, other_labels])
+
+
 def uci_optdigits() -> tuple[np.ndarray, np.ndarray]:
     """(N x 8 x 8 ink counts 0-16, labels): all 43 writers, the 30 others first."""
     rows = np.loadtxt(_uci_file(), delimiter=",", dtype=np.int64)

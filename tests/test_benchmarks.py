@@ -270,6 +270,8 @@ def test_optdigits_other_writers_are_uci_training_part_and_not_the_13(mnist: Mni
     assert images.shape == (_optdigits.OTHER_WRITERS_DIGITS, 28, 28)
     assert np.bincount(others).min() > 0.09 * len(others)
     assert (Predictor.load().predict_batch(images[:300]).argmax(1) == others[:300]).mean() > 0.85
+    _, every_label = _optdigits.every_writer()
+    assert (every_label == np.concatenate([_optdigits.real_writers()[1], others])).all()
 
 
 def test_optdigits_other_writers_say_what_to_do_when_missing_or_changed(
