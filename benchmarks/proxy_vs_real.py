@@ -11,7 +11,7 @@ their 8 x 8 resolution, whole and by halves (forms looked at to design styles, a
 forms only measured), and its 30 other writers, beside MNIST test and the proxy brought
 to it (`benchmarks/_optdigits.py`). Does the gain the proxy promises reach real
 writers? What the writers never looked at say gives today's real figures an estimate
-(`estimated_real`).
+(`benchmarks/_estimate.py`).
 
     python benchmarks/proxy_vs_real.py
 """
@@ -21,12 +21,8 @@ from __future__ import annotations
 import itertools
 import sys
 import tempfile
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,35 +35,27 @@ from benchmarks._common import (
     previous_default,
     save_result,
 )
+from benchmarks._estimate import (
+    REAL_SETS,
+    Anchors,
+    AnchorSets,
+    CoarseSet,
+    RealSet,
+    anchor_sets,
+    estimated_real,
+    reading,
+    through_grid,
+)
 from benchmarks._optdigits import (
-    LOOKED_AT,
     OTHER_WRITERS,
     at_optdigits_resolution,
     halves,
-    in_mnist_form,
     other_writers,
     real_writers,
 )
 from model.data import Mnist
 from model.predictor import Predictor
 from model.robustness import PROXY_PEOPLE, PROXY_SPLITS, proxy_digits, style_proxy
-
-
-@dataclass(frozen=True)
-class RealSet:
-    """What the previous default scored on a private set of real drawings (issue 13)."""
-
-    name: str
-    accuracy: float
-    worst_person: float
-    unsure: float
-
-
-REAL_SETS = (
-    RealSet("real: 14 people, 3,498 digits", 0.958, 0.768, 0.107),
-    RealSet("real: 268 other people, 3,498 digits", 0.967, 0.769, 0.083),
-)
-
 
 # The card's people again, every one on a pointer, then on a 10 Hz tablet.
 RECORDED_AT_MS = (16.0, 100.0)
@@ -95,27 +83,12 @@ def proxy_cells(predictor: Predictor, more: int) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
-class CoarseSet:
-    """Digits brought through optdigits' 8 x 8 grid; `person[i]` says whose (None: unknown)."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    person: np.ndarray | None = None
-
-
-def through_grid(counts: np.ndarray, labels: np.ndarray, person: np.ndarray | None) -> CoarseSet:
-    images, kept = in_mnist_form(counts)
-    return CoarseSet(images, labels[kept], None if person is None else person[kept])
-
-
-@dataclass(frozen=True)
 class GridSets:
     """Every set brought through optdigits' 8 x 8 grid, by its row in the table, and
-    which rows the estimate rests on."""
+    the sets the estimate reads."""
 
     rows: dict[str, CoarseSet]
-    writers: str  # optdigits' real writers never looked at to design styles
-    mnist: str  # MNIST test
+    anchors: AnchorSets
 
 
 def coarse_sets(mnist: Mnist, quick: bool) -> GridSets:
@@ -128,83 +101,25 @@ def coarse_sets(mnist: Mnist, quick: bool) -> GridSets:
         rows[f"real: optdigits, {name}"] = CoarseSet(images[chosen], labels[chosen], form[chosen])
     others = CoarseSet(*other_writers())
     rows[f"real: optdigits' {OTHER_WRITERS} other writers, {len(others.labels):,} digits"] = others
-    never = form >= LOOKED_AT
-    unseen = CoarseSet(
-        np.concatenate([images[never], others.images]),
-        np.concatenate([labels[never], others.labels]),
-    )
-    writers = (
-        f"real: never looked at (forms {LOOKED_AT}-{form.max()} and the {OTHER_WRITERS} "
-        f"others), {len(unseen.labels):,} digits"
-    )
-    rows[writers] = unseen
-    n = 500 if quick else len(mnist.test_labels)
-    at_8x8 = at_optdigits_resolution(mnist.test_images[:n])
-    mnist_row = f"MNIST test, {n:,} digits"
-    rows[mnist_row] = through_grid(at_8x8, mnist.test_labels[:n], None)
+    estimate = anchor_sets(mnist, 500 if quick else len(mnist.test_labels))
+    rows[estimate.writers_name] = estimate.writers
+    rows[estimate.mnist_8x8_name] = estimate.mnist_8x8
     for split in PROXY_SPLITS:
         digits = proxy_digits(split)
         name = f"proxy: {split}, the card's {PROXY_PEOPLE} people"
         at_8x8 = at_optdigits_resolution(digits.images)
         rows[name] = through_grid(at_8x8, digits.labels, digits.person)
-    return GridSets(rows, writers, mnist_row)
+    return GridSets(rows, estimate)
 
 
-@dataclass(frozen=True)
-class Reading:
-    """One model on one set: accuracy, worst person (None: unknown), unsure share and
-    the commonest errors (true→read count)."""
-
-    accuracy: float
-    worst_person: float | None
-    unsure: float
-    commonest: str = ""
-
-    def cell(self) -> str:
-        worst = "–" if self.worst_person is None else f"{self.worst_person:.0%}"
-        return f"{self.accuracy:.2%}, {worst}, {self.unsure:.2%} ({self.commonest})"
-
-
-def reading(predictor: Predictor, digits: CoarseSet) -> Reading:
-    scores = predictor.score_batch(digits.images)
-    read = scores.probabilities.argmax(1)
-    wrong = read != digits.labels
-    errors = Counter(zip(digits.labels[wrong].tolist(), read[wrong].tolist(), strict=True))
-    common = " ".join(f"{t}→{r} {n}" for (t, r), n in errors.most_common(3))
-    worst = None
-    if digits.person is not None:
-        worst = min(1 - wrong[digits.person == p].mean() for p in set(digits.person))
-    return Reading(1 - wrong.mean(), worst, scores.unsure.mean(), common)
-
-
-@dataclass(frozen=True)
-class Anchors:
-    """One model's readings that the estimate of its real accuracy rests on."""
-
-    mnist: Reading  # MNIST test as the model sees it
-    writers: Reading  # optdigits' real writers never looked at, at 8 x 8
-    mnist_8x8: Reading  # MNIST test brought to the same 8 x 8
-
-
-def estimated_real(real: RealSet, previous: Anchors, today: Anchors) -> tuple[float, float]:
-    """Today's (accuracy, unsure share) on `real`, from the one model measured on it: its
-    excess of errors (and of flags) over MNIST test is taken to shrink or grow as the
-    excess of the real writers never looked at over MNIST does at optdigits' 8 x 8."""
-
-    def scaled(value: Callable[[Reading], float], real_then: float) -> float:
-        then = value(previous.writers) - value(previous.mnist_8x8)
-        now = value(today.writers) - value(today.mnist_8x8)
-        return value(today.mnist) + (real_then - value(previous.mnist)) * now / then
-
-    error = scaled(lambda r: 1 - r.accuracy, 1 - real.accuracy)
-    return 1 - error, scaled(lambda r: r.unsure, real.unsure)
-
-
-def read_all(predictor: Predictor, sets: GridSets, mnist: CoarseSet) -> tuple[list[str], Anchors]:
+def read_all(predictor: Predictor, sets: GridSets) -> tuple[list[str], Anchors]:
     """(the cells of the 8 x 8 table, the anchors of the estimate) for one model."""
     readings = {name: reading(predictor, digits) for name, digits in sets.rows.items()}
-    anchors = Anchors(reading(predictor, mnist), readings[sets.writers], readings[sets.mnist])
-    return [r.cell() for r in readings.values()], anchors
+    estimate = sets.anchors
+    writers, mnist_8x8 = readings[estimate.writers_name], readings[estimate.mnist_8x8_name]
+    return [r.cell() for r in readings.values()], Anchors(
+        reading(predictor, estimate.mnist), writers, mnist_8x8
+    )
 
 
 def estimate_cell(real: RealSet, previous: Anchors, today: Anchors) -> str:
@@ -216,14 +131,14 @@ def main(argv: list[str] | None = None) -> dict:
     quick = arguments(__doc__, argv).quick
     more = PROXY_PEOPLE if quick else MORE_PEOPLE
     mnist = load_test_mnist()
-    sets, whole_mnist = coarse_sets(mnist, quick), CoarseSet(mnist.test_images, mnist.test_labels)
+    sets = coarse_sets(mnist, quick)
     today_model = Predictor.load(None)
     with tempfile.TemporaryDirectory() as folder:
         previous_model = Predictor.load(previous_default(Path(folder)))
         previous = proxy_cells(previous_model, more)
-        previous_grid, previous_anchors = read_all(previous_model, sets, whole_mnist)
+        previous_grid, previous_anchors = read_all(previous_model, sets)
     today = proxy_cells(today_model, more)
-    today_grid, today_anchors = read_all(today_model, sets, whole_mnist)
+    today_grid, today_anchors = read_all(today_model, sets)
     rows = [
         [
             s.name,

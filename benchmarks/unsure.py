@@ -7,7 +7,9 @@ non-digit drawings (scribbles, letters, boxes, crosses, ...) flagged (goal: at l
 90 %). The proxy is measured twice: on the card's 40 people and on 200 more of the
 same group (10,000 digits), whose spread says how far the card's figure can be
 trusted. A prediction is unsure when its calibrated confidence is below the card's
-cut or its features are far from every digit (`model.novelty`).
+cut or its features are far from every digit (`model.novelty`). The default model's
+cuts (`CUTS`) are also read on optdigits' real writers never looked at, with the
+unsure share each would give issue 13's real sets (`benchmarks/_estimate.py`).
 
 Measured but not served: the default model's flag with a second reading, which also
 flags a digit whose reading changes once it is drawn SQUEEZE times as wide. MNIST's
@@ -22,6 +24,7 @@ GATED_DIGIT, on about a tenth of them.
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +34,21 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import MORE_PEOPLE, load_test_mnist, print_breakdown, print_table
+from benchmarks._common import (
+    MORE_PEOPLE,
+    load_test_mnist,
+    previous_default,
+    print_breakdown,
+    print_table,
+)
+from benchmarks._estimate import (
+    REAL_SETS,
+    Anchors,
+    AnchorSets,
+    anchor_sets,
+    anchors,
+    estimated_real,
+)
 from model.checkpoint import load_checkpoint, load_detector
 from model.data import Mnist
 from model.features import FeatureTap, logits_and_features
@@ -191,9 +208,23 @@ def with_cut(name: str, cut: float, mnist: Mnist) -> Predictor:
     return Predictor(net, card, "cpu", detector, inference="eager")
 
 
+def real_cells(predictor: Predictor, sets: AnchorSets, previous: Anchors) -> list[str]:
+    """The real writers never looked at: flagged (errors caught); then the estimated
+    unsure share of each of issue 13's real sets (`benchmarks/_estimate.py`)."""
+    today = anchors(predictor, sets)
+    estimated = (estimated_real(real, previous, today)[1] for real in REAL_SETS)
+    return [
+        f"{today.writers.unsure:.2%} ({today.writers.errors_caught:.0%})",
+        ", ".join(f"{share:.1%}" for share in estimated),
+    ]
+
+
 def print_cuts(served: Predictor, mnist: Mnist, more_styles: StyleDigits) -> None:
     """Flagged (errors caught) on every set at each of CUTS: the served cut's evidence."""
     people, styles = proxy_digits("held-out people"), proxy_digits("held-out styles")
+    real = anchor_sets(mnist, len(mnist.test_labels))
+    with tempfile.TemporaryDirectory() as folder:
+        previous = anchors(Predictor.load(previous_default(Path(folder))), real)
     rows = []
     for cut in CUTS:
         predictor = with_cut(served.name, cut, mnist)
@@ -206,6 +237,7 @@ def print_cuts(served: Predictor, mnist: Mnist, more_styles: StyleDigits) -> Non
                 proxy_cell(predictor, styles),
                 proxy_cell(predictor, more_styles),
                 f"{non_digit_flagged(predictor, n=1300)['flagged']:.1%}",
+                *real_cells(predictor, real, previous),
             ]
         )
     print(f"\n{served.name}: unsure below each calibrated confidence, novelty refitted to it:\n")
@@ -217,6 +249,8 @@ def print_cuts(served: Predictor, mnist: Mnist, more_styles: StyleDigits) -> Non
             f"held-out styles, {PROXY_PEOPLE}",
             f"held-out styles, {MORE_PEOPLE} more",
             "non-digits flagged",
+            f"real writers never looked at, 8 x 8, {len(real.writers.labels):,}",
+            "estimated real unsure, the two sets",
         ],
         rows,
     )

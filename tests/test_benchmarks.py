@@ -98,7 +98,7 @@ def test_proxy_vs_real_measures_the_model_issue_13_measured(tmp_path: Path) -> N
 
 def test_real_accuracy_is_estimated_from_the_measured_models_excess() -> None:
     """Unchanged readings give back what was measured; a halved excess halves the gap."""
-    from benchmarks.proxy_vs_real import REAL_SETS, Anchors, Reading, estimated_real
+    from benchmarks._estimate import REAL_SETS, Anchors, Reading, estimated_real
 
     real = REAL_SETS[0]
     then = Anchors(
@@ -115,6 +115,22 @@ def test_real_accuracy_is_estimated_from_the_measured_models_excess() -> None:
     accuracy, unsure = estimated_real(real, then, halved)
     assert 1 - accuracy == pytest.approx(0.0024 + (1 - real.accuracy - 0.0024) / 2)
     assert unsure == pytest.approx(0.018 + (real.unsure - 0.018) / 2)
+
+
+def test_a_cut_is_read_on_real_writers_and_estimated_on_the_real_sets(mnist: Mnist) -> None:
+    """Against its own readings as the model measured on them, the estimate gives back
+    what issue 13 measured; the writers' cell is flagged (errors caught)."""
+    from benchmarks import _estimate, unsure
+    from model.predictor import Predictor
+
+    predictor = Predictor.load()
+    sets = _estimate.anchor_sets(mnist, 300)
+    assert len(sets.mnist_8x8.labels) == 300 and len(sets.writers.labels) > 4000
+    own = _estimate.anchors(predictor, sets)
+    writers, estimated = unsure.real_cells(predictor, sets, own)
+    assert estimated == "10.7%, 8.3%"  # REAL_SETS' unsure shares
+    assert writers == f"{own.writers.unsure:.2%} ({own.writers.errors_caught:.0%})"
+    assert 0.02 < own.writers.unsure < 0.2 and 0.3 < own.writers.errors_caught < 0.9
 
 
 @pytest.mark.postgres
