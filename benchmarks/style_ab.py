@@ -35,7 +35,13 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import MORE_PEOPLE, arguments, load_test_mnist, markdown_table, save_result
-from benchmarks._optdigits import LOOKED_AT, OTHER_WRITERS, halves, other_writers, real_writers
+from benchmarks._optdigits import (
+    OTHER_WRITERS,
+    halves,
+    never_looked_at,
+    other_writers,
+    real_writers,
+)
 from model import handwriting
 from model.checkpoint import load_checkpoint
 from model.config import TrainConfig
@@ -85,11 +91,8 @@ def real_writer_sets(digits: list[int]) -> dict[str, tuple[np.ndarray, np.ndarra
     the other digits (where it may cost)."""
     images, labels, form = real_writers()
     sets = {name: (images[chosen], labels[chosen]) for name, chosen in halves(form).items()}
-    other_images, other_labels = other_writers()
-    sets[f"{OTHER_WRITERS} other writers"] = (other_images, other_labels)
-    never = form >= LOOKED_AT
-    images = np.concatenate([images[never], other_images])
-    labels = np.concatenate([labels[never], other_labels])
+    sets[f"{OTHER_WRITERS} other writers"] = other_writers()
+    images, labels = never_looked_at()
     for digit in sorted(set(digits)):
         sets[f"their {digit}s"] = (images[labels == digit], labels[labels == digit])
     others = ~np.isin(labels, digits)

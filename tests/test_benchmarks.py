@@ -263,7 +263,8 @@ def test_optdigits_forms_each_hold_one_writers_whole_form() -> None:
     form = _optdigits.forms(labels)
     assert (np.diff(form) >= 0).all() and form[0] == 0  # in the file's order
     sizes = np.bincount(form)
-    assert len(sizes) == 14 and sizes.min() >= 110 and sizes.max() <= 140  # 130 asked for
+    assert len(sizes) == _optdigits.FORMS
+    assert sizes.min() >= 110 and sizes.max() <= 140  # 130 asked for
     for index in range(len(sizes)):  # each opens with the digits in order (a 0 may be blank)
         opening = labels[form == index][:9]
         assert (opening == np.arange(9)).all() or (opening == np.arange(1, 10)).all()
