@@ -8,7 +8,7 @@ being imported.
 
 | variable | meaning | default |
 | --- | --- | --- |
-| `DIGITLAB_HOME` | where local state lives (MNIST cache, SQLite file, outbox) | `<repo>/.data` |
+| `DIGITLAB_HOME` | where local state lives (data caches, SQLite file, outbox) | `<repo>/.data` |
 | `DIGITLAB_OUTBOX_DIR` | drawings waiting for the database (`db.outbox`) | `DIGITLAB_HOME`/outbox |
 | `MNIST_DIR` | a folder with the four MNIST IDX files (gzip or raw) | download into the cache |
 | `DATABASE_URL` | SQLAlchemy URL of the feedback store | SQLite file under `DIGITLAB_HOME` |
