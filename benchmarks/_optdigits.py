@@ -105,7 +105,9 @@ def _uci_file() -> Path:
     if not path.is_file():
         fetched = _fetched_uci_file()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(fetched)
+        partial = path.with_suffix(".part")  # no reader ever sees half a file
+        partial.write_bytes(fetched)
+        partial.replace(path)
     if hashlib.sha256(path.read_bytes()).hexdigest() != UCI_SHA256:
         raise SystemExit(
             f"{path} is not the optdigits file this benchmark was written for (its SHA-256 "
