@@ -272,7 +272,7 @@ def test_optdigits_forms_each_hold_one_writers_whole_form() -> None:
     assert min(looked_at.sum(), (~looked_at).sum()) > len(labels) / 3  # two fair halves
 
 
-def test_optdigits_other_writers_are_uci_training_part_and_not_the_13(mnist: Mnist) -> None:
+def test_optdigits_other_writers_are_uci_training_part_and_not_the_13() -> None:
     """The fetched file ends with scikit-learn's 13 writers row for row, so what comes
     before them is the training part: 30 other writers, every digit about as often."""
     from benchmarks import _optdigits
