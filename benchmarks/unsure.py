@@ -70,7 +70,7 @@ SQUEEZE = 0.75  # the second reading's width, of the drawing's (tried: 0.6, 0.75
 GATED_DIGIT = 7
 # Confidence cuts compared for the default model (the card's among them), each with the
 # novelty threshold refitted to it by the card's rule, as training would fit it.
-CUTS = (0.8, 0.85, 0.9, 0.95)
+CUTS = (0.8, 0.825, 0.85, 0.9, 0.95)
 
 
 def proxy_cell(predictor: Predictor, digits: StyleDigits) -> str:
@@ -231,7 +231,7 @@ def print_cuts(served: Predictor, mnist: Mnist, more_styles: StyleDigits) -> Non
         test = evaluate_predictor(predictor, mnist)
         rows.append(
             [
-                f"{cut:.0%}{' (served)' if np.isclose(cut, served.unsure_threshold) else ''}",
+                f"{cut * 100:g}%{' (served)' if np.isclose(cut, served.unsure_threshold) else ''}",
                 f"{test['unsure_share']:.2%} ({test['errors_flagged_unsure']:.0%})",
                 proxy_cell(predictor, people),
                 proxy_cell(predictor, styles),
