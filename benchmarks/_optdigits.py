@@ -17,6 +17,7 @@ shuffled, so it tells no writer apart; no style was drawn from it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
@@ -60,18 +61,27 @@ def optdigits() -> tuple[np.ndarray, np.ndarray]:
     return digits.images, digits.target.astype(np.int64)
 
 
+@functools.cache  # read by several sets of one run: brought to MNIST's form once
 def real_writers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """optdigits brought to MNIST's form once: (images, labels, the form of each)."""
     counts, labels = optdigits()
     images, kept = in_mnist_form(counts)
-    return images, labels[kept], forms(labels)[kept]
+    return _shared(images, labels[kept], forms(labels)[kept])
 
 
+@functools.cache
 def other_writers() -> tuple[np.ndarray, np.ndarray]:
     """optdigits' 30 other writers brought to MNIST's form once: (images, labels)."""
     counts, labels = uci_optdigits()
     images, kept = in_mnist_form(counts[:OTHER_WRITERS_DIGITS])
-    return images, labels[kept]
+    return _shared(images, labels[kept])
+
+
+def _shared(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Cached arrays every caller gets: read-only, so that none changes another's."""
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
 
 
 def every_writer() -> tuple[np.ndarray, np.ndarray]:

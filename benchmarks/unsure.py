@@ -41,14 +41,7 @@ from benchmarks._common import (
     print_breakdown,
     print_table,
 )
-from benchmarks._estimate import (
-    REAL_SETS,
-    Anchors,
-    AnchorSets,
-    anchor_sets,
-    anchors,
-    estimated_real,
-)
+from benchmarks._estimate import REAL_SETS, Anchors, anchor_sets, anchors, estimated_real
 from model.checkpoint import load_checkpoint, load_detector
 from model.data import Mnist
 from model.features import FeatureTap, logits_and_features
@@ -208,10 +201,9 @@ def with_cut(name: str, cut: float, mnist: Mnist) -> Predictor:
     return Predictor(net, card, "cpu", detector, inference="eager")
 
 
-def real_cells(predictor: Predictor, sets: AnchorSets, previous: Anchors) -> list[str]:
+def real_cells(today: Anchors, previous: Anchors) -> list[str]:
     """The real writers never looked at: flagged (errors caught); then the estimated
     unsure share of each of issue 13's real sets (`benchmarks/_estimate.py`)."""
-    today = anchors(predictor, sets)
     estimated = (estimated_real(real, previous, today)[1] for real in REAL_SETS)
     return [
         f"{today.writers.unsure:.2%} ({today.writers.errors_caught:.0%})",
@@ -228,16 +220,16 @@ def print_cuts(served: Predictor, mnist: Mnist, more_styles: StyleDigits) -> Non
     rows = []
     for cut in CUTS:
         predictor = with_cut(served.name, cut, mnist)
-        test = evaluate_predictor(predictor, mnist)
+        today = anchors(predictor, real)  # MNIST test among them
         rows.append(
             [
                 f"{cut * 100:g}%{' (served)' if np.isclose(cut, served.unsure_threshold) else ''}",
-                f"{test['unsure_share']:.2%} ({test['errors_flagged_unsure']:.0%})",
+                f"{today.mnist.unsure:.2%} ({today.mnist.errors_caught:.0%})",
                 proxy_cell(predictor, people),
                 proxy_cell(predictor, styles),
                 proxy_cell(predictor, more_styles),
                 f"{non_digit_flagged(predictor, n=1300)['flagged']:.1%}",
-                *real_cells(predictor, real, previous),
+                *real_cells(today, previous),
             ]
         )
     print(f"\n{served.name}: unsure below each calibrated confidence, novelty refitted to it:\n")

@@ -127,7 +127,7 @@ def test_a_cut_is_read_on_real_writers_and_estimated_on_the_real_sets(mnist: Mni
     sets = _estimate.anchor_sets(mnist, 300)
     assert len(sets.mnist_8x8.labels) == 300 and len(sets.writers.labels) > 4000
     own = _estimate.anchors(predictor, sets)
-    writers, estimated = unsure.real_cells(predictor, sets, own)
+    writers, estimated = unsure.real_cells(own, own)
     assert estimated == "10.7%, 8.3%"  # REAL_SETS' unsure shares
     assert writers == f"{own.writers.unsure:.2%} ({own.writers.errors_caught:.0%})"
     assert 0.02 < own.writers.unsure < 0.2 and 0.3 < own.writers.errors_caught < 0.9
