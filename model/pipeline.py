@@ -280,7 +280,8 @@ def novelty_threshold(
 
 def confidence_cut(arch: str) -> str:
     """How the card's `unsure_threshold` was chosen, in the card's words."""
-    return f"fixed: a calibrated chance of being right below {architecture(arch).unsure_below:.0%}"
+    cut = architecture(arch).unsure_below
+    return f"fixed: a calibrated chance of being right below {cut * 100:g}%"
 
 
 def is_unconfident(logits: np.ndarray, card: ModelCard) -> np.ndarray:

@@ -49,7 +49,7 @@ def test_registry_names_the_layers_and_cut_each_saved_card_was_fitted_with(name:
     net = build(card.architecture, card.config.width)
     assert ARCHITECTURES[card.architecture].feature_layers(net) == card.novelty.layers
     assert card.unsure_threshold == ARCHITECTURES[card.architecture].unsure_below
-    assert f"{card.unsure_threshold:.0%}" in card.unsure_report.threshold_chosen_on
+    assert f"{card.unsure_threshold * 100:g}%" in card.unsure_report.threshold_chosen_on
 
 
 def test_default_model_is_calibrated_and_rarely_unsure(default_predictor, mnist: Mnist) -> None:
