@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from model.card import atomic_file
 from model.handwriting import CANVAS
 from model.preprocess import canvas_to_mnist
 from settings import get_settings
@@ -61,7 +62,7 @@ def optdigits() -> tuple[np.ndarray, np.ndarray]:
     return digits.images, digits.target.astype(np.int64)
 
 
-@functools.cache  # read by several sets of one run: brought to MNIST's form once
+@functools.cache
 def real_writers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """optdigits brought to MNIST's form once: (images, labels, the form of each)."""
     counts, labels = optdigits()
@@ -114,10 +115,8 @@ def _uci_file() -> Path:
     path = get_settings().home / "optdigits" / "optdigits.dat"
     if not path.is_file():
         fetched = _fetched_uci_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")  # no reader ever sees half a file
-        partial.write_bytes(fetched)
-        partial.replace(path)
+        with atomic_file(path) as temporary:  # no reader ever sees half a file
+            temporary.write_bytes(fetched)
     if hashlib.sha256(path.read_bytes()).hexdigest() != UCI_SHA256:
         raise SystemExit(
             f"{path} is not the optdigits file this benchmark was written for (its SHA-256 "
