@@ -124,8 +124,26 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         const=False,
         help="train without data augmentation",
     )
+    train.add_argument(
+        "--teachers",
+        type=teacher_names,
+        help="saved models whose mean probabilities join the labels as training targets, "
+        "comma-separated, or 'none' (default: per architecture; the resnet's: cnn,lenet5,mlp)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     _common(train)
+
+
+def teacher_names(text: str) -> tuple[str, ...]:
+    """--teachers: "cnn,mlp" -> ("cnn", "mlp"); "none" -> no teachers."""
+    if text.strip().lower() == "none":
+        return ()
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give saved model names separated by commas, or 'none'"
+        )
+    return names
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -201,6 +219,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
             device=device,
             limit=args.limit,
             augment=args.augment,
+            teachers=args.teachers,
         )
         name = args.name or config.arch + ("" if args.recipe == "default" else f"-{args.recipe}")
         mnist = load_data(args.data_dir or settings.mnist_dir, settings.mnist_cache_dir)

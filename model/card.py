@@ -166,6 +166,7 @@ class ModelCard:
     epochs: int | None = None
     seed: int | None = None
     config: TrainConfig | None = None
+    teachers: dict[str, str] | None = None  # `config.teachers` -> their weights' SHA-256
     device: str | None = None
     device_name: str | None = None
     training_seconds: float | None = None

@@ -24,6 +24,7 @@ RECIPES: dict[str, dict] = {
         "lr": 6e-3,
         "augment": False,
         "style_share": 0.0,
+        "teachers": (),
         "cuda": {"arch": "resnet", "epochs": 3, "batch_size": 1024, "lr": 1e-2, "augment": True},
     },
 }
@@ -51,6 +52,17 @@ class TrainConfig:
     # The resnet's channels, as a share of SmallResNet's full widths (older cards, which
     # lack it, are full width); the other architectures have one width: 1.
     width: float = 1.0
+    # Saved models whose mean probabilities join the labels as targets (`model.distil`),
+    # and their share of the target; none: labels alone (older cards, which lack it).
+    teachers: tuple[str, ...] = ()
+    teacher_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.teacher_weight <= 1:
+            raise ValueError(
+                f"teacher_weight is the teachers' share of the target, from 0 to 1; "
+                f"got {self.teacher_weight}"
+            )
 
     @classmethod
     def for_arch(cls, arch: str, **overrides) -> TrainConfig:

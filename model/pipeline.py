@@ -149,6 +149,7 @@ def training_card(
         epochs=config.epochs,
         seed=config.seed,
         config=config,
+        teachers=result.teachers or None,
         device=str(result.device),
         device_name=_device_name(result.device),
         training_seconds=round(result.seconds, 1),

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from model import augment as aug
 from model.config import TrainConfig
 from model.device import layout, pick_device, pixel_batches, seed_everything, to_device_tensor
+from model.distil import TeacherReading, read_by_teachers
 from model.distributed import all_reduce_sum, shard, world_size, wrap_for_ranks
 from model.nets import architecture, build
 
@@ -34,6 +35,7 @@ class TrainResult:
     seconds: float  # training time; time spent in a step hook is not counted
     history: list[dict] = field(default_factory=list)  # one row per epoch
     stopped_early: bool = False  # a step hook asked to stop before the last epoch ended
+    teachers: dict[str, str] = field(default_factory=dict)  # name -> weights' SHA-256
 
 
 # Called every `hook_every` optimizer steps with the network (in training mode), the
@@ -79,6 +81,7 @@ class Run:
     gen: torch.Generator
     images: torch.Tensor  # (N, 1, 28, 28) uint8 on the device
     labels: torch.Tensor
+    teacher_probabilities: torch.Tensor | None  # (N, 10) on the device (`model.distil`)
     net: nn.Module
     model: nn.Module  # `net`, wrapped for DistributedDataParallel on several processes
     optimizer: torch.optim.Optimizer
@@ -120,7 +123,8 @@ def train(
         raise ValueError("a step hook runs in one process only (WORLD_SIZE is above 1)")
     if config.limit is not None:
         train_images, train_labels = train_images[: config.limit], train_labels[: config.limit]
-    run = start_run(config, train_images, train_labels)
+    teachers = read_by_teachers(config.teachers, train_images) if config.teachers else None
+    run = start_run(config, train_images, train_labels, teachers)
     run.hook, run.hook_every = hook, hook_every
     history: list[dict] = []
     for epoch in range(1, config.epochs + 1):
@@ -143,11 +147,20 @@ def train(
                 f"{row['images_per_second']:,.0f} img/s  {row['seconds']:.1f}s"
             )
     net = run.net.to(memory_format=torch.contiguous_format).eval()
-    return TrainResult(net, run.device, run.clock.seconds(), history, stopped_early=run.stopped)
+    identities = teachers.weights_sha256 if teachers else {}
+    return TrainResult(
+        net, run.device, run.clock.seconds(), history, run.stopped, teachers=identities
+    )
 
 
-def start_run(config: TrainConfig, images: np.ndarray, labels: np.ndarray) -> Run:
-    """Seed, put the data and a fresh network on the device, build optimiser and schedule."""
+def start_run(
+    config: TrainConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    teachers: TeacherReading | None = None,
+) -> Run:
+    """Seed, put the data (and what `teachers` read of it) and a fresh network on the
+    device, build optimiser and schedule."""
     device = pick_device(config.device)
     gen = seed_everything(config.seed, device)
     channels_last = device.type == "cuda" or architecture(config.arch).channels_last_on_cpu
@@ -155,6 +168,7 @@ def start_run(config: TrainConfig, images: np.ndarray, labels: np.ndarray) -> Ru
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     model = wrap_for_ranks(net, device, config.seed)
+    taught = None if teachers is None else torch.from_numpy(teachers.probabilities).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, -(-len(labels) // config.batch_size))
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -166,6 +180,7 @@ def start_run(config: TrainConfig, images: np.ndarray, labels: np.ndarray) -> Ru
         gen=gen,
         images=to_device_tensor(images, device),
         labels=torch.from_numpy(labels.astype(np.int64)).to(device),
+        teacher_probabilities=taught,
         net=net,
         model=model,
         optimizer=optimizer,
@@ -220,7 +235,8 @@ def train_step(run: Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
     x, y = shard(x), shard(run.labels[idx])
     digits = run.forward(x)
     scale = world_size() / len(idx)
-    loss = F.cross_entropy(digits, y, reduction="sum", label_smoothing=config.label_smoothing)
+    target = y if run.teacher_probabilities is None else distilled_target(run, idx, y)
+    loss = F.cross_entropy(digits, target, reduction="sum", label_smoothing=config.label_smoothing)
     loss = loss * scale
     n_outliers = int(config.batch_size * config.outlier_fraction)
     if config.outlier_weight and n_outliers:
@@ -230,6 +246,14 @@ def train_step(run: Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
     run.optimizer.step()
     run.schedule.step()
     return loss, digits, y
+
+
+def distilled_target(run: Run, idx: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """This rank's target probabilities: the label, `teacher_weight` of it replaced by
+    the teachers' reading of the same images."""
+    weight = run.config.teacher_weight
+    teachers = shard(run.teacher_probabilities[idx])
+    return (1 - weight) * F.one_hot(labels, 10).float() + weight * teachers
 
 
 def outlier_loss(run: Run, n: int) -> torch.Tensor:

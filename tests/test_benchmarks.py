@@ -390,3 +390,23 @@ def test_a_full_training_arm_is_read_for_unsure_and_non_digits_besides_accuracy(
     assert validation > 0.98
     with pytest.raises(SystemExit, match="--train scratch: choose one of fine-tune, full"):
         style_ab.main(["--train", "scratch"])
+
+
+def test_the_distillation_ab_compares_the_recipe_with_and_without_its_teachers() -> None:
+    from dataclasses import replace
+
+    from benchmarks import distil_ab
+    from model.config import TrainConfig
+
+    recipe = TrainConfig.for_arch("resnet", device="cpu")
+    assert distil_ab.arms(recipe, "") == {
+        "labels alone": replace(recipe, teachers=()),
+        "taught by cnn, lenet5, mlp": recipe,
+    }
+    assert distil_ab.arms(recipe, "mlp")["taught by mlp"] == replace(recipe, teachers=("mlp",))
+    with pytest.raises(SystemExit, match="lenet5's recipe has no teachers"):
+        distil_ab.arms(TrainConfig.for_arch("lenet5", device="cpu"), "")
+    sets = distil_ab.measured_sets(quick=True, mnist=_common.load_test_mnist())
+    never_looked_at = sets["every writer never looked at"][1]
+    parts = ("forms 7-13 (never looked at)", "30 other writers")
+    assert len(never_looked_at) == sum(len(sets[part][1]) for part in parts) == 4714

@@ -7,9 +7,9 @@ saves the trained weights and the history to OUT/result.pt.
 Why a network of its own: dropout draws its masks from each process's random
 stream, so no network with dropout can end with the weights of a one-process run,
 and BatchNorm normalises over each rank's shard. This dropout-free MLP is trained
-by the real `model.train.train` through the real process group; with augmentation
-and outlier scribbles on, it checks that the shared generator, the sharding and the
-gradient averaging reproduce one process's training.
+by the real `model.train.train` through the real process group; with augmentation,
+outlier scribbles and a committed teacher's targets on, it checks that the shared
+generator, the sharding and the gradient averaging reproduce one process's training.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def main(out: Path) -> None:
     settings = get_settings()
     mnist = load_mnist(settings.mnist_dir)
     config = TrainConfig(
-        arch=ARCH, epochs=2, batch_size=48, lr=3e-3, seed=5, device="cpu", outlier_weight=0.5
-    )
+        arch=ARCH, epochs=2, batch_size=48, lr=3e-3, seed=5, device="cpu", outlier_weight=0.5,
+        teachers=("lenet5",),
+    )  # fmt: skip
     x, y = mnist.train_images, mnist.train_labels
     with process_group(settings.world_size, settings.rank, settings.local_rank, "cpu"):
         result = train(

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from model.card import sha256_file
+from model.predictor import Predictor, resolve_model_path
 from settings import REPO_ROOT
 
 
@@ -81,6 +83,25 @@ def test_corrupt_weights_give_one_line_and_exit_2(smoke_run, tmp_path: Path, mni
     assert done.stderr.startswith("error: model weights") and "Traceback" not in done.stderr
 
 
+def test_training_command_records_its_teachers(mnist_dir: Path, tmp_path: Path) -> None:
+    done = run_cli(
+        "--arch", "lenet5", "--teachers", "cnn", "--limit", "500", "--epochs", "1",
+        "--device", "cpu", "--quiet", "--out", str(tmp_path), "--results-dir", str(tmp_path),
+        mnist_dir=mnist_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    card = json.loads((tmp_path / "lenet5.json").read_text())
+    assert card["config"]["teachers"] == ["cnn"]
+    assert card["teachers"] == {"cnn": sha256_file(resolve_model_path("cnn"))}
+    assert Predictor.load(tmp_path / "lenet5.pt").card.config.teachers == ("cnn",)
+
+    missing = run_cli("--arch", "lenet5", "--teachers", "cnn,nothing", "--limit", "10",
+                      "--out", str(tmp_path / "other"), mnist_dir=mnist_dir)  # fmt: skip
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "'nothing'" in missing.stderr and "--teachers none" in missing.stderr
+    assert not (tmp_path / "other").exists()
+
+
 def test_missing_data_dir_says_how_to_fix(tmp_path: Path, mnist_dir: Path) -> None:
     done = run_cli("--limit", "10", "--data-dir", str(tmp_path), mnist_dir=mnist_dir)
     assert done.returncode == 2
@@ -90,7 +111,7 @@ def test_missing_data_dir_says_how_to_fix(tmp_path: Path, mnist_dir: Path) -> No
 def test_help_explains_every_option(mnist_dir: Path) -> None:
     done = run_cli("train", "--help", mnist_dir=mnist_dir)
     for option in ("--recipe", "--arch", "--epochs", "--batch-size", "--lr", "--device", "--seed",
-                   "--data-dir", "--out", "--limit"):  # fmt: skip
+                   "--data-dir", "--out", "--limit", "--teachers"):  # fmt: skip
         assert option in done.stdout
 
 
