@@ -128,7 +128,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "--teachers",
         type=teacher_names,
         help="saved models whose mean probabilities join the labels as training targets, "
-        "comma-separated, or 'none' (default: per architecture; the resnet's: cnn,lenet5,mlp)",
+        "comma-separated, e.g. cnn,lenet5,mlp (README \"Distillation\"), or 'none' (the default)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     _common(train)

@@ -57,6 +57,8 @@ FIRST_SEED = 3
 TRAININGS = ("fine-tune", "full")
 # What a full training reads beyond the accuracy on each set.
 FULL_EXTRA = ("held-out styles unsure", "non-digits flagged")
+# What a full training's network is read for: (predictor, sets) -> figures.
+Reader = Callable[[Predictor, dict[str, tuple[np.ndarray, np.ndarray]]], list[float]]
 
 
 def chosen_candidates(named: str) -> list[tuple[int, str]]:
@@ -137,16 +139,21 @@ def accuracies(net: nn.Module, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -
 
 
 def from_scratch(
-    recipe: TrainConfig, seed: int, mnist: Mnist, sets: dict[str, tuple[np.ndarray, np.ndarray]]
+    recipe: TrainConfig,
+    seed: int,
+    mnist: Mnist,
+    sets: dict[str, tuple[np.ndarray, np.ndarray]],
+    read: Reader | None = None,
 ) -> list[float]:
     """`recipe` trained from scratch from `seed`, calibrated and measured as the card's
-    command does: its `readings` on `sets`."""
+    command does: what `read` (by default `readings`) finds on `sets`."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
         config = replace(recipe, seed=seed)
         command = f"benchmarks/style_ab.py --train full (seed {seed})"
         train_and_save(config, mnist, out, out / "results", command, progress=False)
-        return readings(Predictor.load(out / f"{config.arch}.pt", inference="eager"), sets)
+        trained = Predictor.load(out / f"{config.arch}.pt", inference="eager")
+        return (read or readings)(trained, sets)
 
 
 def readings(predictor: Predictor, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[float]:

@@ -24,7 +24,6 @@ RECIPES: dict[str, dict] = {
         "lr": 6e-3,
         "augment": False,
         "style_share": 0.0,
-        "teachers": (),
         "cuda": {"arch": "resnet", "epochs": 3, "batch_size": 1024, "lr": 1e-2, "augment": True},
     },
 }

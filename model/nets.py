@@ -167,9 +167,9 @@ def _named(net: nn.Module, kind: type[nn.Module]) -> list[str]:
 class Architecture:
     """Everything digitlab knows about one architecture, declared once.
 
-    `epochs`, `lr`, `batch_size`, `stretch`, `width`, `style_share` and `teachers`
-    (`TrainConfig`) are its training defaults (chosen on the validation split; the last
-    four on the handwriting proxy and real writers too, README "Models"), `cuda` what changes on
+    `epochs`, `lr`, `batch_size`, `stretch`, `width` and `style_share` (`TrainConfig`)
+    are its training defaults (chosen on the validation split; the last three on the
+    handwriting proxy and real writers too, README "Models"), `cuda` what changes on
     CUDA, where larger batches keep a GPU busy. `build(width)` makes the network; only
     the resnet's width can change. `channels_last_on_cpu`: that memory layout speeds up
     these convolutions on a CPU too (tiny layers get slower). `feature_layers(net)`
@@ -188,13 +188,12 @@ class Architecture:
     stretch: float = TrainConfig.stretch
     width: float = TrainConfig.width
     style_share: float = TrainConfig.style_share
-    teachers: tuple[str, ...] = TrainConfig.teachers
     cuda: Mapping[str, int | float] = field(default_factory=dict)
     channels_last_on_cpu: bool = False
     feature_layers: Callable[[nn.Module], tuple[str, ...]] = lambda net: ()
     unsure_below: float = UNSURE_BELOW
 
-    def training_defaults(self, on_cuda: bool) -> dict[str, int | float | tuple[str, ...]]:
+    def training_defaults(self, on_cuda: bool) -> dict[str, int | float]:
         defaults = {
             "epochs": self.epochs,
             "lr": self.lr,
@@ -202,7 +201,6 @@ class Architecture:
             "stretch": self.stretch,
             "width": self.width,
             "style_share": self.style_share,
-            "teachers": self.teachers,
         }
         return defaults | dict(self.cuda) if on_cuda else defaults
 
@@ -251,7 +249,6 @@ ARCHITECTURES: dict[str, Architecture] = {
         stretch=1.4,  # digits as wide as people draw them on a square canvas
         width=0.75,  # as accurate as full width on every split, at 0.56x the multiply-adds
         style_share=0.4,  # twice the others': real writers and held-out styles gain
-        teachers=("cnn", "lenet5", "mlp"),  # the other committed models: real writers gain
         cuda={"batch_size": 512, "lr": 6e-3},
         channels_last_on_cpu=True,
         feature_layers=lambda net: tuple(_named(net, ResidualBlock)[:1]),  # the 14x14 stage

@@ -392,21 +392,26 @@ def test_a_full_training_arm_is_read_for_unsure_and_non_digits_besides_accuracy(
         style_ab.main(["--train", "scratch"])
 
 
-def test_the_distillation_ab_compares_the_recipe_with_and_without_its_teachers() -> None:
+def test_the_distillation_ab_compares_the_recipe_with_and_without_teachers() -> None:
     from dataclasses import replace
 
     from benchmarks import distil_ab
     from model.config import TrainConfig
+    from model.predictor import Predictor, resolve_model_path
 
     recipe = TrainConfig.for_arch("resnet", device="cpu")
-    assert distil_ab.arms(recipe, "") == {
-        "labels alone": replace(recipe, teachers=()),
-        "taught by cnn, lenet5, mlp": recipe,
+    assert distil_ab.arms(recipe, "cnn,lenet5,mlp") == {
+        "labels alone": recipe,
+        "taught by cnn, lenet5, mlp": replace(recipe, teachers=("cnn", "lenet5", "mlp")),
     }
-    assert distil_ab.arms(recipe, "mlp")["taught by mlp"] == replace(recipe, teachers=("mlp",))
-    with pytest.raises(SystemExit, match="lenet5's recipe has no teachers"):
-        distil_ab.arms(TrainConfig.for_arch("lenet5", device="cpu"), "")
+    with pytest.raises(SystemExit, match="--teachers names no saved model"):
+        distil_ab.arms(recipe, "")
     sets = distil_ab.measured_sets(quick=True, mnist=_common.load_test_mnist())
-    never_looked_at = sets["every writer never looked at"][1]
+    never_looked_at = sets["every writer never looked at"]
     parts = ("forms 7-13 (never looked at)", "30 other writers")
-    assert len(never_looked_at) == sum(len(sets[part][1]) for part in parts) == 4714
+    assert len(never_looked_at[1]) == sum(len(sets[part][1]) for part in parts) == 4714
+    default = Predictor.load(resolve_model_path(None), inference="eager")
+    small = {name: (images[:300], labels[:300]) for name, (images, labels) in sets.items()}
+    read = distil_ab.readings(default, small)
+    assert len(read) == len(small) + len(distil_ab.EXTRA)
+    assert read[-1] == default.score_batch(never_looked_at[0][:300]).unsure.mean() > 0

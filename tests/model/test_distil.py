@@ -10,7 +10,6 @@ from model.checkpoint import ModelLoadError
 from model.config import TrainConfig
 from model.data import Mnist
 from model.distil import read_by_teachers
-from model.nets import ARCHITECTURES
 from model.predictor import Predictor, resolve_model_path
 from model.train import predict_logits, train
 
@@ -39,9 +38,7 @@ def test_a_missing_teacher_says_what_to_run() -> None:
 def test_teacher_weight_is_a_share_of_the_target() -> None:
     with pytest.raises(ValueError, match=r"teachers' share of the target, from 0 to 1; got 1\.5"):
         TrainConfig.for_arch("lenet5", teacher_weight=1.5)
-    assert ARCHITECTURES["resnet"].teachers == ("cnn", "lenet5", "mlp")
-    assert TrainConfig.for_arch("resnet").teachers == ("cnn", "lenet5", "mlp")
-    assert TrainConfig.for_recipe("fast", device="cpu").teachers == ()
+    assert TrainConfig.for_recipe("default", device="cpu").teachers == ()  # labels alone
 
 
 def held_out_accuracy(mnist: Mnist, **overrides) -> float:
