@@ -25,18 +25,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import style_ab
-from benchmarks._common import MORE_PEOPLE, arguments, load_test_mnist, markdown_table, save_result
-from benchmarks._optdigits import (
-    OTHER_WRITERS,
-    halves,
-    never_looked_at,
-    other_writers,
-    real_writers,
-)
+from benchmarks._common import arguments, load_test_mnist, markdown_table, save_result
 from model.config import TrainConfig
 from model.data import Mnist
 from model.predictor import Predictor, resolve_model_path
-from model.robustness import PROXY_PEOPLE, proxy_digits
 
 LABELS_ALONE = "labels alone"
 NEVER_LOOKED_AT = "every writer never looked at"
@@ -45,17 +37,11 @@ TEACHERS = "cnn,lenet5,mlp"
 
 
 def measured_sets(quick: bool, mnist: Mnist) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    images, labels, form = real_writers()
-    sets = {name: (images[chosen], labels[chosen]) for name, chosen in halves(form).items()}
-    sets[f"{OTHER_WRITERS} other writers"] = other_writers()
-    sets[NEVER_LOOKED_AT] = never_looked_at()
-    styles = proxy_digits(
-        "held-out styles", PROXY_PEOPLE if quick else MORE_PEOPLE, start=PROXY_PEOPLE
-    )
-    sets["held-out styles"] = (styles.images, styles.labels)
-    _, _, val_x, val_y = mnist.split()
-    sets["MNIST validation"] = (val_x, val_y)
-    return sets
+    """`style_ab.measured_sets` with no candidate digits, whose "other digits" are then
+    every writer never looked at."""
+    sets = style_ab.measured_sets(quick, mnist, [])
+    return {NEVER_LOOKED_AT if name == style_ab.OTHER_DIGITS else name: value
+            for name, value in sets.items()}  # fmt: skip
 
 
 def readings(predictor: Predictor, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[float]:

@@ -57,6 +57,7 @@ FIRST_SEED = 3
 TRAININGS = ("fine-tune", "full")
 # What a full training reads beyond the accuracy on each set.
 FULL_EXTRA = ("held-out styles unsure", "non-digits flagged")
+OTHER_DIGITS = "their other digits"  # writers never looked at, but for the candidates' digits
 # What a full training's network is read for: (predictor, sets) -> figures.
 Reader = Callable[[Predictor, dict[str, tuple[np.ndarray, np.ndarray]]], list[float]]
 
@@ -98,7 +99,7 @@ def real_writer_sets(digits: list[int]) -> dict[str, tuple[np.ndarray, np.ndarra
     for digit in sorted(set(digits)):
         sets[f"their {digit}s"] = (images[labels == digit], labels[labels == digit])
     others = ~np.isin(labels, digits)
-    sets["their other digits"] = (images[others], labels[others])
+    sets[OTHER_DIGITS] = (images[others], labels[others])
     return sets
 
 
