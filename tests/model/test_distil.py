@@ -52,7 +52,7 @@ def held_out_accuracy(mnist: Mnist, **overrides) -> float:
 
 def test_the_target_is_the_teachers_reading_to_its_weight(mnist: Mnist) -> None:
     """All teacher: the network learns the digits despite wrong labels; no teacher: it
-    learns the wrong labels; half and half: the teachers' reading still wins."""
+    learns the wrong labels; six tenths teacher: the teachers' reading still wins."""
     assert held_out_accuracy(mnist, teachers=TEACHERS, teacher_weight=1.0) >= 0.80
     assert held_out_accuracy(mnist) <= 0.10
     assert held_out_accuracy(mnist, teachers=TEACHERS, teacher_weight=0.6) >= 0.60
