@@ -7,8 +7,8 @@ calibrated and measured as its command does (`style_ab.from_scratch`), then read
 optdigits' 13 writers by halves, its 30 other writers and every writer never looked
 at (forms 7-13 and the 30), on the proxy's held-out styles and MNIST validation, plus
 the held-out styles' unsure share, the non-digits flagged and the unsure share of
-every writer never looked at (the estimate's ground: README "Unsure answers"). About
-half an hour a seed on 2 CPU cores, so one seed unless asked; minutes on a GPU.
+every writer never looked at (what README's real-unsure estimate rests on). About 35
+minutes a seed on 2 CPU cores, so one seed unless asked; minutes on a GPU.
 
     python benchmarks/distil_ab.py [--quick] [--seeds 1] [--first-seed 0]
                                    [--teachers cnn,lenet5,mlp]
