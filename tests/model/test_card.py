@@ -25,9 +25,11 @@ def test_committed_cards_read_and_round_trip_without_losing_a_figure(
     written = json.loads((tmp_path / path.name).read_text())
     assert written.pop("card_format") == CARD_FORMAT
     original.pop("card_format")
-    # Cards from before style digits, the stretch or the width say so once read: they
-    # trained without the first two, at full width.
-    before = {"style_share": 0.0, "stretch": 1.0, "width": 1.0}
+    # Cards from before style digits, the stretch, the width or teachers say so once
+    # read: they trained without the first two, at full width, on labels alone.
+    before = {
+        "style_share": 0.0, "stretch": 1.0, "width": 1.0, "teachers": [], "teacher_weight": 0.5,
+    }  # fmt: skip
     assert written.pop("config") == before | original.pop("config")
     assert written == original
     assert read_card(tmp_path / path.name) == card
