@@ -31,12 +31,13 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, dataclass, replace
 from multiprocessing import get_context
-from os import cpu_count, getpid
+from os import cpu_count
 from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from model.card import atomic_file
 from model.preprocess import canvas_to_mnist
 from model.strokes import Path as Stroke
 from model.strokes import arc, canvas_path, render_strokes
@@ -661,11 +662,8 @@ def style_digits(
         ),
     )
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{getpid()}.tmp")  # one writer per file, then a rename
-        with partial.open("wb") as out:
+        with atomic_file(cached) as partial, partial.open("wb") as out:
             np.savez(out, images=digits.images, labels=digits.labels, person=digits.person)
-        partial.replace(cached)
     return digits
 
 

@@ -234,7 +234,8 @@ def test_many_people_in_parallel_match_one_process_and_the_cache(tmp_path) -> No
         assert np.array_equal(serial.labels, other.labels)
         assert np.array_equal(serial.person, other.person)
     assert serial.images.shape == (30, 28, 28) and set(serial.person) == {0, 1, 2}
-    assert len(list(tmp_path.glob("*.npz"))) == 1
+    (cache_file,) = tmp_path.iterdir()  # written whole, no temporary file left beside it
+    assert cache_file.suffix == ".npz" and oct(cache_file.stat().st_mode & 0o777) == "0o644"
 
 
 def test_a_set_cached_by_other_drawing_code_is_not_reused(tmp_path) -> None:
