@@ -46,8 +46,7 @@ def measured_sets(quick: bool, mnist: Mnist) -> dict[str, tuple[np.ndarray, np.n
 
 def readings(predictor: Predictor, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[float]:
     """`style_ab.readings`, then the share of every writer never looked at flagged unsure."""
-    unsure = predictor.score_batch(sets[NEVER_LOOKED_AT][0]).unsure.mean()
-    return [*style_ab.readings(predictor, sets), float(unsure)]
+    return style_ab.readings(predictor, sets, also_unsure=(NEVER_LOOKED_AT,))
 
 
 def arms(recipe: TrainConfig, teachers: str) -> dict[str, TrainConfig]:
@@ -74,19 +73,12 @@ def main(argv: list[str] | None = None) -> dict:
     for seed in seeds:  # a pair at a time, under the same load
         for arm, config in compared.items():
             read[arm][seed] = style_ab.from_scratch(config, seed, mnist, sets, readings)
-    rows = [["default model, not retrained", "", *map(_percent, readings(default, sets))]]
-    for arm, by_seed in read.items():
-        rows += [[arm, str(seed), *map(_percent, values)] for seed, values in by_seed.items()]
-        rows.append([arm, "mean", *map(_percent, np.mean(list(by_seed.values()), axis=0))])
+    rows = style_ab.table_rows("default model, not retrained", readings(default, sets), read)
     columns = [*sets, *EXTRA]
     data = {"teachers": args.teachers, "sets": columns, "arms": read, "rows": rows}
     markdown = markdown_table(["targets", "seed", *columns], rows)
     save_result("distil_ab", data, markdown, quick=args.quick)
     return data
-
-
-def _percent(share: float) -> str:
-    return f"{share:.2%}"
 
 
 if __name__ == "__main__":

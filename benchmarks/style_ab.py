@@ -139,31 +139,36 @@ def accuracies(net: nn.Module, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -
     ]
 
 
+def readings(
+    predictor: Predictor,
+    sets: dict[str, tuple[np.ndarray, np.ndarray]],
+    also_unsure: tuple[str, ...] = (),
+) -> list[float]:
+    """Accuracy on each set, then `FULL_EXTRA`: the held-out styles' unsure share and
+    the non-digits its card flags; then the unsure share of each set in `also_unsure`."""
+    scored = {name: predictor.score_batch(images) for name, (images, _) in sets.items()}
+    read = [float((scored[n].probabilities.argmax(1) == y).mean()) for n, (_, y) in sets.items()]
+    unsure = float(scored["held-out styles"].unsure.mean())
+    extra = [float(scored[name].unsure.mean()) for name in also_unsure]
+    return [*read, unsure, float(predictor.card.unsure_report.non_digits_flagged), *extra]
+
+
 def from_scratch(
     recipe: TrainConfig,
     seed: int,
     mnist: Mnist,
     sets: dict[str, tuple[np.ndarray, np.ndarray]],
-    read: Reader | None = None,
+    read: Reader = readings,
 ) -> list[float]:
     """`recipe` trained from scratch from `seed`, calibrated and measured as the card's
-    command does: what `read` (by default `readings`) finds on `sets`."""
+    command does: what `read` finds on `sets`."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
         config = replace(recipe, seed=seed)
         command = f"benchmarks/style_ab.py --train full (seed {seed})"
         train_and_save(config, mnist, out, out / "results", command, progress=False)
         trained = Predictor.load(out / f"{config.arch}.pt", inference="eager")
-        return (read or readings)(trained, sets)
-
-
-def readings(predictor: Predictor, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[float]:
-    """Accuracy on each set, then `FULL_EXTRA`: the held-out styles' unsure share and
-    the non-digits its card flags."""
-    scored = {name: predictor.score_batch(images) for name, (images, _) in sets.items()}
-    read = [float((scored[n].probabilities.argmax(1) == y).mean()) for n, (_, y) in sets.items()]
-    unsure = float(scored["held-out styles"].unsure.mean())
-    return [*read, unsure, float(predictor.card.unsure_report.non_digits_flagged)]
+        return read(trained, sets)
 
 
 def arm_reader(
@@ -204,12 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
         arms["as today"][seed] = reading(seed)
         with candidates_written(added):
             arms["with the candidates"][seed] = reading(seed)
-    rows = [
-        [f"default model, not {'retrained' if full else 'fine-tuned'}", "", *map(_percent, default)]
-    ]
-    for arm, by_seed in arms.items():
-        rows += [[arm, str(seed), *map(_percent, read)] for seed, read in by_seed.items()]
-        rows.append([arm, "mean", *map(_percent, np.mean(list(by_seed.values()), axis=0))])
+    rows = table_rows(f"default model, not {'retrained' if full else 'fine-tuned'}", default, arms)
     candidates = ", ".join(f"{d}: {name}" for d, name in added)
     columns = [*sets, *(FULL_EXTRA if full else ())]
     data = {
@@ -220,6 +220,17 @@ def main(argv: list[str] | None = None) -> dict:
     markdown = f"Candidates: {candidates}.\n\n" + markdown_table(header, rows)
     save_result("style_ab_full" if full else "style_ab", data, markdown, quick=args.quick)
     return data
+
+
+def table_rows(
+    default_row: str, default: list[float], arms: dict[str, dict[int, list[float]]]
+) -> list[list[str]]:
+    """The committed default's readings, then each arm seed by seed and its mean."""
+    rows = [[default_row, "", *map(_percent, default)]]
+    for arm, by_seed in arms.items():
+        rows += [[arm, str(seed), *map(_percent, read)] for seed, read in by_seed.items()]
+        rows.append([arm, "mean", *map(_percent, np.mean(list(by_seed.values()), axis=0))])
+    return rows
 
 
 def _percent(share: float) -> str:
