@@ -18,10 +18,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -29,6 +31,8 @@ from model.data import Mnist, load_mnist, resolve_data_dir
 from settings import REPO_ROOT, get_settings
 
 RESULTS_DIR = REPO_ROOT / "results" / "bench"
+Key = TypeVar("Key", bound=Hashable)
+Value = TypeVar("Value")
 NO_CUDA = "not measured: no CUDA device"
 # Proxy people beyond the card's PROXY_PEOPLE, whose spread says how far its figures hold.
 MORE_PEOPLE = 200
@@ -73,6 +77,35 @@ def arguments(
     return parser.parse_args(argv)
 
 
+def in_processes(calls: dict[Key, Callable[[], Value]], jobs: int) -> dict[Key, Value]:
+    """What each of `calls` returns, `jobs` of them running at once, started in order.
+
+    One job runs them here. More run in spawned processes, each with its share of the
+    usable cores as torch threads, so that trainings side by side do not fight over
+    every core (on a GPU machine the cores feed them all). A call must pickle: a
+    module-level function or a partial of one. What a call raises is raised here.
+    """
+    if jobs < 1:
+        raise SystemExit(f"error: --jobs {jobs}: run at least one at a time")
+    if jobs == 1:
+        return {key: call() for key, call in calls.items()}
+    threads = max(1, usable_cores() // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        running = {key: pool.submit(_with_threads, threads, call) for key, call in calls.items()}
+        return {key: future.result() for key, future in running.items()}
+
+
+def _with_threads(threads: int, call: Callable[[], Value]) -> Value:
+    import torch
+
+    torch.set_num_threads(threads)
+    return call()
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def machine() -> dict[str, Any]:
     """Cores, CPU, GPU, library versions and the load when the run started.
 
@@ -88,10 +121,9 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
-        "cores": usable,
+        "cores": usable_cores(),
         "cpu": cpu,
         "gpu": _gpu_name(),
         "torch": importlib.metadata.version("torch"),

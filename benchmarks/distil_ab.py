@@ -8,16 +8,18 @@ optdigits' 13 writers by halves, its 30 other writers and every writer never loo
 at (forms 7-13 and the 30), on the proxy's held-out styles and MNIST validation, plus
 the held-out styles' unsure share, the non-digits flagged and the unsure share of
 every writer never looked at (what README's real-unsure estimate rests on). About 35
-minutes a seed on 2 CPU cores, so one seed unless asked; minutes on a GPU.
+minutes a seed on 2 CPU cores, so one seed unless asked; minutes on a GPU, where
+`--jobs` trains several at once (the arms of a seed side by side).
 
-    python benchmarks/distil_ab.py [--quick] [--seeds 1] [--first-seed 0]
-                                   [--teachers cnn,lenet5,mlp]
+    python benchmarks/distil_ab.py [--quick] [--seeds 1] [--first-seed 0] [--jobs 1]
+                                   [--teachers cnn,lenet5,mlp] [--teacher-weight 0.5]
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import style_ab
-from benchmarks._common import arguments, load_test_mnist, markdown_table, save_result
+from benchmarks._common import (
+    arguments,
+    in_processes,
+    load_test_mnist,
+    markdown_table,
+    save_result,
+)
 from model.config import TrainConfig
 from model.data import Mnist
 from model.predictor import Predictor, resolve_model_path
@@ -49,33 +57,46 @@ def readings(predictor: Predictor, sets: dict[str, tuple[np.ndarray, np.ndarray]
     return style_ab.readings(predictor, sets, also_unsure=(NEVER_LOOKED_AT,))
 
 
-def arms(recipe: TrainConfig, teachers: str) -> dict[str, TrainConfig]:
-    """`recipe` on labels alone, and taught by `teachers` ("a,b")."""
+def arms(
+    recipe: TrainConfig, teachers: str, weight: float = TrainConfig.teacher_weight
+) -> dict[str, TrainConfig]:
+    """`recipe` on labels alone, and taught by `teachers` ("a,b") at `weight`."""
     names = tuple(name for name in teachers.split(",") if name)
     if not names:
         raise SystemExit("error: --teachers names no saved model (e.g. --teachers cnn,mlp)")
-    return {
-        LABELS_ALONE: replace(recipe, teachers=()),
-        f"taught by {', '.join(names)}": replace(recipe, teachers=names),
-    }
+    try:
+        taught = replace(recipe, teachers=names, teacher_weight=weight)
+    except ValueError as err:
+        raise SystemExit(f"error: --teacher-weight: {err}") from None
+    at = "" if weight == TrainConfig.teacher_weight else f" at weight {weight:g}"
+    return {LABELS_ALONE: replace(recipe, teachers=()), f"taught by {', '.join(names)}{at}": taught}
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = arguments(__doc__, argv, seeds=1, first_seed=0, teachers=TEACHERS)
+    args = arguments(
+        __doc__, argv, seeds=1, first_seed=0, jobs=1, teachers=TEACHERS,
+        teacher_weight=TrainConfig.teacher_weight,
+    )  # fmt: skip
     mnist = load_test_mnist()
     sets = measured_sets(args.quick, mnist)
     default = Predictor.load(resolve_model_path(None), inference="eager")
     limits = {"limit": 2_000, "epochs": 1} if args.quick else {}
     recipe = TrainConfig.for_recipe("default", default.card.architecture, **limits)
-    compared = arms(recipe, args.teachers)
+    compared = arms(recipe, args.teachers, args.teacher_weight)
     seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
-    read: dict[str, dict[int, list[float]]] = {arm: {} for arm in compared}
-    for seed in seeds:  # a pair at a time, under the same load
-        for arm, config in compared.items():
-            read[arm][seed] = style_ab.from_scratch(config, seed, mnist, sets, readings)
+    calls = {  # a seed's arms one after the other, or side by side: under the same load
+        (arm, seed): partial(style_ab.from_scratch, config, seed, mnist, sets, readings)
+        for seed in seeds
+        for arm, config in compared.items()
+    }
+    done = in_processes(calls, args.jobs)
+    read = {arm: {seed: done[arm, seed] for seed in seeds} for arm in compared}
     rows = style_ab.table_rows("default model, not retrained", readings(default, sets), read)
     columns = [*sets, *EXTRA]
-    data = {"teachers": args.teachers, "sets": columns, "arms": read, "rows": rows}
+    data = {
+        "teachers": args.teachers, "teacher_weight": args.teacher_weight, "sets": columns,
+        "arms": read, "rows": rows,
+    }  # fmt: skip
     markdown = markdown_table(["targets", "seed", *columns], rows)
     save_result("distil_ab", data, markdown, quick=args.quick)
     return data

@@ -8,14 +8,15 @@ write today, once with the candidates joining their vocabulary. Each network rea
 optdigits' 13 writers by halves and its 30 other writers; every writer never looked at
 (both halves' second and the 30) also split into the candidates' digits and the others
 (a style can win its own digit and cost another); the proxy's held-out styles and
-MNIST's validation split. More seeds extend a run: `--first-seed 6`.
+MNIST's validation split. More seeds extend a run: `--first-seed 6`; `--jobs 2` runs
+two trainings at once.
 
 A style that passes is then judged by full trainings (`--train full`, a GPU's work):
 the card's recipe on this device from scratch, each arm from the same seeds,
 calibrated and measured as its command does, read on the same sets plus the held-out
 styles' unsure share and the non-digits flagged (results/bench/style_ab_full.json).
 
-    python benchmarks/style_ab.py [--quick] [--seeds 3] [--first-seed 3]
+    python benchmarks/style_ab.py [--quick] [--seeds 3] [--first-seed 3] [--jobs 1]
                                   [--candidates 9:flat-foot,...] [--train full]
 """
 
@@ -34,7 +35,14 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import MORE_PEOPLE, arguments, load_test_mnist, markdown_table, save_result
+from benchmarks._common import (
+    MORE_PEOPLE,
+    arguments,
+    in_processes,
+    load_test_mnist,
+    markdown_table,
+    save_result,
+)
 from benchmarks._optdigits import (
     OTHER_WRITERS,
     halves,
@@ -57,6 +65,7 @@ FIRST_SEED = 3
 TRAININGS = ("fine-tune", "full")
 # What a full training reads beyond the accuracy on each set.
 FULL_EXTRA = ("held-out styles unsure", "non-digits flagged")
+AS_TODAY, WITH_CANDIDATES = "as today", "with the candidates"
 OTHER_DIGITS = "their other digits"  # writers never looked at, but for the candidates' digits
 # What a full training's network is read for: (predictor, sets) -> figures.
 Reader = Callable[[Predictor, dict[str, tuple[np.ndarray, np.ndarray]]], list[float]]
@@ -174,7 +183,8 @@ def from_scratch(
 def arm_reader(
     training: str, quick: bool, mnist: Mnist, sets: dict[str, tuple[np.ndarray, np.ndarray]]
 ) -> tuple[Callable[[int], list[float]], list[float]]:
-    """(seed -> one arm's readings on `sets`, the committed default's readings)."""
+    """(seed -> one arm's readings on `sets`, the committed default's readings); the
+    first pickles, so that arms can run in processes of their own (`--jobs`)."""
     if training == "full":  # the card's recipe, on this device (its CUDA variant on CUDA)
         default = Predictor.load(resolve_model_path(None), inference="eager")
         limits = {"limit": 2_000, "epochs": 1} if quick else {}
@@ -185,16 +195,31 @@ def arm_reader(
     images = 2_000 if quick else len(train_y)
     replay = (train_x[:images], train_y[:images])
     recipe = card.config or TrainConfig.for_arch(card.architecture, device="cpu")
-
-    def tuned(seed: int) -> list[float]:
-        return accuracies(finetuned(base, recipe, seed, replay), sets)
-
+    tuned = partial(finetuned_accuracies, base, recipe, replay=replay, sets=sets)
     return tuned, accuracies(base, sets)
+
+
+def finetuned_accuracies(
+    base: nn.Module,
+    recipe: TrainConfig,
+    seed: int,
+    replay: tuple[np.ndarray, np.ndarray],
+    sets: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> list[float]:
+    return accuracies(finetuned(base, recipe, seed, replay), sets)
+
+
+def read_with_candidates(
+    added: list[tuple[int, str]], reading: Callable[[int], list[float]], seed: int
+) -> list[float]:
+    """`reading(seed)` while people write the `added` candidates too."""
+    with candidates_written(added):
+        return reading(seed)
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = arguments(
-        __doc__, argv, seeds=3, first_seed=FIRST_SEED, candidates="", train="fine-tune"
+        __doc__, argv, seeds=3, first_seed=FIRST_SEED, candidates="", train="fine-tune", jobs=1
     )
     full = args.train == "full"
     if args.train not in TRAININGS:
@@ -204,11 +229,14 @@ def main(argv: list[str] | None = None) -> dict:
     mnist = load_test_mnist()
     sets = measured_sets(args.quick, mnist, [d for d, _ in added])  # before they are written
     reading, default = arm_reader(args.train, args.quick, mnist, sets)
-    arms = {"as today": {}, "with the candidates": {}}
-    for seed in seeds:
-        arms["as today"][seed] = reading(seed)
-        with candidates_written(added):
-            arms["with the candidates"][seed] = reading(seed)
+    written = {AS_TODAY: [], WITH_CANDIDATES: added}
+    calls = {  # a seed's arms one after the other, or side by side: under the same load
+        (arm, seed): partial(read_with_candidates, candidates, reading, seed)
+        for seed in seeds
+        for arm, candidates in written.items()
+    }
+    done = in_processes(calls, args.jobs)
+    arms = {arm: {seed: done[arm, seed] for seed in seeds} for arm in written}
     rows = table_rows(f"default model, not {'retrained' if full else 'fine-tuned'}", default, arms)
     candidates = ", ".join(f"{d}: {name}" for d, name in added)
     columns = [*sets, *(FULL_EXTRA if full else ())]

@@ -26,6 +26,27 @@ def mnist() -> Mnist:
     return _common.load_test_mnist()
 
 
+def test_calls_run_side_by_side_in_processes_that_share_the_cores() -> None:
+    import os
+    from functools import partial
+
+    squares = {n: partial(pow, n, 2) for n in range(5)}
+    assert _common.in_processes(squares, jobs=2) == {n: n * n for n in range(5)}
+    assert _common.in_processes(squares, jobs=1) == {n: n * n for n in range(5)}
+    pids = _common.in_processes({n: os.getpid for n in range(2)}, jobs=2)
+    assert os.getpid() not in pids.values()
+    assert _common.in_processes({0: os.getpid}, jobs=1) == {0: os.getpid()}
+    threads = _common.in_processes({n: torch.get_num_threads for n in range(2)}, jobs=2)
+    assert threads == {
+        0: max(1, _common.usable_cores() // 2),
+        1: max(1, _common.usable_cores() // 2),
+    }
+    with pytest.raises(ZeroDivisionError):
+        _common.in_processes({0: partial(divmod, 1, 0)}, jobs=2)
+    with pytest.raises(SystemExit, match="--jobs 0: run at least one at a time"):
+        _common.in_processes(squares, jobs=0)
+
+
 def test_table_verdicts_and_summaries() -> None:
     table = _common.markdown_table(["a", "long header"], [[1, "x"], ["wide cell", 2.5]])
     lines = table.splitlines()
@@ -404,8 +425,13 @@ def test_the_distillation_ab_compares_the_recipe_with_and_without_teachers() -> 
         "labels alone": recipe,
         "taught by cnn, lenet5, mlp": replace(recipe, teachers=("cnn", "lenet5", "mlp")),
     }
+    assert distil_ab.arms(recipe, "mlp", 0.25)["taught by mlp at weight 0.25"] == replace(
+        recipe, teachers=("mlp",), teacher_weight=0.25
+    )
     with pytest.raises(SystemExit, match="--teachers names no saved model"):
         distil_ab.arms(recipe, "")
+    with pytest.raises(SystemExit, match=r"--teacher-weight: .*from 0 to 1; got 1\.5"):
+        distil_ab.arms(recipe, "mlp", 1.5)
     sets = distil_ab.measured_sets(quick=True, mnist=_common.load_test_mnist())
     never_looked_at = sets["every writer never looked at"]
     parts = ("forms 7-13 (never looked at)", "30 other writers")
