@@ -124,14 +124,26 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         const=False,
         help="train without data augmentation",
     )
+    _add_teacher_options(train)
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    _common(train)
+
+
+def _add_teacher_options(train: argparse.ArgumentParser) -> None:
+    from model.config import TrainConfig
+
     train.add_argument(
         "--teachers",
         type=teacher_names,
         help="saved models whose mean probabilities join the labels as training targets, "
         "comma-separated, e.g. cnn,lenet5,mlp (README \"Distillation\"), or 'none' (the default)",
     )
-    train.add_argument("--quiet", action="store_true", help="no progress bars")
-    _common(train)
+    train.add_argument(
+        "--teacher-weight",
+        type=float,
+        help=f"the teachers' share of each target, from 0 to 1 (default: "
+        f"{TrainConfig.teacher_weight}; the labels have the rest)",
+    )
 
 
 def teacher_names(text: str) -> tuple[str, ...]:
@@ -220,6 +232,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
             limit=args.limit,
             augment=args.augment,
             teachers=args.teachers,
+            teacher_weight=args.teacher_weight,
         )
         name = args.name or config.arch + ("" if args.recipe == "default" else f"-{args.recipe}")
         mnist = load_data(args.data_dir or settings.mnist_dir, settings.mnist_cache_dir)

@@ -85,13 +85,14 @@ def test_corrupt_weights_give_one_line_and_exit_2(smoke_run, tmp_path: Path, mni
 
 def test_training_command_records_its_teachers(mnist_dir: Path, tmp_path: Path) -> None:
     done = run_cli(
-        "--arch", "lenet5", "--teachers", "cnn", "--limit", "500", "--epochs", "1",
+        "--arch", "lenet5", "--teachers", "cnn", "--teacher-weight", "0.3", "--limit", "500",
+        "--epochs", "1",
         "--device", "cpu", "--quiet", "--out", str(tmp_path), "--results-dir", str(tmp_path),
         mnist_dir=mnist_dir,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     card = json.loads((tmp_path / "lenet5.json").read_text())
-    assert card["config"]["teachers"] == ["cnn"]
+    assert card["config"]["teachers"] == ["cnn"] and card["config"]["teacher_weight"] == 0.3
     assert card["teachers"] == {"cnn": sha256_file(resolve_model_path("cnn"))}
     assert Predictor.load(tmp_path / "lenet5.pt").card.config.teachers == ("cnn",)
 
@@ -100,6 +101,10 @@ def test_training_command_records_its_teachers(mnist_dir: Path, tmp_path: Path) 
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert "'nothing'" in missing.stderr and "--teachers none" in missing.stderr
     assert not (tmp_path / "other").exists()
+    beyond = run_cli("--teachers", "cnn", "--teacher-weight", "1.5", "--limit", "10",
+                     "--out", str(tmp_path / "other"), mnist_dir=mnist_dir)  # fmt: skip
+    assert beyond.returncode == 2 and "Traceback" not in beyond.stderr
+    assert "from 0 to 1; got 1.5" in beyond.stderr and not (tmp_path / "other").exists()
 
 
 def test_missing_data_dir_says_how_to_fix(tmp_path: Path, mnist_dir: Path) -> None:
@@ -111,7 +116,7 @@ def test_missing_data_dir_says_how_to_fix(tmp_path: Path, mnist_dir: Path) -> No
 def test_help_explains_every_option(mnist_dir: Path) -> None:
     done = run_cli("train", "--help", mnist_dir=mnist_dir)
     for option in ("--recipe", "--arch", "--epochs", "--batch-size", "--lr", "--device", "--seed",
-                   "--data-dir", "--out", "--limit", "--teachers"):  # fmt: skip
+                   "--data-dir", "--out", "--limit", "--teachers", "--teacher-weight"):  # fmt: skip
         assert option in done.stdout
 
 
