@@ -265,18 +265,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
     metrics, card = evaluate_saved(args.model, mnist)
     size = f"{card.architecture}, {card.parameters or 0:,} parameters"
     print(f"model            {card.name} ({size})")
-    print(f"test accuracy    {metrics['accuracy']:.2%}  (card: {_percent(card.test_accuracy)})")
+    print(f"test accuracy    {metrics.accuracy:.2%}  (card: {_percent(card.test_accuracy)})")
     print(
-        f"ECE ({ECE_BINS} bins)    {metrics['ece_before']:.2%} raw -> "
-        f"{metrics['ece_after']:.2%} calibrated"
+        f"ECE ({ECE_BINS} bins)    {metrics.ece_before:.2%} raw -> "
+        f"{metrics.ece_after:.2%} calibrated"
     )
     print(
-        f"unsure           {metrics['unsure_share']:.2%} of test flagged; "
-        f"accuracy on the rest {_percent(metrics['accuracy_when_sure'])}"
+        f"unsure           {metrics.unsure_share:.2%} of test flagged; "
+        f"accuracy on the rest {_percent(metrics.accuracy_when_sure)}"
     )
     print(
         "per digit        "
-        + "  ".join(f"{d}:{acc:.1%}" for d, acc in enumerate(metrics["per_digit_accuracy"]))
+        + "  ".join(f"{d}:{acc:.1%}" for d, acc in enumerate(metrics.per_digit_accuracy))
     )
     return 0
 

@@ -87,7 +87,7 @@ def main() -> None:
         rows.append(
             [
                 name,
-                f"{metrics['unsure_share']:.2%} ({metrics['errors_flagged_unsure']:.0%})",
+                f"{metrics.unsure_share:.2%} ({metrics.errors_flagged_unsure:.0%})",
                 proxy_cell(predictor, proxy_digits("held-out people")),
                 proxy_cell(predictor, proxy_digits("held-out styles")),
                 proxy_cell(predictor, more),

@@ -7,6 +7,8 @@ construction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from model.calibration import expected_calibration_error, softmax
@@ -17,13 +19,28 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return np.bincount(labels.astype(np.int64) * 10 + predicted, minlength=100).reshape(10, 10)
 
 
+@dataclass(frozen=True)
+class SetMetrics:
+    """What one labelled set says of a network: the figures a model card records."""
+
+    n: int
+    accuracy: float
+    per_digit_accuracy: tuple[float | None, ...]  # None: the digit is not in the set
+    ece_before: float  # calibration error of the raw softmax
+    ece_after: float  # and at the fitted temperature
+    unsure_share: float
+    accuracy_when_sure: float | None  # None: everything was unsure
+    errors_flagged_unsure: float | None  # None: no errors
+    confusion_matrix: tuple[tuple[int, ...], ...]  # rows true labels, columns predicted
+
+
 def evaluate_logits(
     logits: np.ndarray,
     labels: np.ndarray,
     temperature: float,
     unsure_threshold: float,
     novel: np.ndarray | None = None,
-) -> dict:
+) -> SetMetrics:
     """The metrics the model card records for one labelled set.
 
     `novel` marks the images the novelty detector flags (`model.novelty`); they count
@@ -37,17 +54,17 @@ def evaluate_logits(
     unsure = calibrated.max(axis=1) < unsure_threshold
     if novel is not None:
         unsure |= novel
-    per_digit = [
+    per_digit = tuple(
         float(correct[labels == d].mean()) if (labels == d).any() else None for d in range(10)
-    ]
-    return {
-        "n": len(labels),
-        "accuracy": float(correct.mean()),
-        "per_digit_accuracy": per_digit,
-        "ece_before": expected_calibration_error(raw, labels),
-        "ece_after": expected_calibration_error(calibrated, labels),
-        "unsure_share": float(unsure.mean()),
-        "accuracy_when_sure": float(correct[~unsure].mean()) if (~unsure).any() else None,
-        "errors_flagged_unsure": float(unsure[~correct].mean()) if (~correct).any() else None,
-        "confusion_matrix": confusion_matrix(labels, predicted).tolist(),
-    }
+    )
+    return SetMetrics(
+        n=len(labels),
+        accuracy=float(correct.mean()),
+        per_digit_accuracy=per_digit,
+        ece_before=expected_calibration_error(raw, labels),
+        ece_after=expected_calibration_error(calibrated, labels),
+        unsure_share=float(unsure.mean()),
+        accuracy_when_sure=float(correct[~unsure].mean()) if (~unsure).any() else None,
+        errors_flagged_unsure=float(unsure[~correct].mean()) if (~correct).any() else None,
+        confusion_matrix=tuple(map(tuple, confusion_matrix(labels, predicted).tolist())),
+    )

@@ -46,10 +46,10 @@ from model.pipeline import (
     CALIBRATION_SET,
     DETECTOR_METHOD,
     NOVELTY_THRESHOLD_RULE,
-    UNSURE_RULE,
     calibration_split,
-    confidence_cut,
     novelty_threshold,
+    with_test_figures,
+    with_test_unsure,
 )
 from model.preprocess import canvas_to_mnist
 from model.strokes import jitter, render_strokes
@@ -435,23 +435,12 @@ def save_challenger(
         # one keeps from it (its stretch); how this one was trained is `finetune`.
         config=base.config,
         trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        test_accuracy=test["accuracy"],
-        per_digit_test_accuracy=tuple(test["per_digit_accuracy"]),
         calibration=Calibration(
             temperature=fit.temperature,
             method=f"temperature scaling fitted on the {CALIBRATION_SET}",
-            ece_bins=15,
-            ece_before=test["ece_before"],
-            ece_after=test["ece_after"],
         ),
         unsure_threshold=cut,
-        unsure_report=UnsureReport(
-            rule=UNSURE_RULE,
-            threshold_chosen_on=confidence_cut(base.architecture),
-            mnist_test_flagged=test["unsure_share"],
-            mnist_test_accuracy_when_sure=test["accuracy_when_sure"],
-            mnist_test_errors_flagged=test["errors_flagged_unsure"],
-        ),
+        unsure_report=with_test_unsure(UnsureReport(), base.architecture, test),
         novelty=NoveltyEntry(
             file=detector_path(weights).name,
             sha256=fit.detector.save(detector_path(weights)),
@@ -463,13 +452,12 @@ def save_challenger(
             threshold_chosen_on=NOVELTY_THRESHOLD_RULE,
             validation_unsure_share=fit.calibration_unsure,
         ),
-        test_confusion_matrix=tuple(tuple(row) for row in test["confusion_matrix"]),
         data_checksums=mnist.checksums,
         torch_version=torch.__version__,
         python_version=platform.python_version(),
         finetune=trained,
     )
-    return save_checkpoint(net, card, weights), logits.argmax(axis=1)
+    return save_checkpoint(net, with_test_figures(card, test), weights), logits.argmax(axis=1)
 
 
 # --- from labelled drawings to a compared challenger ---------------------------------

@@ -38,7 +38,7 @@ from model.checkpoint import card_path, load_checkpoint, save_weights
 from model.config import TrainConfig
 from model.data import Mnist, load_mnist, resolve_data_dir
 from model.distributed import is_rank_zero, rank_and_world_size, rank_zero_first
-from model.evaluate import evaluate_logits
+from model.evaluate import SetMetrics, evaluate_logits
 from model.features import FeatureTap, logits_and_features
 from model.nets import architecture, count_parameters
 from model.novelty import (
@@ -82,7 +82,7 @@ class Measured:
 
     card: ModelCard
     detector_file: bytes
-    test: dict
+    test: SetMetrics
     test_probabilities: np.ndarray
 
 
@@ -167,19 +167,31 @@ def training_card(
     )
 
 
-def with_test_figures(card: ModelCard, test: dict) -> ModelCard:
+def with_test_figures(card: ModelCard, test: SetMetrics) -> ModelCard:
     """`card` with the test-set figures a training run reports (its unsure report aside)."""
     return replace(
         card,
-        test_accuracy=test["accuracy"],
-        per_digit_test_accuracy=tuple(test["per_digit_accuracy"]),
+        test_accuracy=test.accuracy,
+        per_digit_test_accuracy=test.per_digit_accuracy,
         calibration=replace(
             card.calibration,
             ece_bins=ECE_BINS,
-            ece_before=test["ece_before"],
-            ece_after=test["ece_after"],
+            ece_before=test.ece_before,
+            ece_after=test.ece_after,
         ),
-        test_confusion_matrix=tuple(tuple(row) for row in test["confusion_matrix"]),
+        test_confusion_matrix=test.confusion_matrix,
+    )
+
+
+def with_test_unsure(report: UnsureReport, arch: str, test: SetMetrics) -> UnsureReport:
+    """`report` with the unsure rule, where `arch`'s cut was chosen and what test says."""
+    return replace(
+        report,
+        rule=UNSURE_RULE,
+        threshold_chosen_on=confidence_cut(arch),
+        mnist_test_flagged=test.unsure_share,
+        mnist_test_accuracy_when_sure=test.accuracy_when_sure,
+        mnist_test_errors_flagged=test.errors_flagged_unsure,
     )
 
 
@@ -211,12 +223,7 @@ def measure(net: nn.Module, card: ModelCard, mnist: Mnist, canvases: int = 2000)
     predictor = Predictor(net, card, torch.device("cpu"), detector)
     report, non_digits_flagged = robustness_report(predictor, mnist, canvases)
     unsure = replace(
-        card.unsure_report,
-        rule=UNSURE_RULE,
-        threshold_chosen_on=confidence_cut(card.architecture),
-        mnist_test_flagged=test["unsure_share"],
-        mnist_test_accuracy_when_sure=test["accuracy_when_sure"],
-        mnist_test_errors_flagged=test["errors_flagged_unsure"],
+        with_test_unsure(card.unsure_report, card.architecture, test),
         non_digits_flagged=non_digits_flagged,
     )
     card = replace(
@@ -410,13 +417,13 @@ def draw_results(
     plots.plot_training_curves(history, results_dir / "training_curves.png", label)
 
 
-def evaluate_saved(weights: Path, mnist: Mnist) -> tuple[dict, ModelCard]:
+def evaluate_saved(weights: Path, mnist: Mnist) -> tuple[SetMetrics, ModelCard]:
     """Re-measure a saved model on the test set, as the app would use it: (metrics, card)."""
     predictor = Predictor.load(weights)
     return evaluate_predictor(predictor, mnist), predictor.card
 
 
-def evaluate_predictor(predictor: Predictor, mnist: Mnist) -> dict:
+def evaluate_predictor(predictor: Predictor, mnist: Mnist) -> SetMetrics:
     """Test-set metrics of a loaded model, unsure by confidence and novelty alike."""
     scores = predictor.score_batch(mnist.test_images)
     return evaluate_logits(

@@ -36,7 +36,7 @@ def test_committed_model_matches_its_card(name: str, mnist: Mnist) -> None:
     weights = weights_path(MODELS_DIR, name)
     assert weights.stat().st_size <= 5 * 1024 * 1024
     metrics, card = evaluate_saved(weights, mnist)
-    assert abs(metrics["accuracy"] - card.test_accuracy) <= 0.0005
+    assert abs(metrics.accuracy - card.test_accuracy) <= 0.0005
     assert card.test_accuracy >= REQUIRED_ACCURACY[name]
     assert card.command.startswith("python run_model.py")
     assert card.data_checksums and card.git_commit
@@ -54,9 +54,9 @@ def test_registry_names_the_layers_and_cut_each_saved_card_was_fitted_with(name:
 
 def test_default_model_is_calibrated_and_rarely_unsure(default_predictor, mnist: Mnist) -> None:
     metrics, _ = evaluate_saved(weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE), mnist)
-    assert metrics["ece_after"] <= 0.01
-    assert metrics["unsure_share"] <= 0.02
-    assert metrics["accuracy_when_sure"] > metrics["accuracy"]
+    assert metrics.ece_after <= 0.01
+    assert metrics.unsure_share <= 0.02
+    assert metrics.accuracy_when_sure > metrics.accuracy
 
 
 def test_synthetic_canvases_through_the_pipeline(default_predictor, mnist: Mnist) -> None:
