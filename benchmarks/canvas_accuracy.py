@@ -28,14 +28,14 @@ def main(n: int = 10_000) -> None:
         predictor = Predictor.load(name)
         canvas = canvas_accuracy(predictor, mnist.test_images[:n], mnist.test_labels[:n])
         drawn = drawn_digit_accuracy(predictor, per_digit=50)
-        kinds[name] = canvas["by_kind"]
+        kinds[name] = canvas.by_kind
         rows.append(
             [
                 name,
                 f"{predictor.card.test_accuracy:.2%}",
-                f"{canvas['accuracy']:.2%}",
-                f"{canvas['naive_resize_accuracy']:.2%}",
-                f"{drawn['accuracy']:.2%}",
+                f"{canvas.accuracy:.2%}",
+                f"{canvas.naive_resize_accuracy:.2%}",
+                f"{drawn.accuracy:.2%}",
             ]
         )
     print(

@@ -75,8 +75,7 @@ def proxy_cells(predictor: Predictor, more: int) -> list[tuple[str, str]]:
     for name, digits in drawn.items():
         proxy = style_proxy(predictor, digits)
         figures = (
-            f"{proxy['accuracy']:.2%}, {proxy['worst_person_accuracy']:.0%}, "
-            f"{proxy['unsure_share']:.2%}"
+            f"{proxy.accuracy:.2%}, {proxy.worst_person_accuracy:.0%}, {proxy.unsure_share:.2%}"
         )
         cells.append((name, figures))
     return cells

@@ -69,10 +69,7 @@ CUTS = (0.8, 0.825, 0.85, 0.9, 0.95)
 def proxy_cell(predictor: Predictor, digits: StyleDigits) -> str:
     """`predictor` on proxy digits: share flagged (share of errors caught), accuracy."""
     proxy = style_proxy(predictor, digits)
-    return (
-        f"{proxy['unsure_share']:.2%} ({proxy['errors_flagged_unsure']:.0%}), "
-        f"{proxy['accuracy']:.2%}"
-    )
+    return f"{proxy.unsure_share:.2%} ({proxy.errors_flagged_unsure:.0%}), {proxy.accuracy:.2%}"
 
 
 def main() -> None:
@@ -83,7 +80,7 @@ def main() -> None:
         predictor = loaded[name] = Predictor.load(name)
         metrics = evaluate_predictor(predictor, mnist)
         shapes = non_digit_flagged(predictor, n=1300)
-        per_kind[name] = shapes["by_kind"]
+        per_kind[name] = shapes.by_kind
         rows.append(
             [
                 name,
@@ -91,7 +88,7 @@ def main() -> None:
                 proxy_cell(predictor, proxy_digits("held-out people")),
                 proxy_cell(predictor, proxy_digits("held-out styles")),
                 proxy_cell(predictor, more),
-                f"{shapes['flagged']:.1%}",
+                f"{shapes.flagged:.1%}",
             ]
         )
     print_table(
@@ -228,7 +225,7 @@ def print_cuts(served: Predictor, mnist: Mnist, more_styles: StyleDigits) -> Non
                 proxy_cell(predictor, people),
                 proxy_cell(predictor, styles),
                 proxy_cell(predictor, more_styles),
-                f"{non_digit_flagged(predictor, n=1300)['flagged']:.1%}",
+                f"{non_digit_flagged(predictor, n=1300).flagged:.1%}",
                 *real_cells(today, previous),
             ]
         )

@@ -238,9 +238,7 @@ def measure(net: nn.Module, card: ModelCard, mnist: Mnist, canvases: int = 2000)
 
 def style_proxy_report(predictor: Predictor, split: str) -> StyleProxyReport:
     """`robustness.style_proxy` on a proxy split, as the card holds it."""
-    proxy = robustness.style_proxy(predictor, robustness.proxy_digits(split))
-    pairs = tuple(tuple(pair) for pair in proxy.pop("errors_by_pair"))
-    return StyleProxyReport(**proxy, errors_by_pair=pairs)
+    return robustness.style_proxy(predictor, robustness.proxy_digits(split))
 
 
 def fit_novelty(
@@ -360,19 +358,19 @@ def robustness_report(
     shapes = robustness.non_digit_flagged(predictor, n=1300)
     drawn = robustness.drawn_digit_accuracy(predictor, per_digit=30)
     report = RobustnessReport(
-        synthetic_canvases=canvas["n"],
-        synthetic_canvas_accuracy=canvas["accuracy"],
-        synthetic_canvas_unsure=canvas["unsure_share"],
-        naive_resize_accuracy=canvas["naive_resize_accuracy"],
-        synthetic_canvas_accuracy_by_kind=canvas["by_kind"],
-        drawn_digits=drawn["n"],
-        drawn_digit_accuracy=drawn["accuracy"],
-        drawn_digit_unsure=drawn["unsure_share"],
-        non_digits=shapes["n"],
-        non_digits_flagged_by_kind=shapes["by_kind"],
+        synthetic_canvases=canvas.n,
+        synthetic_canvas_accuracy=canvas.accuracy,
+        synthetic_canvas_unsure=canvas.unsure_share,
+        naive_resize_accuracy=canvas.naive_resize_accuracy,
+        synthetic_canvas_accuracy_by_kind=canvas.by_kind,
+        drawn_digits=drawn.n,
+        drawn_digit_accuracy=drawn.accuracy,
+        drawn_digit_unsure=drawn.unsure_share,
+        non_digits=shapes.n,
+        non_digits_flagged_by_kind=shapes.by_kind,
         mnist_unchanged_by_preprocessing=robustness.idempotence(predictor, mnist.test_images),
     )
-    return report, shapes["flagged"]
+    return report, shapes.flagged
 
 
 def save_model(net: nn.Module, card: ModelCard, weights: Path, detector_file: bytes) -> ModelCard:

@@ -18,9 +18,11 @@ benchmarks and the model card, so that the three always report the same figure:
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
+from model.card import StyleProxyReport
 from model.handwriting import StyleDigits, default_cache_dir, style_digits
 from model.predictor import Predictor
 from model.preprocess import canvas_to_mnist
@@ -51,9 +53,40 @@ def _answers(
     return predicted, unsure
 
 
+@dataclass(frozen=True)
+class CanvasReading:
+    """MNIST test digits redrawn as canvases, read through `canvas_to_mnist`."""
+
+    n: int
+    accuracy: float
+    unsure_share: float
+    naive_resize_accuracy: float  # the same canvases shrunk to 28 x 28 as they are
+    by_kind: dict[str, float]  # accuracy per kind of redrawing
+    failures: list[str]  # the first 20 misread canvases, described
+
+
+@dataclass(frozen=True)
+class DrawnReading:
+    """Digits painted from stroke templates."""
+
+    n: int
+    accuracy: float
+    unsure_share: float
+    by_digit: list[float]
+
+
+@dataclass(frozen=True)
+class NonDigitReading:
+    """Scribbles, letters and figures: how many the model calls unsure."""
+
+    n: int
+    flagged: float
+    by_kind: dict[str, float]
+
+
 def canvas_accuracy(
     predictor: Predictor, images28: np.ndarray, labels: np.ndarray, seed: int = 0
-) -> dict:
+) -> CanvasReading:
     """Accuracy on the synthetic canvas set: faithful pipeline vs naive resizing."""
     canvases = canvas_test_set(images28, labels, np.random.default_rng(seed))
     pictures = list(canvases)
@@ -62,17 +95,17 @@ def canvas_accuracy(
     naive = predictor.predict_batch(np.stack([naive_resize(p) for p in pictures])).argmax(1)
     correct = predicted == labels
     kinds = canvases.kinds
-    return {
-        "n": len(labels),
-        "accuracy": float(correct.mean()),
-        "unsure_share": float(unsure.mean()),
-        "naive_resize_accuracy": float((naive == labels).mean()),
-        "by_kind": {str(k): float(correct[kinds == k].mean()) for k in dict.fromkeys(kinds)},
-        "failures": [canvases.variants[i].describe() for i in np.flatnonzero(~correct)[:20]],
-    }
+    return CanvasReading(
+        n=len(labels),
+        accuracy=float(correct.mean()),
+        unsure_share=float(unsure.mean()),
+        naive_resize_accuracy=float((naive == labels).mean()),
+        by_kind={str(k): float(correct[kinds == k].mean()) for k in dict.fromkeys(kinds)},
+        failures=[canvases.variants[i].describe() for i in np.flatnonzero(~correct)[:20]],
+    )
 
 
-def drawn_digit_accuracy(predictor: Predictor, per_digit: int = 30, seed: int = 0) -> dict:
+def drawn_digit_accuracy(predictor: Predictor, per_digit: int = 30, seed: int = 0) -> DrawnReading:
     """Accuracy on digits painted from stroke templates with brushes of 8 to 36 px."""
     rng = np.random.default_rng(seed)
     pictures, labels = [], []
@@ -85,26 +118,26 @@ def drawn_digit_accuracy(predictor: Predictor, per_digit: int = 30, seed: int = 
     labels_arr = np.array(labels)
     predicted, unsure = _answers(predictor, forms, kept, len(labels))
     correct = predicted == labels_arr
-    return {
-        "n": len(labels),
-        "accuracy": float(correct.mean()),
-        "unsure_share": float(unsure.mean()),
-        "by_digit": [float(correct[labels_arr == d].mean()) for d in range(10)],
-    }
+    return DrawnReading(
+        n=len(labels),
+        accuracy=float(correct.mean()),
+        unsure_share=float(unsure.mean()),
+        by_digit=[float(correct[labels_arr == d].mean()) for d in range(10)],
+    )
 
 
-def non_digit_flagged(predictor: Predictor, n: int = 600, seed: int = 0) -> dict:
+def non_digit_flagged(predictor: Predictor, n: int = 600, seed: int = 0) -> NonDigitReading:
     """Share of non-digit drawings that the model calls unsure (or that preprocess drops)."""
     shapes, kinds = non_digit_shapes(n, np.random.default_rng(seed))
     forms, kept = _mnist_form(shapes)
     flagged = np.ones(n, dtype=bool)  # nothing to predict counts as not answered
     flagged[kept] = predictor.score_batch(forms).unsure
     totals, hits = Counter(kinds), Counter(k for k, f in zip(kinds, flagged, strict=True) if f)
-    return {
-        "n": n,
-        "flagged": float(flagged.mean()),
-        "by_kind": {kind: hits[kind] / totals[kind] for kind in totals},
-    }
+    return NonDigitReading(
+        n=n,
+        flagged=float(flagged.mean()),
+        by_kind={kind: hits[kind] / totals[kind] for kind in totals},
+    )
 
 
 def idempotence(predictor: Predictor, images28: np.ndarray) -> float:
@@ -146,7 +179,7 @@ def proxy_digits(
     )
 
 
-def style_proxy(predictor: Predictor, digits: StyleDigits) -> dict:
+def style_proxy(predictor: Predictor, digits: StyleDigits) -> StyleProxyReport:
     """How `predictor` reads held-out people's digits (see `model.handwriting`)."""
     scores = predictor.score_batch(digits.images)
     predicted, unsure = scores.probabilities.argmax(1), scores.unsure
@@ -156,13 +189,13 @@ def style_proxy(predictor: Predictor, digits: StyleDigits) -> dict:
     errors = Counter(
         zip(digits.labels[~correct].tolist(), predicted[~correct].tolist(), strict=True)
     )
-    return {
-        "n": len(digits.labels),
-        "people": len(people),
-        "accuracy": float(correct.mean()),
-        "worst_person_accuracy": float(by_person.min()),
-        "unsure_share": float(unsure.mean()),
-        "errors_flagged_unsure": float(unsure[~correct].mean()) if (~correct).any() else 1.0,
-        "accuracy_when_sure": float(correct[~unsure].mean()) if (~unsure).any() else 1.0,
-        "errors_by_pair": [[t, p, n] for (t, p), n in errors.most_common()],
-    }
+    return StyleProxyReport(
+        n=len(digits.labels),
+        people=len(people),
+        accuracy=float(correct.mean()),
+        worst_person_accuracy=float(by_person.min()),
+        unsure_share=float(unsure.mean()),
+        errors_flagged_unsure=float(unsure[~correct].mean()) if (~correct).any() else 1.0,
+        accuracy_when_sure=float(correct[~unsure].mean()) if (~unsure).any() else 1.0,
+        errors_by_pair=tuple((t, p, n) for (t, p), n in errors.most_common()),
+    )

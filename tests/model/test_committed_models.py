@@ -62,14 +62,14 @@ def test_default_model_is_calibrated_and_rarely_unsure(default_predictor, mnist:
 def test_synthetic_canvases_through_the_pipeline(default_predictor, mnist: Mnist) -> None:
     """>= 99 % on 1,800 MNIST test digits redrawn as canvases (naive resizing: far less)."""
     report = canvas_accuracy(default_predictor, mnist.test_images[:1800], mnist.test_labels[:1800])
-    assert report["accuracy"] >= 0.99, report["failures"]
-    assert report["naive_resize_accuracy"] < report["accuracy"] - 0.1
-    assert min(report["by_kind"].values()) >= 0.97, report["by_kind"]
+    assert report.accuracy >= 0.99, report.failures
+    assert report.naive_resize_accuracy < report.accuracy - 0.1
+    assert min(report.by_kind.values()) >= 0.97, report.by_kind
 
 
 def test_drawn_stroke_digits_are_recognised(default_predictor) -> None:
     report = drawn_digit_accuracy(default_predictor, per_digit=20)
-    assert report["accuracy"] >= 0.95, report["by_digit"]
+    assert report.accuracy >= 0.95, report.by_digit
 
 
 def test_mnist_digits_survive_preprocessing(default_predictor, mnist: Mnist) -> None:
@@ -78,4 +78,4 @@ def test_mnist_digits_survive_preprocessing(default_predictor, mnist: Mnist) -> 
 
 def test_non_digits_are_mostly_flagged_unsure(default_predictor) -> None:
     report = non_digit_flagged(default_predictor, n=390)
-    assert report["flagged"] >= 0.90, report["by_kind"]
+    assert report.flagged >= 0.90, report.by_kind

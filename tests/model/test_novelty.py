@@ -151,7 +151,7 @@ def small_model(tmp_path_factory, mnist: Mnist) -> Path:
 @pytest.fixture(scope="module")
 def fitted(small_model: Path, mnist: Mnist) -> tuple[float, ModelCard]:
     """(non-digits flagged before, the card after) `--update-card` fitted its detector."""
-    before = non_digit_flagged(Predictor.load(small_model), n=260)["flagged"]
+    before = non_digit_flagged(Predictor.load(small_model), n=260).flagged
     return before, complete_card(small_model, mnist)
 
 
@@ -169,7 +169,7 @@ def test_fitted_novelty_flags_non_digits_the_confidence_test_misses(
     assert card.unsure_threshold == architecture("lenet5").unsure_below  # today's cut
     predictor = Predictor.load(small_model)
     assert predictor.novelty is not None
-    with_novelty = non_digit_flagged(predictor, n=260)["flagged"]
+    with_novelty = non_digit_flagged(predictor, n=260).flagged
     assert with_novelty > without + 0.1, (without, with_novelty)
     # Digits mostly pass: the calibration budget is 1.8 %, the test set lands near it.
     scores = predictor.score_batch(mnist.test_images[:500])

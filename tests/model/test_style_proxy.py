@@ -34,18 +34,18 @@ def test_default_model_reads_held_out_people_as_its_card_says(default_predictor)
     card = default_predictor.card.style_proxy
     assert card is not None, "the default model's card has no style_proxy: retrain it"
     report = style_proxy(default_predictor, proxy_digits())
-    assert report["n"] == card.n and report["people"] == card.people
-    assert abs(report["accuracy"] - card.accuracy) <= TOLERANCE
-    assert abs(report["unsure_share"] - card.unsure_share) <= TOLERANCE
+    assert report.n == card.n and report.people == card.people
+    assert abs(report.accuracy - card.accuracy) <= TOLERANCE
+    assert abs(report.unsure_share - card.unsure_share) <= TOLERANCE
 
 
 def test_default_model_reads_unseen_styles_as_its_card_says(default_predictor) -> None:
     card = default_predictor.card.style_proxy_held_out_styles
     assert card is not None, "the default model's card has no held-out styles proxy: retrain it"
     report = style_proxy(default_predictor, proxy_digits("held-out styles"))
-    assert report["n"] == card.n and report["people"] == card.people
-    assert abs(report["accuracy"] - card.accuracy) <= TOLERANCE
-    assert abs(report["unsure_share"] - card.unsure_share) <= TOLERANCE
+    assert report.n == card.n and report.people == card.people
+    assert abs(report.accuracy - card.accuracy) <= TOLERANCE
+    assert abs(report.unsure_share - card.unsure_share) <= TOLERANCE
 
 
 def test_the_held_out_styles_split_is_drawn_by_people_writing_unseen_variants() -> None:
@@ -62,15 +62,15 @@ def test_the_held_out_styles_split_is_drawn_by_people_writing_unseen_variants() 
 
 def test_default_model_flags_non_digits_as_its_card_says(default_predictor) -> None:
     expected = default_predictor.card.unsure_report.non_digits_flagged
-    assert abs(non_digit_flagged(default_predictor, n=1300)["flagged"] - expected) <= TOLERANCE
+    assert abs(non_digit_flagged(default_predictor, n=1300).flagged - expected) <= TOLERANCE
     assert expected >= 0.90
 
 
 def test_the_proxy_report_counts_errors_by_true_and_predicted_digit(default_predictor) -> None:
     digits = proxy_digits()
     report = style_proxy(default_predictor, digits)
-    wrong = sum(count for _, _, count in report["errors_by_pair"])
-    assert wrong == round((1 - report["accuracy"]) * report["n"])
-    assert all(true != predicted for true, predicted, _ in report["errors_by_pair"])
-    assert 0 <= report["worst_person_accuracy"] <= report["accuracy"]
-    assert len(np.unique(digits.person)) == report["people"]
+    wrong = sum(count for _, _, count in report.errors_by_pair)
+    assert wrong == round((1 - report.accuracy) * report.n)
+    assert all(true != predicted for true, predicted, _ in report.errors_by_pair)
+    assert 0 <= report.worst_person_accuracy <= report.accuracy
+    assert len(np.unique(digits.person)) == report.people
