@@ -155,10 +155,10 @@ def training_card(
         training_seconds=round(result.seconds, 1),
         world_size=world_size if world_size > 1 else None,
         trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        train_images=result.history[0]["images"] if result.history else None,
+        train_images=result.history[0].images if result.history else None,
         val_accuracy=float((val_logits.argmax(1).numpy() == val_y).mean()),
         unsure_report=UnsureReport(threshold_chosen_on=confidence_cut(config.arch)),
-        history=tuple(EpochRecord(**row) for row in result.history),
+        history=tuple(result.history),
         data_checksums=mnist.checksums,
         torch_version=torch.__version__,
         python_version=platform.python_version(),
@@ -402,7 +402,11 @@ def complete_card(weights: Path, mnist: Mnist) -> ModelCard:
 
 
 def draw_results(
-    card: ModelCard, history: list[dict], mnist: Mnist, test_probs: np.ndarray, results_dir: Path
+    card: ModelCard,
+    history: list[EpochRecord],
+    mnist: Mnist,
+    test_probs: np.ndarray,
+    results_dir: Path,
 ) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     label = f"{card.name} ({card.architecture}): test accuracy {card.test_accuracy:.2%}"

@@ -6,6 +6,7 @@ training job on a server has.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -13,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+from model.card import EpochRecord
 
 MISS_COLOUR = "#d62728"
 HIT_COLOUR = "#2ca02c"
@@ -70,18 +73,18 @@ def plot_confusion_matrix(matrix: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def plot_training_curves(history: list[dict], path: Path, title: str) -> None:
-    epochs = [row["epoch"] for row in history]
+def plot_training_curves(history: Sequence[EpochRecord], path: Path, title: str) -> None:
+    epochs = [row.epoch for row in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    left.plot(epochs, [row["train_loss"] for row in history], "o-", label="train loss")
-    left.plot(epochs, [row["val_loss"] for row in history], "o-", label="validation loss")
+    left.plot(epochs, [row.train_loss for row in history], "o-", label="train loss")
+    left.plot(epochs, [row.val_loss for row in history], "o-", label="validation loss")
     left.set_xlabel("epoch")
     left.set_ylabel("cross-entropy")
     left.legend()
     right.plot(
-        epochs, [100 * row["train_accuracy"] for row in history], "o-", label="train (augmented)"
+        epochs, [100 * row.train_accuracy for row in history], "o-", label="train (augmented)"
     )
-    right.plot(epochs, [100 * row["val_accuracy"] for row in history], "o-", label="validation")
+    right.plot(epochs, [100 * row.val_accuracy for row in history], "o-", label="validation")
     right.set_xlabel("epoch")
     right.set_ylabel("accuracy (%)")
     right.legend()

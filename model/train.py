@@ -21,6 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from model import augment as aug
+from model.card import EpochRecord
 from model.config import TrainConfig
 from model.device import layout, pick_device, pixel_batches, seed_everything, to_device_tensor
 from model.distil import TeacherReading, read_by_teachers
@@ -33,7 +34,7 @@ class TrainResult:
     net: nn.Module
     device: torch.device
     seconds: float  # training time; time spent in a step hook is not counted
-    history: list[dict] = field(default_factory=list)  # one row per epoch
+    history: list[EpochRecord] = field(default_factory=list)
     stopped_early: bool = False  # a step hook asked to stop before the last epoch ended
     teachers: dict[str, str] = field(default_factory=dict)  # name -> weights' SHA-256
 
@@ -126,25 +127,20 @@ def train(
     teachers = read_by_teachers(config.teachers, train_images) if config.teachers else None
     run = start_run(config, train_images, train_labels, teachers)
     run.hook, run.hook_every = hook, hook_every
-    history: list[dict] = []
+    history: list[EpochRecord] = []
     for epoch in range(1, config.epochs + 1):
         epoch_started = run.clock.seconds()
         loss_sum, correct = train_epoch(run, epoch, progress)
         if run.stopped:
             break
         recalibrate_batchnorm(run.net, run.images, run.gen, run.channels_last)
-        row = epoch_record(run, epoch, loss_sum, correct, val_images, val_labels)
-        seconds = run.clock.seconds() - epoch_started
-        row |= {
-            "seconds": round(seconds, 2),
-            "images_per_second": round(row["images"] / seconds, 1),
-        }
+        row = epoch_record(run, epoch, epoch_started, loss_sum, correct, val_images, val_labels)
         history.append(row)
         if progress:
             tqdm.write(
-                f"epoch {epoch:>2}/{config.epochs}  loss {row['train_loss']:.4f}  "
-                f"train acc {row['train_accuracy']:.4f}  val acc {row['val_accuracy']:.4f}  "
-                f"{row['images_per_second']:,.0f} img/s  {row['seconds']:.1f}s"
+                f"epoch {epoch:>2}/{config.epochs}  loss {row.train_loss:.4f}  "
+                f"train acc {row.train_accuracy:.4f}  val acc {row.val_accuracy:.4f}  "
+                f"{row.images_per_second:,.0f} img/s  {row.seconds:.1f}s"
             )
     net = run.net.to(memory_format=torch.contiguous_format).eval()
     identities = teachers.weights_sha256 if teachers else {}
@@ -281,23 +277,27 @@ def call_hook(run: Run, step: int) -> bool:
 def epoch_record(
     run: Run,
     epoch: int,
+    started: float,
     loss_sum: torch.Tensor,
     correct: torch.Tensor,
     val_images: np.ndarray,
     val_labels: np.ndarray,
-) -> dict:
-    """The epoch's history row (its timing is added by the caller)."""
+) -> EpochRecord:
+    """The epoch's history row, validated; its time runs from `started` on the run's clock."""
     n = len(run.labels)
     val_logits = predict_logits(run.net, val_images, run.device, channels_last=run.channels_last)
     val_loss = F.cross_entropy(val_logits, torch.from_numpy(val_labels.astype(np.int64)))
-    return {
-        "epoch": epoch,
-        "train_loss": float(loss_sum.item() / n),
-        "train_accuracy": float(correct.item() / n),
-        "val_loss": float(val_loss),
-        "val_accuracy": float((val_logits.argmax(1).numpy() == val_labels).mean()),
-        "images": n,
-    }
+    seconds = run.clock.seconds() - started
+    return EpochRecord(
+        epoch=epoch,
+        train_loss=float(loss_sum.item() / n),
+        train_accuracy=float(correct.item() / n),
+        val_loss=float(val_loss),
+        val_accuracy=float((val_logits.argmax(1).numpy() == val_labels).mean()),
+        seconds=round(seconds, 2),
+        images_per_second=round(n / seconds, 1),
+        images=n,
+    )
 
 
 @contextmanager

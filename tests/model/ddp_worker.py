@@ -15,6 +15,7 @@ generator, the sharding and the gradient averaging reproduce one process's train
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -56,7 +57,10 @@ def main(out: Path) -> None:
         )  # fmt: skip
         if is_rank_zero():
             torch.save(
-                {"weights": result.net.state_dict(), "history": result.history},
+                {
+                    "weights": result.net.state_dict(),
+                    "history": [asdict(row) for row in result.history],
+                },
                 out / "result.pt",
             )
 

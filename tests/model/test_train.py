@@ -31,7 +31,7 @@ def test_one_epoch_on_2000_images_learns(mnist: Mnist) -> None:
         held_out = predict_logits(result.net, mnist.train_images[-1000:]).argmax(1).numpy()
         accuracy = (held_out == mnist.train_labels[-1000:]).mean()
         assert accuracy >= 0.80, f"{arch}: {accuracy:.1%}"
-        assert result.history[0]["val_accuracy"] == accuracy
+        assert result.history[0].val_accuracy == accuracy
 
 
 def test_same_seed_same_weights_other_seed_other_weights(mnist: Mnist) -> None:
@@ -47,7 +47,7 @@ def test_limit_trains_on_the_first_images_only(mnist: Mnist) -> None:
     x, y = mnist.train_images, mnist.train_labels
     config = TrainConfig.for_arch("mlp", epochs=1, limit=256, device="cpu")
     result = train(config, x, y, x[-100:], y[-100:], progress=False)
-    assert result.history[0]["images"] == 256
+    assert result.history[0].images == 256
 
 
 def test_step_hook_sees_every_nth_step_stays_off_the_clock_and_can_stop(mnist: Mnist) -> None:
@@ -69,7 +69,7 @@ def test_step_hook_sees_every_nth_step_stays_off_the_clock_and_can_stop(mnist: M
     assert all(a < b for (_, a), (_, b) in itertools.pairwise(calls))
     sleeps = 0.2 * len(calls)
     assert result.seconds <= wall - sleeps  # the sleeps are not in the training time
-    assert result.history[0]["seconds"] <= wall - sleeps  # nor in the epoch's
+    assert result.history[0].seconds <= wall - sleeps  # nor in the epoch's
 
 
 def test_augmentation_keeps_shape_range_and_most_ink(mnist: Mnist) -> None:
@@ -154,4 +154,4 @@ def test_cuda_defaults_and_the_fast_recipe_train_on_the_gpu(mnist: Mnist) -> Non
     x, y = mnist.train_images, mnist.train_labels
     result = train(config, x, y, x[-2000:], y[-2000:], progress=False)
     assert result.device.type == "cuda"
-    assert result.history[0]["val_accuracy"] >= 0.9
+    assert result.history[0].val_accuracy >= 0.9
