@@ -27,16 +27,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import style_ab
-from benchmarks._common import (
-    arguments,
-    in_processes,
-    load_test_mnist,
-    markdown_table,
-    save_result,
-)
+from benchmarks._common import arguments, load_test_mnist, markdown_table, save_result
 from model.config import TrainConfig
 from model.data import Mnist
-from model.predictor import Predictor, resolve_model_path
+from model.predictor import Predictor
 
 LABELS_ALONE = "labels alone"
 NEVER_LOOKED_AT = "every writer never looked at"
@@ -79,18 +73,13 @@ def main(argv: list[str] | None = None) -> dict:
     )  # fmt: skip
     mnist = load_test_mnist()
     sets = measured_sets(args.quick, mnist)
-    default = Predictor.load(resolve_model_path(None), inference="eager")
-    limits = {"limit": 2_000, "epochs": 1} if args.quick else {}
-    recipe = TrainConfig.for_recipe("default", default.card.architecture, **limits)
+    default, recipe = style_ab.card_recipe(args.quick)
     compared = arms(recipe, args.teachers, args.teacher_weight)
     seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
-    calls = {  # a seed's arms one after the other, or side by side: under the same load
-        (arm, seed): partial(style_ab.from_scratch, config, seed, mnist, sets, readings)
-        for seed in seeds
-        for arm, config in compared.items()
-    }
-    done = in_processes(calls, args.jobs)
-    read = {arm: {seed: done[arm, seed] for seed in seeds} for arm in compared}
+    trained = partial(style_ab.from_scratch, mnist=mnist, sets=sets, read=readings)
+    read = style_ab.read_by_seed(
+        {arm: partial(trained, config) for arm, config in compared.items()}, seeds, args.jobs
+    )
     rows = style_ab.table_rows("default model, not retrained", readings(default, sets), read)
     columns = [*sets, *EXTRA]
     data = {

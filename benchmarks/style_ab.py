@@ -180,15 +180,31 @@ def from_scratch(
         return read(trained, sets)
 
 
+def card_recipe(quick: bool) -> tuple[Predictor, TrainConfig]:
+    """The committed default, and the recipe on its card on this device (its CUDA variant
+    on CUDA): one epoch of 2,000 images when `quick`."""
+    default = Predictor.load(resolve_model_path(None), inference="eager")
+    limits = {"limit": 2_000, "epochs": 1} if quick else {}
+    return default, TrainConfig.for_recipe("default", default.card.architecture, **limits)
+
+
+def read_by_seed(
+    arms: dict[str, Callable[[int], list[float]]], seeds: range, jobs: int
+) -> dict[str, dict[int, list[float]]]:
+    """Each arm's readings from each seed; a seed's arms start together, one after the
+    other or side by side (`jobs`), so that a pair runs under the same load."""
+    calls = {(arm, seed): partial(read, seed) for seed in seeds for arm, read in arms.items()}
+    done = in_processes(calls, jobs)
+    return {arm: {seed: done[arm, seed] for seed in seeds} for arm in arms}
+
+
 def arm_reader(
     training: str, quick: bool, mnist: Mnist, sets: dict[str, tuple[np.ndarray, np.ndarray]]
 ) -> tuple[Callable[[int], list[float]], list[float]]:
     """(seed -> one arm's readings on `sets`, the committed default's readings); the
     first pickles, so that arms can run in processes of their own (`--jobs`)."""
-    if training == "full":  # the card's recipe, on this device (its CUDA variant on CUDA)
-        default = Predictor.load(resolve_model_path(None), inference="eager")
-        limits = {"limit": 2_000, "epochs": 1} if quick else {}
-        recipe = TrainConfig.for_recipe("default", default.card.architecture, **limits)
+    if training == "full":
+        default, recipe = card_recipe(quick)
         return partial(from_scratch, recipe, mnist=mnist, sets=sets), readings(default, sets)
     base, card = load_checkpoint(resolve_model_path(None))
     train_x, train_y, _, _ = mnist.split()
@@ -230,13 +246,11 @@ def main(argv: list[str] | None = None) -> dict:
     sets = measured_sets(args.quick, mnist, [d for d, _ in added])  # before they are written
     reading, default = arm_reader(args.train, args.quick, mnist, sets)
     written = {AS_TODAY: [], WITH_CANDIDATES: added}
-    calls = {  # a seed's arms one after the other, or side by side: under the same load
-        (arm, seed): partial(read_with_candidates, candidates, reading, seed)
-        for seed in seeds
-        for arm, candidates in written.items()
-    }
-    done = in_processes(calls, args.jobs)
-    arms = {arm: {seed: done[arm, seed] for seed in seeds} for arm in written}
+    arms = read_by_seed(
+        {arm: partial(read_with_candidates, them, reading) for arm, them in written.items()},
+        seeds,
+        args.jobs,
+    )
     rows = table_rows(f"default model, not {'retrained' if full else 'fine-tuned'}", default, arms)
     candidates = ", ".join(f"{d}: {name}" for d, name in added)
     columns = [*sets, *(FULL_EXTRA if full else ())]
