@@ -124,7 +124,6 @@ def assert_flags_differ_only_at_their_cuts(
 def test_every_committed_model_compiles_to_the_same_answers(
     name: str, path: str, mnist: Mnist
 ) -> None:
-    """With or without a committed ONNX file (exported at load when there is none)."""
     weights = weights_path(MODELS_DIR, name)
     compiled = Predictor.load(weights, inference=path)
     assert compiled.inference == path

@@ -23,7 +23,7 @@ from model.card import read_card, sha256_file
 from model.checkpoint import card_path, weights_path
 from model.data import Mnist
 from model.onnx_export import ExportError, write_together
-from model.predictor import Predictor
+from model.predictor import Predictor, available_models
 from model.runtime import verified_file
 from settings import DEFAULT_ARCHITECTURE, REPO_ROOT
 from tests.model_files import break_model
@@ -205,8 +205,10 @@ def test_a_failed_write_leaves_the_graph_and_the_card_as_they_were(tmp_path: Pat
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_the_committed_default_model_has_its_verified_graph() -> None:
-    weights = weights_path(MODELS_DIR, DEFAULT_ARCHITECTURE)
+@pytest.mark.parametrize("name", available_models(MODELS_DIR))
+def test_every_committed_model_has_its_verified_graph(name: str) -> None:
+    """So that serving any of them, not only the default, imports no torch."""
+    weights = weights_path(MODELS_DIR, name)
     card = read_card(card_path(weights))
     assert verified_file(weights, card) is not None, "run: python run_model.py export"
     assert card.onnx.argmax_agreement >= 0.999
