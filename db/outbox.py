@@ -7,27 +7,6 @@ when it can; when the database cannot be reached it appends it here, a file unde
 reads it. `Outbox.flush` replays what waits, oldest first, once the database is
 back (the app calls it on the next submit and periodically).
 
-Crash safety, step by step:
-- One file per submission: written under `tmp/`, fsync'd, renamed into `pending/`
-  (atomic on POSIX), then `pending/` itself is fsync'd so the rename survives a power
-  cut. A crash leaves the whole file in `pending/` or nothing, never half of one.
-- A file is deleted only after the transaction that stored it committed. A crash (or
-  a lost commit acknowledgement) between the commit and the delete sends it again on
-  the next flush, and `repository.store` is idempotent by `client_request_id`:
-  still one row. For the same reason the delete needs no fsync.
-- One flusher at a time: an exclusive `flock` on `outbox.lock`. flock locks belong to
-  an open file, so two threads of one process exclude each other exactly like two
-  processes do. Whoever holds the lock reads, sends and deletes; nobody can send a
-  file twice at once or delete one another flusher has not stored.
-- A submission the database refuses as invalid would block the queue for ever. A
-  `Submission` is checked when it is made, so this needs a bug or a hand-edited
-  file; such a file moves to `rejected/` with the reason beside it, kept for a
-  person to look at, and replay goes on.
-
-File names start with a nanosecond sequence number, so their sort order is the
-replay order. Each app replica has its own outbox (its own DIGITLAB_HOME) while they
-share one database; idempotence by `client_request_id` makes that safe.
-
     python -m db.outbox            # how many submissions wait, and where
     python -m db.outbox flush      # send them now (DATABASE_URL)
 """
@@ -73,7 +52,29 @@ class FlushReport:
 
 
 class Outbox:
-    """The submissions of one app instance that wait for the database, in a folder."""
+    """The submissions of one app instance that wait for the database, in a folder.
+
+    Crash safety, step by step:
+    - One file per submission: written under `tmp/`, fsync'd, renamed into `pending/`
+      (atomic on POSIX), then `pending/` itself is fsync'd so the rename survives a
+      power cut. A crash leaves the whole file in `pending/` or nothing, never half.
+    - A file is deleted only after the transaction that stored it committed. A crash
+      (or a lost commit acknowledgement) between the commit and the delete sends it
+      again on the next flush, and `repository.store` is idempotent by
+      `client_request_id`: still one row. For the same reason the delete needs no fsync.
+    - One flusher at a time: an exclusive `flock` on `outbox.lock`. flock locks belong
+      to an open file, so two threads of one process exclude each other exactly like
+      two processes do. Whoever holds the lock reads, sends and deletes; nobody can
+      send a file twice at once or delete one another flusher has not stored.
+    - A submission the database refuses as invalid would block the queue for ever. A
+      `Submission` is checked when it is made, so this needs a bug or a hand-edited
+      file; such a file moves to `rejected/` with the reason beside it, kept for a
+      person to look at, and replay goes on.
+
+    File names start with a nanosecond sequence number, so their sort order is the
+    replay order. Each app replica has its own outbox (its own DIGITLAB_HOME) while
+    they share one database; idempotence by `client_request_id` makes that safe.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)

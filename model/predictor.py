@@ -2,32 +2,9 @@
 
 `Predictor.load()` reads a checkpoint and its card (verifying the weights' SHA-256),
 `predict()` turns any canvas or photo into a `Prediction` through `canvas_to_mnist`,
-and `predict_batch()` scores many MNIST-form images at once.
-
-Probabilities are calibrated: logits are divided by the card's temperature (fitted
-at training, `model.pipeline`), so "90 %" means right about nine times in ten. A prediction
-is `unsure` when its confidence is below the card's threshold or when the drawing's
-features lie far from every digit the model was trained on (`model.novelty`): the
-app says so instead of presenting a confident wrong answer.
-
-Three ways to run the network, chosen by `DIGITLAB_INFERENCE` (`settings.py`):
-`onnx` (the default) runs the exported graph in ONNX Runtime (`model.runtime`: the
-file the card vouches for, else exported from the verified weights at load), with
-the novelty detector's pooled features as a second output; serving the card's file
-imports no torch (the weights are still checked against the card; `Predictor.net`
-loads them on first use); `torchscript` traces the
-network at load with the same outputs, freezes it and folds BatchNorm into the
-convolutions; `eager` runs the PyTorch modules and reads the features with forward
-hooks (`FeatureTap`). All give the same probabilities (to float rounding) and the same
-unsure flags; if building a graph fails, or it disagrees with the eager network on a
-check input, the Predictor logs a warning and runs eager.
-
-Thread safety: Streamlit sessions share one cached Predictor. PyTorch inference runs
-in eval mode under `torch.inference_mode`, which reads the weights and writes nothing
-shared (BatchNorm uses its stored statistics); ONNX Runtime sessions are
-thread-safe, the compiled networks return their features instead of storing them,
-and the eager path's hooks keep what they see per thread. Concurrent calls need no
-lock (loading the network on first use takes one).
+and `predict_batch()` scores many MNIST-form images at once. The network runs in ONNX
+Runtime, TorchScript or eager PyTorch (`DIGITLAB_INFERENCE`), with the same answers;
+README's "How the network runs" says how each is built and checked.
 """
 
 from __future__ import annotations
@@ -192,6 +169,25 @@ def compile_torchscript(
 
 
 class Predictor:
+    """A verified model, its card and its novelty detector, ready to answer.
+
+    Probabilities are calibrated: logits are divided by the card's temperature (fitted
+    at training, `model.pipeline`), so "90 %" means right about nine times in ten. A
+    prediction is `unsure` when its confidence is below the card's threshold or when its
+    features lie far from every digit the model was trained on (`model.novelty`): the
+    app says so instead of presenting a confident wrong answer.
+
+    If building the compiled graph fails, or it disagrees with the eager network on a
+    check input, the Predictor logs a warning and runs eager.
+
+    Streamlit sessions share one Predictor, and concurrent calls need no lock: PyTorch
+    runs in eval mode under `torch.inference_mode` (BatchNorm reads its stored
+    statistics, nothing shared is written), ONNX Runtime sessions are thread-safe, the
+    compiled networks return their features instead of storing them, and the eager
+    path's hooks (`FeatureTap`) keep what they see per thread. Loading the network on
+    first use takes a lock.
+    """
+
     def __init__(
         self,
         net: torch.nn.Module | None,
