@@ -5,8 +5,8 @@ Revises: 0002
 Create Date: 2026-11-23
 
 Why: at 1,000,000 predictions every Statistics chart aggregated about 700,000
-labelled rows on each page view (0.2-2.4 s each on 2 cores; a covering index alone
-still left the unfiltered charts at 160-900 ms). The dashboard filters by model
+labelled rows on each page view, too slow even with a covering index (README's
+database benchmark has today's figures). The dashboard filters by model
 version and whole UTC days, so the counts it needs can be kept per (day, model
 version, true label, predicted digit, confidence bin): n and the sum of confidences.
 Every chart then sums at most a few hundred thousand small rows (a year of days x
