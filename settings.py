@@ -116,20 +116,7 @@ def _path(name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _positive_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise ValueError(f"{name} must be a positive whole number of seconds, got {value!r}")
-    return number
-
-
-def _whole_number(name: str, default: int, minimum: int) -> int:
+def _whole_number(name: str, default: int, minimum: int, unit: str = "") -> int:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
@@ -138,7 +125,7 @@ def _whole_number(name: str, default: int, minimum: int) -> int:
     except ValueError:
         number = minimum - 1
     if number < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be a whole number{unit} >= {minimum}, got {value!r}")
     return number
 
 
@@ -166,7 +153,9 @@ def get_settings() -> Settings:
         default_model=os.environ.get("DIGITLAB_DEFAULT_MODEL", "").strip() or DEFAULT_ARCHITECTURE,
         device=os.environ.get("DIGITLAB_DEVICE", "").strip() or "auto",
         database_owner_url=os.environ.get("DATABASE_OWNER_URL", "").strip(),
-        db_connect_timeout=_positive_int("DIGITLAB_DB_CONNECT_TIMEOUT", 5),
+        db_connect_timeout=_whole_number(
+            "DIGITLAB_DB_CONNECT_TIMEOUT", 5, minimum=1, unit=" of seconds"
+        ),
         app_db_password=os.environ.get("DIGITLAB_APP_DB_PASSWORD") or None,
         analyst_db_password=os.environ.get("DIGITLAB_ANALYST_DB_PASSWORD") or None,
         world_size=_whole_number("WORLD_SIZE", 1, minimum=1),
