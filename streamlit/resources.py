@@ -73,30 +73,12 @@ def choose_model(key: str) -> Predictor | None:
         return None
     serving = serving_choice()
     default = serving.name
-    if serving.missing is not None:
-        st.warning(
-            f"The champion's weights `{serving.missing}` are missing, so the default model "
-            f"`{default}` serves instead. Restore the file, or promote another model "
-            "(`python run_model.py promote NAME`).",
-            icon=":material/warning:",
-        )
+    _warn_when_the_default_cannot_serve(serving, names)
     # A person's own pick (kept across pages) wins; otherwise the serving model, which
     # follows promotions on the next rerun.
     current = st.session_state.get(SELECTED_MODEL)
     if current not in names:
         current = default if default in names else names[0]
-    if default not in names:
-        from model.nets import ARCHITECTURES  # torch: only to word this warning
-
-        known = default in ARCHITECTURES
-        train = f"--arch {default}" if known else f"--arch <arch> --name {default}"
-        st.warning(
-            f"The default model `{default}` is not in `{get_settings().models_dir}` "
-            f"(weights `{default}.pt` and card `{default}.json`). Train it with "
-            f"`python run_model.py {train}`, or set DIGITLAB_DEFAULT_MODEL; "
-            f"the other saved models are offered meanwhile.",
-            icon=":material/warning:",
-        )
     st.session_state[key] = current
     name = st.selectbox(
         "Model",
@@ -113,6 +95,30 @@ def choose_model(key: str) -> Predictor | None:
         choose = f" Choose another model above ({', '.join(others)})." if others else ""
         st.error(f"**Model `{name}` cannot be used.** {error}.{choose}", icon=":material/error:")
         return None
+
+
+def _warn_when_the_default_cannot_serve(serving: champion.ServingChoice, names: list[str]) -> None:
+    """Say why the champion or the default model is not what the selector offers first."""
+    default = serving.name
+    if serving.missing is not None:
+        st.warning(
+            f"The champion's weights `{serving.missing}` are missing, so the default model "
+            f"`{default}` serves instead. Restore the file, or promote another model "
+            "(`python run_model.py promote NAME`).",
+            icon=":material/warning:",
+        )
+    if default not in names:
+        from model.nets import ARCHITECTURES  # torch: only to word this warning
+
+        known = default in ARCHITECTURES
+        train = f"--arch {default}" if known else f"--arch <arch> --name {default}"
+        st.warning(
+            f"The default model `{default}` is not in `{get_settings().models_dir}` "
+            f"(weights `{default}.pt` and card `{default}.json`). Train it with "
+            f"`python run_model.py {train}`, or set DIGITLAB_DEFAULT_MODEL; "
+            f"the other saved models are offered meanwhile.",
+            icon=":material/warning:",
+        )
 
 
 def follow_the_champion(serving: str) -> None:
