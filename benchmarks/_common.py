@@ -65,15 +65,20 @@ def load_test_mnist() -> Mnist:
 def arguments(
     doc: str | None, argv: Sequence[str] | None = None, **extra: Any
 ) -> argparse.Namespace:
-    """The options every benchmark takes (`--quick`), plus `extra` name -> default.
+    """The options every benchmark takes (`--quick`), plus `extra` name -> default
+    (a bool default makes a switch).
 
     `python -m benchmarks --quick` passes `--quick` to every script; each one picks
     its own small sizes for it.
     """
-    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser = argparse.ArgumentParser(description=(doc or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a short run")
     for name, default in extra.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(default, bool):  # a switch: --name and --no-name
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
     return parser.parse_args(argv)
 
 

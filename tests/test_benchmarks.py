@@ -441,3 +441,40 @@ def test_the_distillation_ab_compares_the_recipe_with_and_without_teachers() -> 
     read = distil_ab.readings(default, small)
     assert len(read) == len(small) + len(distil_ab.EXTRA)
     assert read[-1] == default.score_batch(never_looked_at[0][:300]).unsure.mean() > 0
+
+
+def test_distillation_pairs_measured_apart_add_up_when_they_compare_the_same(
+    tmp_path: Path,
+) -> None:
+    from benchmarks import distil_ab
+
+    assert _common.arguments(None, [], add=False).add is False
+    assert _common.arguments(None, ["--add"], add=False).add is True
+    sets = ["held-out styles", "MNIST validation"]
+    arms = {"labels alone": {"2": [0.98, 0.99]}, "taught by mlp": {"2": [0.97, 0.995]}}
+    data = {"teachers": "mlp", "sets": sets, "arms": arms}  # saved before teacher_weight was
+    cpu = {**_common.machine(), "gpu": None}
+    saved = _common.save_result("distil_ab", data, "", quick=False, info=cpu, results_dir=tmp_path)
+    same = {"teachers": "mlp", "teacher_weight": 0.5, "sets": sets, "gpu": None}
+    earlier, runs = distil_ab.earlier_seeds(saved, same)
+    assert earlier == {"labels alone": {2: [0.98, 0.99]}, "taught by mlp": {2: [0.97, 0.995]}}
+    assert len(runs) == 1 and "python" in runs[0]
+    today = {"labels alone": {3: [0.96, 0.99], 2: [0.5, 0.5]}, "taught by mlp": {3: [0.97, 0.99]}}
+    assert distil_ab.joined(earlier, today) == {
+        "labels alone": {2: [0.5, 0.5], 3: [0.96, 0.99]},
+        "taught by mlp": {2: [0.97, 0.995], 3: [0.97, 0.99]},
+    }
+    for changed, named in [
+        ({"teacher_weight": 0.25}, "teacher_weight 0.5"),
+        ({"teachers": "cnn"}, "teachers 'mlp'"),
+        ({"gpu": "NVIDIA H200"}, "gpu None"),
+    ]:
+        with pytest.raises(SystemExit, match=f"compared another {named}; run without --add"):
+            distil_ab.earlier_seeds(saved, {**same, **changed})
+    _common.save_result("distil_ab", data, "", quick=True, info=cpu, results_dir=tmp_path)
+    with pytest.raises(SystemExit, match="compared another quick True"):
+        distil_ab.earlier_seeds(saved, same)
+    with pytest.raises(SystemExit, match=r"no earlier run in .*; run without --add first"):
+        distil_ab.earlier_seeds(tmp_path / "none.json", same)
+    with pytest.raises(SystemExit, match="--add joins full runs only"):
+        distil_ab.main(["--quick", "--add"])
