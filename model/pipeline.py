@@ -29,7 +29,6 @@ from model.card import (
     ModelCard,
     NoveltyEntry,
     RobustnessReport,
-    StyleProxyReport,
     UnsureReport,
     git_commit,
     write_card,
@@ -230,15 +229,12 @@ def measure(net: nn.Module, card: ModelCard, mnist: Mnist, canvases: int = 2000)
         card,
         unsure_report=unsure,
         robustness=report,
-        style_proxy=style_proxy_report(predictor, "held-out people"),
-        style_proxy_held_out_styles=style_proxy_report(predictor, "held-out styles"),
+        style_proxy=robustness.style_proxy(predictor, robustness.proxy_digits("held-out people")),
+        style_proxy_held_out_styles=robustness.style_proxy(
+            predictor, robustness.proxy_digits("held-out styles")
+        ),
     )
     return Measured(card, detector_file, test, softmax(test_logits, temperature))
-
-
-def style_proxy_report(predictor: Predictor, split: str) -> StyleProxyReport:
-    """`robustness.style_proxy` on a proxy split, as the card holds it."""
-    return robustness.style_proxy(predictor, robustness.proxy_digits(split))
 
 
 def fit_novelty(
