@@ -259,12 +259,17 @@ def save_result(
         "quick": quick,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": info,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": command_line(),
         "results": data,
         "markdown": text,
     }
     path.write_text(json.dumps(record, indent=2, default=_plain) + "\n")
     return path
+
+
+def command_line() -> str:
+    """How this run was started, as a result file records it."""
+    return " ".join([Path(sys.executable).name, *sys.argv])
 
 
 def _plain(value: Any) -> Any:

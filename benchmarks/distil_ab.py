@@ -34,6 +34,7 @@ from benchmarks import style_ab
 from benchmarks._common import (
     RESULTS_DIR,
     arguments,
+    command_line,
     load_test_mnist,
     machine,
     markdown_table,
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     read = joined(earlier, read)
     rows = style_ab.table_rows("default model, not retrained", readings(default, sets), read)
-    runs.append(" ".join(["python", "benchmarks/distil_ab.py", *(argv or sys.argv[1:])]))
+    runs.append(command_line())
     data = {**comparison, "sets": columns, "arms": read, "rows": rows, "runs": runs}
     markdown = markdown_table(["targets", "seed", *columns], rows)
     save_result("distil_ab", data, markdown, quick=args.quick)
