@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -30,11 +31,35 @@ from db.submission import ModelIdentity, Submission
 
 STATUSES = ("all", "labelled", "unlabelled", "wrong", "unsure")
 
-PREDICTION_COLUMNS = (
-    "id", "created_at", "model_version_id", "model_name", "predicted_digit", "confidence",
-    "probabilities", "unsure", "true_label", "labeled_at", "source", "latency_ms",
-    "session_id", "client_request_id", "image", "strokes", "canvas_width", "canvas_height",
-)  # fmt: skip
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    """A stored prediction with its model version's name.
+
+    What `get_prediction` returns; its fields are `list_predictions`' columns.
+    """
+
+    id: int
+    created_at: datetime
+    model_version_id: int
+    model_name: str
+    predicted_digit: int
+    confidence: float
+    probabilities: list[float]
+    unsure: bool
+    true_label: int | None
+    labeled_at: datetime | None
+    source: str
+    latency_ms: float | None
+    session_id: str | None
+    client_request_id: str
+    image: bytes
+    strokes: list[list[list[float]]] | None
+    canvas_width: int | None
+    canvas_height: int | None
+
+
+PREDICTION_COLUMNS = tuple(field.name for field in fields(StoredPrediction))
 MODEL_VERSION_COLUMNS = (
     "id", "name", "architecture", "weights_sha256", "parameter_count", "test_accuracy",
     "created_at", "card",
@@ -158,13 +183,13 @@ def delete_prediction(session: Session, prediction_id: int) -> None:
         raise ValueError(_no_prediction(identifier))
 
 
-def get_prediction(session: Session, prediction_id: int) -> dict[str, Any]:
-    """One prediction as a dict with the `list_predictions` columns."""
+def get_prediction(session: Session, prediction_id: int) -> StoredPrediction:
+    """One prediction, with the `list_predictions` columns."""
     identifier = check.whole_number(prediction_id, "prediction_id")
     row = session.execute(_prediction_query().where(Prediction.id == identifier)).first()
     if row is None:
         raise ValueError(_no_prediction(identifier))
-    return dict(row._mapping)
+    return StoredPrediction(**row._mapping)
 
 
 def list_predictions(

@@ -161,7 +161,7 @@ def test_set_label_refuses_bad_labels_and_leaves_the_row(
         repository.set_label(session, prediction_id, label)
     with session_scope(db_url) as session:
         row = repository.get_prediction(session, prediction_id)
-    assert row["true_label"] is None and row["labeled_at"] is None
+    assert row.true_label is None and row.labeled_at is None
 
 
 def test_set_label_on_unknown_id_is_a_value_error(db_url: str) -> None:

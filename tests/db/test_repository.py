@@ -52,18 +52,18 @@ def test_store_round_trips_every_field(db_url: str) -> None:
     with session_scope(db_url) as session:
         row = repository.get_prediction(session, prediction_id)
 
-    assert row["id"] == prediction_id and row["client_request_id"] == "req-1"
-    assert row["model_name"] == "cnn-test"
-    assert row["predicted_digit"] == 7 and row["confidence"] == 0.75
-    assert row["probabilities"] == pytest.approx(submission.probabilities)
-    assert row["image"] == image.tobytes() == submission.image
-    assert np.array_equal(repository.image_as_array(row["image"]), image)
-    assert row["source"] == "upload" and row["unsure"] is True
-    assert row["latency_ms"] == 4.2 and row["session_id"] == "browser-1"
-    assert row["true_label"] is None and row["labeled_at"] is None
-    assert (row["strokes"], row["canvas_width"], row["canvas_height"]) == (None, None, None)
-    assert row["created_at"].tzinfo is not None
-    assert before <= row["created_at"] <= datetime.now(UTC) + timedelta(seconds=5)
+    assert row.id == prediction_id and row.client_request_id == "req-1"
+    assert row.model_name == "cnn-test"
+    assert row.predicted_digit == 7 and row.confidence == 0.75
+    assert row.probabilities == pytest.approx(submission.probabilities)
+    assert row.image == image.tobytes() == submission.image
+    assert np.array_equal(repository.image_as_array(row.image), image)
+    assert row.source == "upload" and row.unsure is True
+    assert row.latency_ms == 4.2 and row.session_id == "browser-1"
+    assert row.true_label is None and row.labeled_at is None
+    assert (row.strokes, row.canvas_width, row.canvas_height) == (None, None, None)
+    assert row.created_at.tzinfo is not None
+    assert before <= row.created_at <= datetime.now(UTC) + timedelta(seconds=5)
 
 
 def test_store_keeps_the_drawing_and_the_time_given(db_url: str) -> None:
@@ -73,9 +73,9 @@ def test_store_keeps_the_drawing_and_the_time_given(db_url: str) -> None:
     submission = make_submission("drawn", label=4, drawing=drawing, created_at=made)
     with session_scope(db_url) as session:
         row = repository.get_prediction(session, repository.store(session, submission))
-    assert row["strokes"] == [[[10.0, 20.5], [11.0, 22.0]], [[140, 30], [141, 250], [139.25, 251]]]
-    assert (row["canvas_width"], row["canvas_height"]) == (280, 200)
-    assert row["created_at"] == made == row["labeled_at"] and row["true_label"] == 4
+    assert row.strokes == [[[10.0, 20.5], [11.0, 22.0]], [[140, 30], [141, 250], [139.25, 251]]]
+    assert (row.canvas_width, row.canvas_height) == (280, 200)
+    assert row.created_at == made == row.labeled_at and row.true_label == 4
 
 
 def test_a_drawing_labelled_as_it_is_stored_is_labelled_by_the_databases_clock(
@@ -84,7 +84,7 @@ def test_a_drawing_labelled_as_it_is_stored_is_labelled_by_the_databases_clock(
     with session_scope(db_url) as session:
         row_id = repository.store(session, make_submission("at once", label=2))
         row = repository.get_prediction(session, row_id)
-    assert row["labeled_at"] == row["created_at"] and row["true_label"] == 2
+    assert row.labeled_at == row.created_at and row.true_label == 2
 
 
 def test_same_client_request_id_twice_makes_one_row(db_url: str) -> None:
@@ -111,8 +111,8 @@ def test_a_labelled_resubmission_labels_the_stored_row(db_url: str) -> None:
         assert repository.store(session, unlabelled) == first  # no label: keeps the label
         assert repository.store(session, unlabelled.labelled(5)) == first  # a correction
         corrected = repository.get_prediction(session, first)
-    assert labelled["true_label"] == 6 and labelled["labeled_at"] is not None
-    assert corrected["true_label"] == 5 and corrected["labeled_at"] >= labelled["labeled_at"]
+    assert labelled.true_label == 6 and labelled.labeled_at is not None
+    assert corrected.true_label == 5 and corrected.labeled_at >= labelled.labeled_at
     with session_scope(db_url) as session:
         assert len(repository.list_predictions(session, limit=None)) == 1
 
@@ -147,16 +147,16 @@ def test_label_set_change_and_clear(db_url: str, make_prediction: Callable[..., 
         repository.clear_label(session, prediction_id)
     with session_scope(db_url) as session:
         cleared = repository.get_prediction(session, prediction_id)
-    assert first["true_label"] == 9 and first["labeled_at"] is not None
-    assert changed["true_label"] == 4 and changed["labeled_at"] >= first["labeled_at"]
-    assert cleared["true_label"] is None and cleared["labeled_at"] is None
+    assert first.true_label == 9 and first.labeled_at is not None
+    assert changed.true_label == 4 and changed.labeled_at >= first.labeled_at
+    assert cleared.true_label is None and cleared.labeled_at is None
 
 
 def test_label_given_with_the_prediction(db_url: str, make_prediction: Callable[..., int]) -> None:
     prediction_id = make_prediction(true_label=2)
     with session_scope(db_url) as session:
         row = repository.get_prediction(session, prediction_id)
-    assert row["true_label"] == 2 and row["labeled_at"] is not None
+    assert row.true_label == 2 and row.labeled_at is not None
 
 
 def test_delete_prediction(db_url: str, make_prediction: Callable[..., int]) -> None:

@@ -297,7 +297,7 @@ def test_confidence_histogram_equals_counts_from_the_raw_rows(db_url: str) -> No
                 confidence=float(confidence),
             )
             ids.append(repository.store(session, submission))
-        right = repository.get_prediction(session, ids[0])["predicted_digit"]
+        right = repository.get_prediction(session, ids[0]).predicted_digit
         repository.set_label(session, ids[0], (right + 1) % 10)  # corrected: now wrong
         repository.clear_label(session, ids[1])
     with session_scope(db_url) as session:
