@@ -9,12 +9,17 @@ user's digit takes: pointer strokes -> canvas pixels -> model -> Prediction metr
 from __future__ import annotations
 
 import functools
+import io
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from db import repository
+from db.drawing_file import parse_line
 from model.predictor import Predictor
 from testing_support.canvas_strokes import draw_with_mouse, draw_with_touch, drawing_surface
 from testing_support.digit_paths import DIGIT_STROKES
@@ -86,3 +91,33 @@ def test_every_page_renders(desktop_page: Page, app_url: str, page_name: str, sc
     desktop_page.wait_for_load_state("networkidle")
     assert desktop_page.get_by_test_id("stException").count() == 0
     desktop_page.screenshot(path=str(screenshot_dir / f"{page_name}.png"))
+
+
+def test_history_downloads_hold_every_stored_drawing(
+    desktop_page: Page, app_url: str, e2e_database_url: str
+):
+    """What a person saves from History is what the database holds: CSV and JSON Lines."""
+    rows = stored(e2e_database_url)
+    assert len(rows) >= 3, "runs after the drawing tests, which store three drawings"
+    desktop_page.goto(f"{app_url}/history")
+    expect(desktop_page.get_by_role("heading", name="History")).to_be_visible(
+        timeout=APP_READY_TIMEOUT_MS
+    )
+    table = pd.read_csv(io.BytesIO(_download(desktop_page, "Download CSV")))
+    assert list(table["id"]) == list(rows["id"])
+    assert list(table["true_label"]) == list(rows["true_label"])
+    lines = _download(desktop_page, "Download JSON Lines").decode("utf-8").splitlines()
+    records = {record.request_id: record for record in map(parse_line, lines)}
+    assert set(records) == set(rows["client_request_id"])
+    for row in rows.itertuples():
+        record = records[row.client_request_id]
+        assert record.label == row.true_label and record.drawing is not None
+        picture = np.asarray(Image.open(io.BytesIO(record.png)))
+        assert np.array_equal(picture, repository.image_as_array(row.image))
+
+
+def _download(page: Page, label: str) -> bytes:
+    button = page.get_by_test_id("stDownloadButton").filter(has_text=label)
+    with page.expect_download(timeout=ANSWER_TIMEOUT_MS) as event:
+        button.get_by_role("button").click()
+    return Path(event.value.path()).read_bytes()
