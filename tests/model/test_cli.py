@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from model.card import sha256_file
+from model.image_io import read_image
 from model.predictor import Predictor, resolve_model_path
 from settings import REPO_ROOT
 
@@ -152,8 +153,11 @@ def test_predict_mixed_good_and_unreadable_files(smoke_run, image_files, mnist_d
     assert done.returncode == 1
     good = [line.split("\t") for line in done.stdout.splitlines()]
     assert [Path(row[0]).name for row in good] == ["digit0.png", "digit1.jpeg"]
+    predictor = Predictor.load(out / "lenet5-fast.pt")
     for row in good:
-        assert row[1] in "0123456789" and 0 <= float(row[2]) <= 1 and row[3] in {"sure", "unsure"}
+        read = predictor.predict(read_image(Path(row[0])))
+        verdict = "unsure" if read.unsure else "sure"
+        assert row[1:] == [str(read.digit), f"{read.confidence:.3f}", verdict]
     errors = done.stderr.splitlines()
     assert len(errors) == 4 and "Traceback" not in done.stderr
     for key, reason in (

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from model.calibration import UNSURE_BELOW
-from model.card import Calibration, ModelCard, read_card
+from model.card import Calibration, ModelCard, read_card, sha256_file
 from model.checkpoint import ModelLoadError, card_path, save_checkpoint
 from model.config import TrainConfig
 from model.data import Mnist
@@ -87,7 +87,7 @@ def test_saved_detector_loads_without_pickle_and_gives_the_same_distances(tmp_pa
     train_x, train_y = clusters(np.random.default_rng(3), 100)
     detector = NoveltyDetector.fit(train_x, train_y)
     sha = detector.save(tmp_path / "d.npz")
-    assert len(sha) == 64
+    assert sha == sha256_file(tmp_path / "d.npz")
     loaded = NoveltyDetector.load(tmp_path / "d.npz", threshold=12.5)
     np.testing.assert_allclose(loaded.distances(train_x), detector.distances(train_x))
     assert loaded.threshold == 12.5

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from model.calibration import fit_temperature
-from model.card import Calibration, ModelCard
+from model.card import Calibration, ModelCard, sha256_file
 from model.checkpoint import save_checkpoint
 from model.config import TrainConfig
 from model.data import Mnist
@@ -76,7 +76,7 @@ def test_batch_refuses_input_not_in_mnist_form(predictor, bad) -> None:
         predictor.predict_batch(bad)
 
 
-def test_predict_one_canvas(predictor, mnist: Mnist) -> None:
+def test_predict_one_canvas(predictor, mnist: Mnist, models_dir: Path) -> None:
     canvas = upscale(mnist.test_images[0])  # a 7, 280 x 280
     prediction = predictor.predict(canvas)
     assert prediction is not None
@@ -84,7 +84,8 @@ def test_predict_one_canvas(predictor, mnist: Mnist) -> None:
     assert prediction.confidence == pytest.approx(float(prediction.probabilities.max()))
     assert prediction.input28.shape == (28, 28) and prediction.input28.dtype == np.uint8
     assert prediction.unsure == (prediction.confidence < predictor.unsure_threshold)
-    assert prediction.model_name == "tiny" and len(prediction.model_sha256) == 64
+    assert prediction.model_name == "tiny"
+    assert prediction.model_sha256 == sha256_file(models_dir / "tiny.pt")
     assert prediction.latency_ms > 0
     record = json.loads(json.dumps(prediction.as_dict()))
     assert record["digit"] == prediction.digit and len(record["probabilities"]) == 10
