@@ -258,7 +258,7 @@ def test_a_time_of_day_filter_counts_from_the_rows(db_url: str) -> None:
     assert kpis.labelled_last_24h == len(last_day)
 
 
-def test_the_dashboard_reads_the_summary(db_url: str, monkeypatch) -> None:
+def test_the_dashboard_reads_the_summary(db_url: str) -> None:
     """Whole-day filters are answered from prediction_stats, not by scanning predictions."""
     populate(db_url, n=40, seed=3)
     with session_scope(db_url) as session:

@@ -30,19 +30,16 @@ def default_predictor() -> Predictor:
     return Predictor.load(weights_path(REPO_ROOT / "saved_models", DEFAULT_ARCHITECTURE))
 
 
-def test_default_model_reads_held_out_people_as_its_card_says(default_predictor) -> None:
-    card = default_predictor.card.style_proxy
-    assert card is not None, "the default model's card has no style_proxy: retrain it"
-    report = style_proxy(default_predictor, proxy_digits())
-    assert report.n == card.n and report.people == card.people
-    assert abs(report.accuracy - card.accuracy) <= TOLERANCE
-    assert abs(report.unsure_share - card.unsure_share) <= TOLERANCE
-
-
-def test_default_model_reads_unseen_styles_as_its_card_says(default_predictor) -> None:
-    card = default_predictor.card.style_proxy_held_out_styles
-    assert card is not None, "the default model's card has no held-out styles proxy: retrain it"
-    report = style_proxy(default_predictor, proxy_digits("held-out styles"))
+@pytest.mark.parametrize(
+    ("split", "field"),
+    [("held-out people", "style_proxy"), ("held-out styles", "style_proxy_held_out_styles")],
+)
+def test_default_model_reads_each_proxy_split_as_its_card_says(
+    default_predictor, split: str, field: str
+) -> None:
+    card = getattr(default_predictor.card, field)
+    assert card is not None, f"the default model's card has no {field}: retrain it"
+    report = style_proxy(default_predictor, proxy_digits(split))
     assert report.n == card.n and report.people == card.people
     assert abs(report.accuracy - card.accuracy) <= TOLERANCE
     assert abs(report.unsure_share - card.unsure_share) <= TOLERANCE
