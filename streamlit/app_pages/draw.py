@@ -1,25 +1,23 @@
 """Draw: sketch a digit, watch the prediction follow every stroke, label it in one click.
 
-Layout only. The flow a user sees: draw -> the answer updates on pen-up (no button)
--> press the digit they meant -> it is stored with that label and its strokes, a
-toast confirms, and the canvas is blank for the next one. Nothing is stored while
-only drawing; an answer left without a label (Clear, the canvas's own reset, a photo
-replaced or removed) is stored unlabelled. The upload tab is the same flow for a
-photo of a digit on paper.
+Layout. The flow a user sees: draw -> the answer updates on pen-up (no button) ->
+press the digit they meant -> it is stored with that label and its strokes, a toast
+confirms, and the canvas is blank for the next one. Nothing is stored while only
+drawing; an answer left without a label (Clear, the canvas's own reset, a photo
+replaced or removed) is stored unlabelled (`answers.py`). The upload tab is the same
+flow for a photo of a digit on paper.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
+import answers
 import charts
 import drawable_canvas
 import resources
 import streamlit as st
 
-from db.feedback import Delivery
-from db.submission import Drawing
 from model.image_io import ImageReadError, read_image
 
 if TYPE_CHECKING:
@@ -33,112 +31,12 @@ BRUSH_PX = 18
 INK = "#ffffff"
 PAPER = "#000000"
 
-# Bumping a generation blanks the canvas (in place) / gives the uploader a new key.
-CANVAS_GENERATION = "canvas_generation"
-UPLOAD_GENERATION = "upload_generation"
-GENERATION_KEYS = {"canvas": CANVAS_GENERATION, "upload": UPLOAD_GENERATION}
-NOTICE = "draw_notice"  # (text, icon) of a toast a callback asks the next run to show
 # An unsure answer names the runner-up when it is at least this likely: one chance in
 # six or more is a real alternative, not noise in the probabilities.
 NAMED_RUNNER_UP = 0.15
 
 
-def _next(generation_key: str) -> None:
-    st.session_state[generation_key] = st.session_state.get(generation_key, 0) + 1
-
-
-def _pending_key(source: str) -> str:
-    return f"pending-{source}"
-
-
-def _deliver(submission: Submission) -> Delivery:
-    """Submit to the store; a toast (by the next run) when even the local disk refused it."""
-    delivery = resources.feedback_store().submit(submission)
-    if delivery is Delivery.NOT_SAVED:
-        said = "" if submission.true_label is None else f" (you said {submission.true_label})"
-        _notice(
-            f"Not saved: this server cannot store it right now{said}. Try again in a moment.",
-            ":material/error:",
-        )
-    return delivery
-
-
-def _store_unlabelled(source: str) -> None:
-    """The answer shown but never labelled is stored as it is (the user moved on)."""
-    pending = st.session_state.pop(_pending_key(source), None)
-    if pending is not None:
-        _deliver(pending)
-
-
-def _clear_canvas() -> None:
-    """Clear button callback: keep the answer shown, unlabelled; blank the canvas."""
-    _store_unlabelled("canvas")
-    _next(CANVAS_GENERATION)
-
-
-def _store_labelled(submission: Submission, label: int, generation_key: str) -> None:
-    """Label button callback: store the answer shown with its true label, then start afresh.
-
-    The submission (and its request id) was fixed when the buttons were drawn, so a
-    double click sends the same id twice and the store keeps one row. The toast is
-    shown by the next run (`show_notice`): an element sent from a callback of a
-    fragment lands on top of the page's elements and shifts them.
-    """
-    st.session_state.pop(_pending_key(submission.source), None)
-    delivery = _deliver(submission.labelled(label))
-    if delivery is Delivery.NOT_SAVED:
-        return
-    predicted = submission.predicted_digit
-    verdict = "right" if label == predicted else f"it said {predicted}"
-    if delivery is Delivery.QUEUED:
-        _notice(
-            f"Saved as **{label}** ({verdict}) on this server; it will be sent when the "
-            "database is back.",
-            ":material/cloud_upload:",
-        )
-    else:
-        _notice(f"Saved as **{label}** ({verdict}).", ":material/check_circle:")
-    _next(generation_key)
-
-
-def _notice(text: str, icon: str) -> None:
-    st.session_state[NOTICE] = (text, icon)
-
-
-def show_notice() -> None:
-    """The toast a callback left for this run, if any."""
-    notice = st.session_state.pop(NOTICE, None)
-    if notice is not None:
-        st.toast(notice[0], icon=notice[1])
-
-
-def pending_answer(
-    predictor: Predictor, prediction: Prediction, source: str, drawing: Drawing | None = None
-) -> Submission:
-    """The answer now shown, as the store would keep it; kept until labelled or left.
-
-    Its request id names this picture on this blank canvas / uploader: the same
-    drawing again (a rerun, a double click) is the same row, another one a new row.
-    """
-    generation = st.session_state.get(GENERATION_KEYS[source], 0)
-    picture = hashlib.sha256(prediction.input28.tobytes()).hexdigest()[:16]
-    request_id = f"{resources.browser_session_id()}:{source}:{generation}:{picture}"
-    submission = resources.submission(
-        predictor, prediction, source=source, client_request_id=request_id, drawing=drawing
-    )
-    st.session_state[_pending_key(source)] = submission
-    return submission
-
-
-def canvas_drawing_record(canvas: drawable_canvas.CanvasDrawing) -> Drawing | None:
-    """The strokes to store beside the 28x28, or None when the store would refuse them."""
-    try:
-        return Drawing(strokes=canvas.strokes, canvas_width=CANVAS_PX, canvas_height=CANVAS_PX)
-    except ValueError:
-        return None
-
-
-def show_prediction(submission: Submission, prediction: Prediction, generation_key: str) -> None:
+def show_prediction(submission: Submission, prediction: Prediction) -> None:
     """The answer and how sure, the label buttons right under it, then the details.
 
     Buttons sit directly below the answer so that on a phone, where the columns
@@ -156,7 +54,7 @@ def show_prediction(submission: Submission, prediction: Prediction, generation_k
         )
     if prediction.unsure:
         st.warning(_unsure_reason(prediction), icon=":material/help:")
-    label_buttons(submission, generation_key)
+    label_buttons(submission)
     st.plotly_chart(
         charts.probabilities_figure(prediction.probabilities, prediction.digit),
         config=charts.PLOTLY_CONFIG,
@@ -178,7 +76,7 @@ def _unsure_reason(prediction: Prediction) -> str:
     )
 
 
-def label_buttons(submission: Submission, generation_key: str) -> None:
+def label_buttons(submission: Submission) -> None:
     """Ten buttons `0`…`9`; the model's answer is the highlighted one."""
     st.markdown("**Which digit is it?** One click stores it with that label.")
     with st.container(horizontal=True, gap="small"):
@@ -187,8 +85,8 @@ def label_buttons(submission: Submission, generation_key: str) -> None:
                 str(digit),
                 key=f"label-{submission.source}-{digit}",
                 type="primary" if digit == submission.predicted_digit else "secondary",
-                on_click=_store_labelled,
-                args=(submission, digit, generation_key),
+                on_click=answers.store_labelled,
+                args=(submission, digit),
             )
 
 
@@ -205,7 +103,7 @@ def predict_or_explain(predictor: Predictor, image: Any) -> Prediction | None:
 def draw_tab(predictor: Predictor) -> None:
     """A fragment: a stroke, a label or Clear reruns this tab only, not the whole page."""
     resources.follow_the_champion(predictor.name)
-    show_notice()
+    answers.show_notice()
     canvas_column, result_column = st.columns([2, 3], gap="large")
     with canvas_column:
         st.space("small")  # room for the canvas toolbar, which pops up above it on hover
@@ -215,24 +113,25 @@ def draw_tab(predictor: Predictor) -> None:
             background_color=PAPER,
             size=CANVAS_PX,
             key="canvas",
-            reset=st.session_state.get(CANVAS_GENERATION, 0),
+            reset=answers.generation("canvas"),
         )
         with st.container(horizontal=True, vertical_alignment="center"):
             st.caption("Draw one digit, large. Hover the canvas for undo and redo.")
             # No help tooltip: it popped up over the canvas's bottom-right corner
             # after a click and took the next pen-down there.
             st.button(
-                "Clear", icon=":material/ink_eraser:", key="clear-canvas", on_click=_clear_canvas
+                "Clear",
+                icon=":material/ink_eraser:",
+                key="clear-canvas",
+                on_click=answers.clear_canvas,
             )
     prediction = canvas_prediction(predictor, canvas)
     with result_column:
         if prediction is None:
             st.info("Draw a digit on the canvas: the prediction appears as you draw.")
         else:
-            submission = pending_answer(
-                predictor, prediction, "canvas", canvas_drawing_record(canvas)
-            )
-            show_prediction(submission, prediction, CANVAS_GENERATION)
+            drawing = answers.canvas_drawing(canvas.strokes, CANVAS_PX)
+            show_prediction(answers.pending(predictor, prediction, "canvas", drawing), prediction)
 
 
 def canvas_prediction(
@@ -249,27 +148,26 @@ def canvas_prediction(
         st.error(f"Cannot read this drawing: {error}", icon=":material/broken_image:")
         return None
     if image is None:
-        _store_unlabelled("canvas")
+        answers.store_unlabelled("canvas")
         return None
     return predict_or_explain(predictor, image)
 
 
 def upload_tab(predictor: Predictor) -> None:
     """A photo instead of a drawing; replacing or removing it stores the last answer unlabelled."""
-    generation = st.session_state.get(UPLOAD_GENERATION, 0)
     upload = st.file_uploader(
         "A photo or scan of one handwritten digit",
         type=["png", "jpg", "jpeg"],
-        key=f"upload-{generation}",
+        key=f"upload-{answers.generation('upload')}",
     )
     if upload is None:
-        _store_unlabelled("upload")
+        answers.store_unlabelled("upload")
         st.caption("Dark ink on light paper works best; the picture is cropped to the digit.")
         return
     try:
         image = read_image(upload.getvalue(), upload.name)
     except ImageReadError as error:
-        _store_unlabelled("upload")
+        answers.store_unlabelled("upload")
         st.error(str(error), icon=":material/broken_image:")
         return
     photo_column, result_column = st.columns([2, 3], gap="large")
@@ -278,14 +176,10 @@ def upload_tab(predictor: Predictor) -> None:
     prediction = predict_or_explain(predictor, image)
     with result_column:
         if prediction is None:
-            _store_unlabelled("upload")
+            answers.store_unlabelled("upload")
             st.info("No digit found in this picture.")
             return
-        previous = st.session_state.get(_pending_key("upload"))
-        submission = pending_answer(predictor, prediction, "upload")
-        if previous is not None and previous.client_request_id != submission.client_request_id:
-            _deliver(previous)  # another photo replaced it before it was labelled
-        show_prediction(submission, prediction, UPLOAD_GENERATION)
+        show_prediction(answers.pending(predictor, prediction, "upload"), prediction)
 
 
 @st.fragment(run_every=resources.OUTBOX_FLUSH_S)
