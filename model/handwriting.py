@@ -39,21 +39,12 @@ from scipy.ndimage import gaussian_filter1d
 
 from model.card import atomic_file
 from model.preprocess import canvas_to_mnist
-from model.strokes import Path as Stroke
-from model.strokes import arc, canvas_path, render_strokes
+from model.strokes import Stroke, arc, canvas_path, join, line, render_strokes
 from settings import get_settings
 
 CANVAS = 280
 # Seed streams of the two groups of people; a person's habits come from (group, index).
 GROUPS = {"train": 7001, "held-out": 9002, "held-out-styles": 9103}
-
-
-def _line(*points: tuple[float, float]) -> Stroke:
-    return np.asarray(points, dtype=float)
-
-
-def _join(*parts: Stroke) -> Stroke:
-    return np.concatenate(parts, axis=0)
 
 
 @dataclass(frozen=True)
@@ -78,21 +69,21 @@ def _zero(s: Shape) -> dict[str, list[Stroke]]:
     return {
         "oval": [oval],
         "clockwise": [oval[::-1]],
-        "slashed": [oval, _line((0.2, 0.95), (0.8, 0.05))],
-        "overshoot": [_join(arc(0.5, 0.5, 0.45, 0.5, -60, 300), _line((0.75, 0.1)))],
-        "square": [_line((0.12, 0.04), (0.88, 0.04), (0.9, 0.96), (0.1, 0.96), (0.12, 0.02))],
+        "slashed": [oval, line((0.2, 0.95), (0.8, 0.05))],
+        "overshoot": [join(arc(0.5, 0.5, 0.45, 0.5, -60, 300), line((0.75, 0.1)))],
+        "square": [line((0.12, 0.04), (0.88, 0.04), (0.9, 0.96), (0.1, 0.96), (0.12, 0.02))],
     }
 
 
 def _one(s: Shape) -> dict[str, list[Stroke]]:
     entry = (0.55 - 0.8 * s.flag, 0.7 * s.flag)
     return {
-        "bar": [_line((0.5, 0.0), (0.5, 1.0))],
-        "flag": [_line(entry, (0.6, 0.0), (0.55, 1.0))],
-        "flag-base": [_line(entry, (0.6, 0.0), (0.55, 1.0)), _line((0.2, 1.0), (0.9, 1.0))],
-        "serif-foot": [_line((0.5, 0.0), (0.5, 1.0)), _line((0.25, 1.0), (0.75, 1.0))],
+        "bar": [line((0.5, 0.0), (0.5, 1.0))],
+        "flag": [line(entry, (0.6, 0.0), (0.55, 1.0))],
+        "flag-base": [line(entry, (0.6, 0.0), (0.55, 1.0)), line((0.2, 1.0), (0.9, 1.0))],
+        "serif-foot": [line((0.5, 0.0), (0.5, 1.0)), line((0.25, 1.0), (0.75, 1.0))],
         # A flag reaching half-way down: the one that real users' sevens are made of.
-        "steep-flag": [_line((0.05, 0.35 + 0.3 * s.flag), (0.62, 0.0), (0.58, 1.0))],
+        "steep-flag": [line((0.05, 0.35 + 0.3 * s.flag), (0.62, 0.0), (0.58, 1.0))],
     }
 
 
@@ -100,34 +91,32 @@ def _two(s: Shape) -> dict[str, list[Stroke]]:
     top = arc(0.5, 0.28, 0.42, 0.28, 190, 400)
     loop = 0.08 + 0.15 * s.loop
     return {
-        "curved": [_join(top, _line((0.05, 1.0), (0.95, 1.0)))],
+        "curved": [join(top, line((0.05, 1.0), (0.95, 1.0)))],
         "looped": [
-            _join(
+            join(
                 top,
-                _line((0.15, 0.95 - loop)),
+                line((0.15, 0.95 - loop)),
                 arc(0.2, 1.0 - loop, loop, loop, -90, 270),
-                _line((0.95, 0.98)),
+                line((0.95, 0.98)),
             )
         ],
         "angular": [
-            _line((0.1, 0.25), (0.4, 0.02), (0.8, 0.1), (0.85, 0.3), (0.1, 1.0), (0.95, 0.98))
+            line((0.1, 0.25), (0.4, 0.02), (0.8, 0.1), (0.85, 0.3), (0.1, 1.0), (0.95, 0.98))
         ],
-        "z-shape": [_line((0.08, 0.04), (0.92, 0.04), (0.08, 0.98), (0.95, 0.98))],
+        "z-shape": [line((0.08, 0.04), (0.92, 0.04), (0.08, 0.98), (0.95, 0.98))],
     }
 
 
 def _three(s: Shape) -> dict[str, list[Stroke]]:
     return {
-        "round": [
-            _join(arc(0.5, 0.25, 0.42, 0.25, 200, 450), arc(0.5, 0.74, 0.45, 0.26, -90, 160))
-        ],
+        "round": [join(arc(0.5, 0.25, 0.42, 0.25, 200, 450), arc(0.5, 0.74, 0.45, 0.26, -90, 160))],
         "flat-top": [
-            _join(_line((0.1, 0.02), (0.9, 0.02), (0.4, 0.42)), arc(0.5, 0.7, 0.45, 0.3, -100, 160))
+            join(line((0.1, 0.02), (0.9, 0.02), (0.4, 0.42)), arc(0.5, 0.7, 0.45, 0.3, -100, 160))
         ],
         "pointed": [
-            _join(
+            join(
                 arc(0.45, 0.24, 0.45, 0.24, 200, 420),
-                _line((0.35, 0.5)),
+                line((0.35, 0.5)),
                 arc(0.45, 0.74, 0.5, 0.26, -110, 160),
             )
         ],
@@ -137,7 +126,7 @@ def _three(s: Shape) -> dict[str, list[Stroke]]:
             arc(0.45, 0.72, 0.45, 0.27, -80, 160),
         ],
         "small-top": [
-            _join(arc(0.55, 0.15, 0.28, 0.15, 200, 450), arc(0.5, 0.62, 0.45, 0.37, -90, 160))
+            join(arc(0.55, 0.15, 0.28, 0.15, 200, 450), arc(0.5, 0.62, 0.45, 0.37, -90, 160))
         ],
     }
 
@@ -149,25 +138,25 @@ def _four(s: Shape) -> dict[str, list[Stroke]]:
     arm_top = (0.28 - 0.5 * s.arm_gap, 0.0)
     down_across = [arm_top, (0.1 + 0.2 * s.arm_gap, bar_y), (stem_x, bar_y)]
     return {
-        "closed": [_line((stem_x, 1.0), (stem_x, 0.0), (0.02, bar_y), (0.98, bar_y))],
+        "closed": [line((stem_x, 1.0), (stem_x, 0.0), (0.02, bar_y), (0.98, bar_y))],
         "closed-two-stroke": [
-            _line((stem_x, 0.0), (0.02, bar_y), (0.98, bar_y)),
-            _line((stem_x, 0.0), (stem_x, 1.0)),
+            line((stem_x, 0.0), (0.02, bar_y), (0.98, bar_y)),
+            line((stem_x, 0.0), (stem_x, 1.0)),
         ],
-        "open": [_line(*down_across, (0.98, bar_y)), _line((stem_x, 0.05), (stem_x, 1.0))],
+        "open": [line(*down_across, (0.98, bar_y)), line((stem_x, 0.05), (stem_x, 1.0))],
         "open-one-stroke": [
-            _join(
-                _line(*down_across[:2]),
+            join(
+                line(*down_across[:2]),
                 arc(stem_x - 0.15, bar_y - 0.15, 0.15, 0.15, 90, 0),
-                _line((stem_x + s.retrace, 0.02), (stem_x - 0.2 * s.retrace, 1.0)),
+                line((stem_x + s.retrace, 0.02), (stem_x - 0.2 * s.retrace, 1.0)),
             )
         ],
         # One stroke: down, across, up the stem and back down beside it (a narrow loop),
         # its foot curling left.
         "looped-stem": [
-            _join(
-                _line(*down_across[:2], (stem_x, bar_y), (stem_x + 0.1 + s.retrace, 0.02)),
-                _line((stem_x - 0.02, 0.1), (stem_x - 0.05, 0.85)),
+            join(
+                line(*down_across[:2], (stem_x, bar_y), (stem_x + 0.1 + s.retrace, 0.02)),
+                line((stem_x - 0.02, 0.1), (stem_x - 0.05, 0.85)),
                 arc(stem_x - 0.2, 0.85, 0.15, 0.15, 0, 150),
             )
         ],
@@ -175,19 +164,19 @@ def _four(s: Shape) -> dict[str, list[Stroke]]:
         # the arm's top, close to it: a small closed corner that reads as a 6's loop.
         # Common in real people's writing (README "Models"); MNIST's fours rarely do it.
         "low-stem": [
-            _line((0.05 + 0.3 * s.arm_gap, 0.0), (0.08, 0.72), (0.75, 0.72)),
-            _line((0.6, s.stem_top), (0.45, 1.0)),
+            line((0.05 + 0.3 * s.arm_gap, 0.0), (0.08, 0.72), (0.75, 0.72)),
+            line((0.6, s.stem_top), (0.45, 1.0)),
         ],
         # The arm bowed like a 6's back into a low bar, the short stem begun below its top.
         "curved-arm": [
-            _join(_bezier(t, (0.5, 0.0), (-0.05, 0.45), (0.2, 0.72)), _line((0.92, 0.7))),
-            _line((0.66, s.stem_top), (0.58, 1.0)),
+            join(_bezier(t, (0.5, 0.0), (-0.05, 0.45), (0.2, 0.72)), line((0.92, 0.7))),
+            line((0.66, s.stem_top), (0.58, 1.0)),
         ],
         # Arm and stem apart, then a horizontal drawn last crossing both.
         "crossed-bar": [
-            _line(arm_top, (0.12 + 0.2 * s.arm_gap, bar_y - 0.08)),
-            _line((stem_x, 0.0), (stem_x - 0.05, 1.0)),
-            _line((0.0, bar_y), (1.0, bar_y - 0.04)),
+            line(arm_top, (0.12 + 0.2 * s.arm_gap, bar_y - 0.08)),
+            line((stem_x, 0.0), (stem_x - 0.05, 1.0)),
+            line((0.0, bar_y), (1.0, bar_y - 0.04)),
         ],
     }
 
@@ -196,14 +185,14 @@ def _five(s: Shape) -> dict[str, list[Stroke]]:
     belly = arc(0.5, 0.68, 0.42, 0.3, -150, 150)
     return {
         "two-stroke": [
-            _join(_line((0.25, 0.02), (0.15, 0.45)), belly),
-            _line((0.25, 0.02), (0.9, 0.02)),
+            join(line((0.25, 0.02), (0.15, 0.45)), belly),
+            line((0.25, 0.02), (0.9, 0.02)),
         ],
-        "one-stroke": [_join(_line((0.9, 0.02), (0.25, 0.02), (0.15, 0.45)), belly)],
+        "one-stroke": [join(line((0.9, 0.02), (0.25, 0.02), (0.15, 0.45)), belly)],
         # The flag first, detached from the stem.
         "flag-first": [
-            _line((0.38, 0.0), (0.95, 0.04)),
-            _join(_line((0.22, 0.06), (0.15, 0.45)), belly),
+            line((0.38, 0.0), (0.95, 0.04)),
+            join(line((0.22, 0.06), (0.15, 0.45)), belly),
         ],
     }
 
@@ -214,18 +203,18 @@ def _six(s: Shape) -> dict[str, list[Stroke]]:
     rx = 0.15 + 0.3 * s.loop
     return {
         "curved": [
-            _join(arc(0.85, 0.7, 0.75, 0.68, -100, -180), arc(0.5, 0.72, 0.4, 0.27, 180, -180))
+            join(arc(0.85, 0.7, 0.75, 0.68, -100, -180), arc(0.5, 0.72, 0.4, 0.27, 180, -180))
         ],
-        "straight": [_join(_line((0.7, 0.0), (0.15, 0.65)), arc(0.5, 0.72, 0.36, 0.27, 200, -160))],
+        "straight": [join(line((0.7, 0.0), (0.15, 0.65)), arc(0.5, 0.72, 0.36, 0.27, 200, -160))],
         "tiny-loop": [
-            _join(
+            join(
                 arc(0.5 + rx + 0.2, cy, rx + 0.2 + 0.1, cy, -100, -180),
                 arc(0.5, cy, rx, ry, 180, -180),
             )
         ],
         # A straight stick down to a tiny loop at its foot.
         "stick-tiny-loop": [
-            _join(_line((0.75, 0.0), (0.5 - rx, cy)), arc(0.5, cy, rx, ry, 180, -180))
+            join(line((0.75, 0.0), (0.5 - rx, cy)), arc(0.5, cy, rx, ry, 180, -180))
         ],
     }
 
@@ -237,21 +226,21 @@ def _seven(s: Shape) -> dict[str, list[Stroke]]:
     top = _bezier(t, (0.05, 0.05 + 0.25 * s.curl), (0.5, -0.15 * s.curl), (0.95, 0.05))
     bar_y = 0.55 + 0.25 * s.arm_gap / 0.4  # people who cross low make it look like a 2's base
     mid = float(np.interp(bar_y, stem[:, 1], stem[:, 0]))
-    bar = _line((mid - 0.6 * s.crossbar, bar_y + 0.02), (mid + 0.4 * s.crossbar, bar_y - 0.02))
-    curved = _join(_bezier(t, (0.95, 0.05), (0.25, 0.45), (0.45, 0.92)), _line((0.65, 1.0)))
+    bar = line((mid - 0.6 * s.crossbar, bar_y + 0.02), (mid + 0.4 * s.crossbar, bar_y - 0.02))
+    curved = join(_bezier(t, (0.95, 0.05), (0.25, 0.45), (0.45, 0.92)), line((0.65, 1.0)))
     curved_mid = float(np.interp(bar_y, curved[:, 1], curved[:, 0]))
-    curved_bar = _line(
+    curved_bar = line(
         (curved_mid - 0.5 * s.crossbar, bar_y), (curved_mid + 0.5 * s.crossbar, bar_y)
     )
     return {
-        "plain": [_line((0.05, 0.05), (0.95, 0.05), (0.35, 1.0))],
-        "crossbar": [_join(top, stem), bar],
-        "hooked": [_line((0.05, 0.22), (0.1, 0.05), (0.95, 0.05), (0.4, 1.0))],
-        "hooked-crossbar": [_join(_line((0.05, 0.22)), top, stem), bar],
+        "plain": [line((0.05, 0.05), (0.95, 0.05), (0.35, 1.0))],
+        "crossbar": [join(top, stem), bar],
+        "hooked": [line((0.05, 0.22), (0.1, 0.05), (0.95, 0.05), (0.4, 1.0))],
+        "hooked-crossbar": [join(line((0.05, 0.22)), top, stem), bar],
         # A stem bowed like a reversed c with a flick to the right at its foot, crossed;
         # a plain one with a wavy top.
-        "curved-stem-crossed": [_join(_line((0.05, 0.05)), curved), curved_bar],
-        "wavy-top": [_join(_wave(t), _bezier(t, (0.95, 0.08), (0.45, 0.45), (0.45, 1.0)))],
+        "curved-stem-crossed": [join(line((0.05, 0.05)), curved), curved_bar],
+        "wavy-top": [join(_wave(t), _bezier(t, (0.95, 0.08), (0.45, 0.45), (0.45, 1.0)))],
     }
 
 
@@ -271,7 +260,7 @@ def _eight(s: Shape) -> dict[str, list[Stroke]]:
     return {
         "crossing": [figure],
         "two-loops": [
-            _join(arc(0.5, 0.26, 0.32, 0.25, 90, 450), arc(0.5, 0.74, 0.42, 0.26, -90, 270))
+            join(arc(0.5, 0.26, 0.32, 0.25, 90, 450), arc(0.5, 0.74, 0.42, 0.26, -90, 270))
         ],
         "stacked": [arc(0.5, 0.25, 0.33, 0.25, 0, 360), arc(0.5, 0.75, 0.42, 0.25, -90, 270)],
         # A small head on a large body, the body first.
@@ -288,38 +277,38 @@ def _nine(s: Shape) -> dict[str, list[Stroke]]:
     ring = arc(0.5, ry, rx, ry, -10, -300 - 60 * s.loop)  # fast hands leave it open
     hook = s.tail_hook
     tiny_rx, tiny_ry = 0.1 + 0.12 * s.loop, 0.08 + 0.08 * s.loop
-    tail = _join(
-        _line((right, ry), (right - 0.02, 0.95 - 0.4 * hook)),
+    tail = join(
+        line((right, ry), (right - 0.02, 0.95 - 0.4 * hook)),
         arc(
             right - 0.3 * hook - 0.1, 0.95 - 0.4 * hook, 0.3 * hook + 0.1, 0.4 * hook + 0.05, 0, 150
         ),
     )
     return {
-        "round": [_join(arc(0.5, 0.3, 0.4, 0.28, 0, -360), _line((0.88, 1.0)))],
-        "straight-tail": [_join(ring, _line((right, ry), (right - 0.1, 1.0)))],
-        "hooked-tail": [_join(ring, tail)],
-        "curved-tail": [_join(ring, arc(right - 0.35, ry, 0.35, 1.0 - ry, 0, 110))],
+        "round": [join(arc(0.5, 0.3, 0.4, 0.28, 0, -360), line((0.88, 1.0)))],
+        "straight-tail": [join(ring, line((right, ry), (right - 0.1, 1.0)))],
+        "hooked-tail": [join(ring, tail)],
+        "curved-tail": [join(ring, arc(right - 0.35, ry, 0.35, 1.0 - ry, 0, 110))],
         # The loop begun at its left and never closed: a curl over the top, then the tail.
-        "open-loop": [_join(arc(0.5, ry, rx, ry, 120, 360), tail)],
+        "open-loop": [join(arc(0.5, ry, rx, ry, 120, 360), tail)],
         # A closed circle, then a straight stick beside it as a second stroke.
         "circle-stick": [
             arc(0.45, ry, rx, ry, 0, 360),
-            _line((right - 0.02, 0.02), (right - 0.08, 1.0)),
+            line((right - 0.02, 0.02), (right - 0.08, 1.0)),
         ],
         # A tiny loop, the tail straight down its right, then a long flat foot back left.
         "flat-foot": [
-            _join(
+            join(
                 arc(0.38, tiny_ry, tiny_rx, tiny_ry, -10, -340),
-                _line((0.38 + tiny_rx, tiny_ry), (0.72, 0.78)),
+                line((0.38 + tiny_rx, tiny_ry), (0.72, 0.78)),
                 arc(0.55, 0.78, 0.17, 0.18, 0, 90),
-                _line((0.3 - 0.3 * hook, 0.96)),
+                line((0.3 - 0.3 * hook, 0.96)),
             )
         ],
         # A small loop left open at its left, its tail sweeping back left under it, as a g's.
         "g-tail": [
-            _join(
+            join(
                 arc(0.5, ry, rx, ry, 100, 360),
-                _line((right, 0.7)),
+                line((right, 0.7)),
                 arc(right - 0.3, 0.7, 0.3, 0.3, 0, 160),
             )
         ],

@@ -17,103 +17,103 @@ from itertools import pairwise
 
 import numpy as np
 
-Path = np.ndarray  # (N, 2) float array of (x, y) points
+Stroke = np.ndarray  # (N, 2) float array of (x, y) points, pen-down to pen-up
 
 
-def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> Path:
+def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> Stroke:
     """Points on an elliptical arc; angles in degrees, 0 = right, 90 = down (screen)."""
     count = max(2, int(abs(end - start) / 6) + 1)
     angles = np.radians(np.linspace(start, end, count))
     return np.stack([cx + rx * np.cos(angles), cy + ry * np.sin(angles)], axis=1)
 
 
-def _line(*points: tuple[float, float]) -> Path:
+def line(*points: tuple[float, float]) -> Stroke:
     return np.asarray(points, dtype=float)
 
 
-def _join(*parts: Path) -> Path:
+def join(*parts: Stroke) -> Stroke:
     return np.concatenate(parts, axis=0)
 
 
-def _figure_eight() -> Path:
+def _figure_eight() -> Stroke:
     t = np.linspace(0, 2 * np.pi, 80)
     return np.stack([0.5 + 0.42 * np.sin(2 * t) / 1.2, 0.5 - 0.5 * np.cos(t)], axis=1)
 
 
 # Each digit: style name -> strokes (one pen-down each). Written as people draw them.
 # fmt: off
-DIGIT_TEMPLATES: dict[int, dict[str, list[Path]]] = {
+DIGIT_TEMPLATES: dict[int, dict[str, list[Stroke]]] = {
     0: {
         "oval": [arc(0.5, 0.5, 0.42, 0.5, -90, 275)],
         "narrow": [arc(0.5, 0.5, 0.3, 0.5, -80, 290)],
         "round": [arc(0.5, 0.5, 0.5, 0.5, -120, 250)],
     },
     1: {
-        "bar": [_line((0.5, 0.0), (0.5, 1.0))],
-        "flag": [_line((0.25, 0.22), (0.55, 0.0), (0.55, 1.0))],
-        "flag-base": [_line((0.25, 0.22), (0.55, 0.0), (0.55, 1.0)), _line((0.25, 1), (0.85, 1))],
+        "bar": [line((0.5, 0.0), (0.5, 1.0))],
+        "flag": [line((0.25, 0.22), (0.55, 0.0), (0.55, 1.0))],
+        "flag-base": [line((0.25, 0.22), (0.55, 0.0), (0.55, 1.0)), line((0.25, 1), (0.85, 1))],
     },
     2: {
-        "curved": [_join(arc(0.5, 0.3, 0.42, 0.3, 190, 400), _line((0.05, 1.0), (0.95, 1.0)))],
-        "angular": [_line((0.1, 0.25), (0.35, 0.02), (0.75, 0.05), (0.85, 0.3), (0.1, 1.0),
+        "curved": [join(arc(0.5, 0.3, 0.42, 0.3, 190, 400), line((0.05, 1.0), (0.95, 1.0)))],
+        "angular": [line((0.1, 0.25), (0.35, 0.02), (0.75, 0.05), (0.85, 0.3), (0.1, 1.0),
                           (0.95, 0.98))],
-        "curly": [_join(arc(0.5, 0.3, 0.42, 0.3, 190, 400), _line((0.12, 0.92)),
-                        arc(0.22, 0.88, 0.12, 0.1, 180, 0), _line((0.95, 0.98)))],
+        "curly": [join(arc(0.5, 0.3, 0.42, 0.3, 190, 400), line((0.12, 0.92)),
+                        arc(0.22, 0.88, 0.12, 0.1, 180, 0), line((0.95, 0.98)))],
     },
     3: {
-        "round": [_join(arc(0.5, 0.26, 0.4, 0.25, 200, 450), arc(0.5, 0.74, 0.45, 0.26, -90, 160))],
-        "flat-top": [_join(_line((0.1, 0.02), (0.9, 0.02), (0.4, 0.42)),
+        "round": [join(arc(0.5, 0.26, 0.4, 0.25, 200, 450), arc(0.5, 0.74, 0.45, 0.26, -90, 160))],
+        "flat-top": [join(line((0.1, 0.02), (0.9, 0.02), (0.4, 0.42)),
                            arc(0.5, 0.7, 0.45, 0.3, -100, 160))],
     },
     4: {
-        "closed": [_line((0.72, 1.0), (0.72, 0.0), (0.05, 0.68), (0.97, 0.68))],
-        "open": [_line((0.25, 0.0), (0.1, 0.6), (0.95, 0.6)), _line((0.75, 0.1), (0.75, 1.0))],
+        "closed": [line((0.72, 1.0), (0.72, 0.0), (0.05, 0.68), (0.97, 0.68))],
+        "open": [line((0.25, 0.0), (0.1, 0.6), (0.95, 0.6)), line((0.75, 0.1), (0.75, 1.0))],
     },
     5: {
-        "two-stroke": [_join(_line((0.25, 0.02), (0.15, 0.45)),
+        "two-stroke": [join(line((0.25, 0.02), (0.15, 0.45)),
                              arc(0.5, 0.68, 0.42, 0.3, -150, 150)),
-                       _line((0.25, 0.02), (0.9, 0.02))],
-        "one-stroke": [_join(_line((0.9, 0.02), (0.25, 0.02), (0.15, 0.45)),
+                       line((0.25, 0.02), (0.9, 0.02))],
+        "one-stroke": [join(line((0.9, 0.02), (0.25, 0.02), (0.15, 0.45)),
                              arc(0.5, 0.68, 0.42, 0.3, -150, 150))],
     },
     6: {
-        "curved": [_join(arc(0.85, 0.7, 0.75, 0.68, -100, -180),
+        "curved": [join(arc(0.85, 0.7, 0.75, 0.68, -100, -180),
                          arc(0.5, 0.72, 0.4, 0.27, 180, -180))],
-        "straight": [_join(_line((0.7, 0.0), (0.15, 0.65)), arc(0.5, 0.72, 0.36, 0.27, 200, -160))],
+        "straight": [join(line((0.7, 0.0), (0.15, 0.65)), arc(0.5, 0.72, 0.36, 0.27, 200, -160))],
     },
     7: {
-        "plain": [_line((0.05, 0.05), (0.95, 0.05), (0.35, 1.0))],
-        "crossbar": [_line((0.05, 0.05), (0.95, 0.05), (0.35, 1.0)),
-                     _line((0.3, 0.5), (0.85, 0.5))],
-        "hooked": [_line((0.05, 0.22), (0.1, 0.05), (0.95, 0.05), (0.4, 1.0))],
+        "plain": [line((0.05, 0.05), (0.95, 0.05), (0.35, 1.0))],
+        "crossbar": [line((0.05, 0.05), (0.95, 0.05), (0.35, 1.0)),
+                     line((0.3, 0.5), (0.85, 0.5))],
+        "hooked": [line((0.05, 0.22), (0.1, 0.05), (0.95, 0.05), (0.4, 1.0))],
     },
     8: {
         "crossing": [_figure_eight()],
-        "two-loops": [_join(arc(0.5, 0.26, 0.32, 0.25, 90, 450),
+        "two-loops": [join(arc(0.5, 0.26, 0.32, 0.25, 90, 450),
                             arc(0.5, 0.74, 0.42, 0.26, -90, 270))],
     },
     9: {
-        "straight": [_join(arc(0.5, 0.3, 0.4, 0.28, 0, -360), _line((0.88, 1.0)))],
-        "curved": [_join(arc(0.5, 0.3, 0.4, 0.28, 0, -360),
-                         _line((0.88, 0.7), (0.65, 0.98), (0.3, 0.95)))],
+        "straight": [join(arc(0.5, 0.3, 0.4, 0.28, 0, -360), line((0.88, 1.0)))],
+        "curved": [join(arc(0.5, 0.3, 0.4, 0.28, 0, -360),
+                         line((0.88, 0.7), (0.65, 0.98), (0.3, 0.95)))],
     },
 }
 
 # Letters that no one would read as a digit (O, I, l, Z, S, B, G, b, g, q, T, J are
 # left out on purpose: they are 0, 1, 2, 5, 8, 6, 9, 7 in disguise).
-LETTER_TEMPLATES: dict[str, list[Path]] = {
-    "A": [_line((0.0, 1.0), (0.5, 0.0), (1.0, 1.0)), _line((0.22, 0.6), (0.78, 0.6))],
-    "E": [_line((0.9, 0.0), (0.1, 0.0), (0.1, 1.0), (0.9, 1.0)), _line((0.1, 0.5), (0.7, 0.5))],
-    "F": [_line((0.9, 0.0), (0.1, 0.0), (0.1, 1.0)), _line((0.1, 0.5), (0.7, 0.5))],
-    "H": [_line((0.1, 0.0), (0.1, 1.0)), _line((0.9, 0.0), (0.9, 1.0)),
-          _line((0.1, 0.5), (0.9, 0.5))],
-    "K": [_line((0.1, 0.0), (0.1, 1.0)), _line((0.9, 0.0), (0.1, 0.55), (0.9, 1.0))],
-    "M": [_line((0.0, 1.0), (0.1, 0.0), (0.5, 0.6), (0.9, 0.0), (1.0, 1.0))],
-    "N": [_line((0.1, 1.0), (0.1, 0.0), (0.9, 1.0), (0.9, 0.0))],
-    "R": [_join(_line((0.1, 1.0), (0.1, 0.0)), arc(0.45, 0.25, 0.4, 0.25, -90, 90),
-                _line((0.1, 0.5), (0.9, 1.0)))],
-    "W": [_line((0.0, 0.0), (0.25, 1.0), (0.5, 0.35), (0.75, 1.0), (1.0, 0.0))],
-    "X": [_line((0.0, 0.0), (1.0, 1.0)), _line((1.0, 0.0), (0.0, 1.0))],
+LETTER_TEMPLATES: dict[str, list[Stroke]] = {
+    "A": [line((0.0, 1.0), (0.5, 0.0), (1.0, 1.0)), line((0.22, 0.6), (0.78, 0.6))],
+    "E": [line((0.9, 0.0), (0.1, 0.0), (0.1, 1.0), (0.9, 1.0)), line((0.1, 0.5), (0.7, 0.5))],
+    "F": [line((0.9, 0.0), (0.1, 0.0), (0.1, 1.0)), line((0.1, 0.5), (0.7, 0.5))],
+    "H": [line((0.1, 0.0), (0.1, 1.0)), line((0.9, 0.0), (0.9, 1.0)),
+          line((0.1, 0.5), (0.9, 0.5))],
+    "K": [line((0.1, 0.0), (0.1, 1.0)), line((0.9, 0.0), (0.1, 0.55), (0.9, 1.0))],
+    "M": [line((0.0, 1.0), (0.1, 0.0), (0.5, 0.6), (0.9, 0.0), (1.0, 1.0))],
+    "N": [line((0.1, 1.0), (0.1, 0.0), (0.9, 1.0), (0.9, 0.0))],
+    "R": [join(line((0.1, 1.0), (0.1, 0.0)), arc(0.45, 0.25, 0.4, 0.25, -90, 90),
+                line((0.1, 0.5), (0.9, 1.0)))],
+    "W": [line((0.0, 0.0), (0.25, 1.0), (0.5, 0.35), (0.75, 1.0), (1.0, 0.0))],
+    "X": [line((0.0, 0.0), (1.0, 1.0)), line((1.0, 0.0), (0.0, 1.0))],
 }
 # fmt: on
 
@@ -124,13 +124,13 @@ def digit_styles() -> list[tuple[int, str]]:
 
 
 def jitter(
-    strokes: Sequence[Path],
+    strokes: Sequence[Stroke],
     rng: np.random.Generator,
     *,
     rotation: float = 8.0,
     shear: float = 0.15,
     wobble: float = 0.012,
-) -> list[Path]:
+) -> list[Stroke]:
     """A hand-made variant of unit-box strokes: small rotation, slant and wobble."""
     angle = np.radians(rng.uniform(-rotation, rotation))
     slant = rng.uniform(-shear, shear)
@@ -143,13 +143,13 @@ def jitter(
 
 
 def place(
-    strokes: Sequence[Path],
+    strokes: Sequence[Stroke],
     *,
     size: int = 280,
     height: float = 0.7,
     aspect: float = 0.65,
     centre: tuple[float, float] = (0.5, 0.5),
-) -> list[Path]:
+) -> list[Stroke]:
     """Unit-box strokes -> canvas pixels: `height` and `centre` as shares of `size`."""
     box = np.array([aspect * height * size, height * size])
     middle = np.array(centre) * size
@@ -164,7 +164,7 @@ def digit_paths(
     style: str | None = None,
     height: float | None = None,
     centre: tuple[float, float] | None = None,
-) -> list[Path]:
+) -> list[Stroke]:
     """Canvas-pixel strokes of a hand-drawn `digit`; unset options are drawn from `rng`."""
     styles = DIGIT_TEMPLATES[digit]
     chosen = style if style is not None else str(rng.choice(sorted(styles)))
@@ -183,7 +183,7 @@ CANVAS_DECIMATE_PX = 0.4
 CURVE_TOLERANCE_PX = 0.25
 
 
-def canvas_path(points: Path) -> Path:
+def canvas_path(points: Stroke) -> Stroke:
     """The path the app's canvas paints through the pointer positions it recorded.
 
     Fabric's PencilBrush draws a line to the first midpoint, then a quadratic curve
@@ -216,7 +216,7 @@ def canvas_path(points: Path) -> Path:
 
 
 def render_strokes(
-    paths: Sequence[Path],
+    paths: Sequence[Stroke],
     size: int | tuple[int, int] = 280,
     brush: float = 18.0,
     *,

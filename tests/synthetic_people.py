@@ -20,29 +20,25 @@ import numpy as np
 
 from model.finetune import LabelledDrawings
 from model.preprocess import canvas_to_mnist
-from model.strokes import DIGIT_TEMPLATES, Path, arc, jitter, place, render_strokes
+from model.strokes import DIGIT_TEMPLATES, Stroke, arc, jitter, line, place, render_strokes
 
 CANVAS = 280
 
 
-def _line(*points: tuple[float, float]) -> Path:
-    return np.asarray(points, dtype=float)
-
-
 # Forms that real people outside MNIST's writers use, as unit-box strokes (y down).
 # fmt: off
-WORLD_TEMPLATES: dict[int, list[list[Path]]] = {
-    1: [[_line((0.0, 0.45), (0.62, 0.0), (0.62, 1.0))],  # continental: a long entry flag
-        [_line((0.0, 0.3), (0.7, 0.0), (0.55, 1.0))]],
-    4: [[_line((0.45, 0.0), (0.05, 0.6), (1.0, 0.6)), _line((0.8, 0.25), (0.8, 1.0))],  # open
-        [_line((0.35, 0.0), (0.1, 0.55), (0.9, 0.55), (0.75, 0.2), (0.72, 1.0))]],
-    6: [[np.concatenate([_line((0.8, 0.0), (0.3, 0.75)), arc(0.45, 0.87, 0.15, 0.12, 180, -180)])]],
-    7: [[_line((0.05, 0.05), (0.95, 0.05), (0.45, 1.0)), _line((0.2, 0.52), (0.95, 0.52))],
-        [np.concatenate([_line((0.05, 0.1), (0.9, 0.05)), arc(-0.3, 0.05, 1.2, 0.95, 0, 90)]),
-         _line((0.25, 0.5), (0.9, 0.5))]],  # crossed, straight or curved stem
-    9: [[np.concatenate([arc(0.55, 0.15, 0.3, 0.15, 0, -360), _line((0.85, 0.15), (0.8, 1.0))])],
+WORLD_TEMPLATES: dict[int, list[list[Stroke]]] = {
+    1: [[line((0.0, 0.45), (0.62, 0.0), (0.62, 1.0))],  # continental: a long entry flag
+        [line((0.0, 0.3), (0.7, 0.0), (0.55, 1.0))]],
+    4: [[line((0.45, 0.0), (0.05, 0.6), (1.0, 0.6)), line((0.8, 0.25), (0.8, 1.0))],  # open
+        [line((0.35, 0.0), (0.1, 0.55), (0.9, 0.55), (0.75, 0.2), (0.72, 1.0))]],
+    6: [[np.concatenate([line((0.8, 0.0), (0.3, 0.75)), arc(0.45, 0.87, 0.15, 0.12, 180, -180)])]],
+    7: [[line((0.05, 0.05), (0.95, 0.05), (0.45, 1.0)), line((0.2, 0.52), (0.95, 0.52))],
+        [np.concatenate([line((0.05, 0.1), (0.9, 0.05)), arc(-0.3, 0.05, 1.2, 0.95, 0, 90)]),
+         line((0.25, 0.5), (0.9, 0.5))]],  # crossed, straight or curved stem
+    9: [[np.concatenate([arc(0.55, 0.15, 0.3, 0.15, 0, -360), line((0.85, 0.15), (0.8, 1.0))])],
         [np.concatenate([arc(0.5, 0.14, 0.28, 0.14, 0, -360),
-                         _line((0.78, 0.15), (0.75, 0.85), (0.5, 1.0), (0.3, 0.9))])]],
+                         line((0.78, 0.15), (0.75, 0.85), (0.5, 1.0), (0.3, 0.9))])]],
 }
 # fmt: on
 
@@ -66,7 +62,7 @@ def person_style(person: int) -> dict:
     }
 
 
-def person_strokes(style: dict, digit: int, rng: np.random.Generator) -> list[Path]:
+def person_strokes(style: dict, digit: int, rng: np.random.Generator) -> list[Stroke]:
     """Canvas-pixel strokes of one `digit` in `style`, varied a little per drawing."""
     slant = np.array([[1.0, style["slant"]], [0.0, 1.0]])
     strokes = [(s - 0.5) @ slant.T + 0.5 for s in style["templates"][digit]]
