@@ -11,7 +11,9 @@
     python run_model.py finetune [--base NAME] [--name NEW] [--report FILE] [--promote-if-better]
     python run_model.py promote NAME [--force --reason "..."]
 
-This file parses arguments and calls `model.*`; it holds no logic of its own.
+This file parses arguments and calls `model.*` and `db.*`. The one rule it holds is
+the promotion gate (`promotion_gate`, `promote`): it joins `model.compare`'s verdict
+to the database's champion, and the dashboard calls the same functions.
 """
 
 from __future__ import annotations

@@ -150,13 +150,11 @@ def _unit_hash(text: str) -> float:
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """How a challenger is made (README, "The learning loop", has the experiments).
+    """How a challenger is made; README's "The learning loop" has the evidence.
 
-    On synthetic people whose styles the base misreads, every variant learnt the
-    styles; what separated them was how much MNIST they forgot. A lower learning
-    rate helped little, re-rendered strokes helped some, and averaging the
-    fine-tuned weights with the base's (WiSE-FT) helped most, at almost no cost on
-    people. Training the head alone first (`head_epochs`) is there but unmeasured.
+    The defaults guard against forgetting MNIST while learning people's styles:
+    MNIST replayed beside their drawings, and the weights averaged back towards the
+    base's (WiSE-FT). `head_epochs` (the head alone first) is there but unmeasured.
     """
 
     epochs: int = 6
@@ -356,15 +354,19 @@ class UnsureFit:
 
 
 def refit_unsure(
-    net: nn.Module, base: ModelCard, mnist: Mnist, user: tuple[np.ndarray, np.ndarray], k: int
+    net: nn.Module,
+    base: ModelCard,
+    mnist: Mnist,
+    user: tuple[np.ndarray, np.ndarray],
+    mnist_digits: int,
 ) -> UnsureFit:
     """Calibration and novelty detector fitted anew for `net`, as training fits them.
 
     The temperature on `pipeline.calibration_split`, the confidence cut and the novelty
     threshold by training's rules (`pipeline.novelty_threshold`); the detector's parts
-    on training digits, here the first `k` of MNIST's training split and the user
-    images the challenger learnt from, so that the styles it now reads are not called
-    strange.
+    on training digits, here the first `mnist_digits` of MNIST's training split and
+    the user images (and labels) the challenger learnt from, so that the styles it now
+    reads are not called strange.
     """
     train_x, train_y, _, _ = mnist.split()
     cal_x, cal_y = calibration_split(mnist)
@@ -378,8 +380,9 @@ def refit_unsure(
         calibration=replace(base.calibration, temperature=temperature),
         unsure_threshold=architecture(base.architecture).unsure_below,
     )
-    _, features = logits_and_features(net, tap, np.concatenate([train_x[:k], user[0]]))
-    detector = NoveltyDetector.fit(features, np.concatenate([train_y[:k], user[1]]))
+    fit_x = np.concatenate([train_x[:mnist_digits], user[0]])
+    _, features = logits_and_features(net, tap, fit_x)
+    detector = NoveltyDetector.fit(features, np.concatenate([train_y[:mnist_digits], user[1]]))
     calibration = (cal_logits, cal_features)
     detector, calibration_unsure = novelty_threshold(detector, net, tap, card, calibration)
     tap.remove()

@@ -176,7 +176,7 @@ class Architecture:
     names the layers whose pooled outputs the novelty detector reads, found by what they
     are rather than by their position: a middle stage and the last hidden one, or
     (resnet) the middle stage alone, whose last stage calls unfamiliar writing styles
-    novel (README "Unsure answers"). `unsure_below` is its confidence cut
+    novel (README "Honest predictions"). `unsure_below` is its confidence cut
     (`model.calibration`).
     """
 
@@ -253,9 +253,10 @@ ARCHITECTURES: dict[str, Architecture] = {
         channels_last_on_cpu=True,
         feature_layers=lambda net: tuple(_named(net, ResidualBlock)[:1]),  # the 14x14 stage
         # The highest cut that, estimated from real writers never looked at, flags at
-        # most 4 % of real digits and catches most of their errors: README "Unsure
-        # answers". The others keep 0.8: at 0.9 confidence alone spends their digit
-        # budget (`model.novelty`), and novelty stops flagging non-digits.
+        # most 4 % of real digits and catches most of their errors: README "Why the
+        # resnet's cut is 82.5 %". The others keep `calibration.UNSURE_BELOW`: at 0.9
+        # confidence alone spends their digit budget (`model.novelty`), and novelty
+        # stops flagging non-digits.
         unsure_below=0.825,
     ),
 }

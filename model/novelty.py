@@ -1,7 +1,7 @@
 """Is it a digit at all? How far a drawing's features lie from every digit the model knows.
 
 A classifier's confidence answers "which digit?", not "is this a digit?": trained on
-ten classes, it gives confident answers to many non-digits (README "Unsure answers"
+ten classes, it gives confident answers to many non-digits (README "Honest predictions"
 has the figures; outlier exposure in training did not fix it and cost accuracy).
 Inside the network, though, the training digits' features form tight clusters and
 a non-digit lands far from all of them. A few Gaussians per class (k-means parts:

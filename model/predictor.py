@@ -159,7 +159,7 @@ def compile_torchscript(
             compiled(check[:1])
         got = compiled(check)
     for name, a, b in zip(("logits", "features"), got, expected, strict=True):
-        # A plain comparison: torch.testing would import modules worth 40 MB of memory.
+        # A plain comparison: torch.testing would import modules serving never needs.
         tolerance = COMPILED_ATOL
         if device.type == "cuda":
             tolerance = COMPILED_RTOL_CUDA * max(1.0, float(b.abs().max()))

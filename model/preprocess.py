@@ -40,8 +40,7 @@ MNIST_STROKE_WIDTH = 2.69
 STROKE_WIDTH_RANGE = (2.27, 3.19)
 
 # Resolution at which stroke width is measured and changed: the longer side of the
-# digit's box, 3x MNIST's 20 px (4x measures the same widths, within 0.5 %, at twice
-# the cost).
+# digit's box, 3x MNIST's 20 px (finer measures the same widths at a higher cost).
 WORK_SIDE = 60
 # A width this close to the range (in px at MNIST scale) needs no refit, and a refit
 # stops there, after at most FIT_ROUNDS measured tries: each costs a skeleton, and a

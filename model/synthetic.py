@@ -69,7 +69,7 @@ def mnist_to_canvas(
     - `scale`: longer side of the digit as a share of the canvas (0.3 - 0.95);
     - `shift`: (x, y) in [-1, 1]; 0 centres the digit, +-1 makes it touch an edge;
     - `thickness`: change of stroke width in pixels at MNIST scale (a 20 px box; MNIST's
-      median stroke is 2.7 px): +1.5 is a heavy marker, -1.0 a fine pen; thinning
+      median is `preprocess.MNIST_STROKE_WIDTH`): +1.5 is a heavy marker, -1.0 a fine pen; thinning
       stops at 40 % of the digit's own width so that no stroke disappears;
     - `polarity`: "light" (light ink on black) or "dark" (dark ink on white);
     - `rgba`: H x W x 4 with a transparent background and the ink in alpha.

@@ -63,8 +63,8 @@ def per_digit_accuracy_figure(
 ) -> go.Figure:
     """Accuracy for each true digit, coloured from red (poor) to green (good).
 
-    `zoom` starts the axis just below the worst digit: on MNIST every digit is at
-    98-100 %, and on a 0-100 % axis their differences vanish.
+    `zoom` starts the axis just below the worst digit: when every digit is read well,
+    their differences vanish on a 0-100 % axis.
     """
     label = ".1%" if zoom else ".0%"  # zoomed, 99.6 % must not read as 100 %
     fig = go.Figure(
