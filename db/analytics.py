@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from db import validation as check
 from db.filters import ALL, Filters
+from db.migrations.stats_triggers import BINS as SUMMARY_BINS
 from db.schema import N_CLASSES, ModelVersion, Prediction, PredictionStats
 from db.views import VIEW_NAMES, VIEWS, labeled_predictions
 
@@ -39,7 +40,7 @@ lp = labeled_predictions
 stats = PredictionStats.__table__.c
 DIGITS = range(N_CLASSES)
 N_BINS = 10  # calibration bins
-HISTOGRAM_BINS = 20  # confidence histogram bins, and prediction_stats.confidence_bin
+HISTOGRAM_BINS = SUMMARY_BINS  # confidence histogram bins: prediction_stats.confidence_bin
 _CORRECT = sa.func.sum(sa.case((lp.c.is_correct, 1), else_=0))
 CELL_KEYS = ("day", "model_version_id", "true_label", "predicted_digit", "confidence_bin")
 
@@ -151,8 +152,8 @@ def confusion_matrix(session: Session, filters: Filters = ALL) -> pd.DataFrame:
 def confidence_by_outcome(session: Session, filters: Filters = ALL) -> pd.DataFrame:
     """How many right and wrong answers fall in each confidence bin (for a histogram).
 
-    Twenty bins [b/20, (b+1)/20) (the last also holds 1.0): columns bin, bin_lower,
-    bin_upper, correct, wrong. Binned and counted in SQL, so the result is 20 rows
+    `HISTOGRAM_BINS` bins (`_confidence_bin`): columns bin, bin_lower, bin_upper,
+    correct, wrong. Binned and counted in SQL, so the result has that many rows
     however many predictions are labelled.
     """
     frame = _cells(session, filters, ["confidence_bin"]).rename(columns={"confidence_bin": "bin"})

@@ -1,9 +1,9 @@
 """The feedback store's tables, identical on PostgreSQL and SQLite.
 
-Two tables: `model_versions` (one row per distinct weights file, found again by its
-SHA-256) and `predictions` (one row per submitted drawing, with its strokes when it
-was drawn on the canvas: migration 0004); and `prediction_stats`, a summary of the
-labelled predictions that triggers keep (migration 0003); the learning loop's
+`model_versions` (one row per distinct weights file, found again by its SHA-256) and
+`predictions` (one row per submitted drawing, with its strokes when it was drawn on
+the canvas: migration 0004); `prediction_stats`, a summary of the labelled
+predictions that triggers keep (migration 0003); the learning loop's
 `model_aliases`, `alias_changes` and `finetune_jobs` (migration 0005). The views that
 analysts and the dashboard read are created by migrations (`db/migrations/`) and described
 in `db.views`; they are not part of this metadata on purpose, so that Alembic's
@@ -200,7 +200,7 @@ class PredictionStats(Base):
 
     Written only by triggers on `predictions` (migrations 0003, 0006), never by the app:
     a summary the dashboard sums instead of aggregating every labelled row. One row per
-    non-empty cell; `confidence_bin` b holds confidences in [b/20, (b+1)/20), 1.0 in 19;
+    non-empty cell; `confidence_bin` as `db.migrations.stats_triggers` bins confidences;
     `unsure_n` of its n were answered unsure.
     """
 

@@ -6,8 +6,8 @@ unsure answers (0006), so each revision's triggers are spelled once: `counts_uns
 says which revision's cells these are.
 
 A cell is (UTC day, model version, true label, predicted digit, confidence bin);
-confidence bins are 20 bins [b/20, (b+1)/20), 1.0 in the last, by comparisons with
-the bin edges (the calibration_bins view's form).
+confidence bin b of `BINS` holds [b/BINS, (b+1)/BINS), 1.0 in the last, found by
+comparisons with the bin edges (the calibration_bins view's form).
 """
 
 from __future__ import annotations
