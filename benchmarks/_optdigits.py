@@ -30,8 +30,8 @@ import numpy as np
 from PIL import Image
 
 from model.card import atomic_file
-from model.handwriting import CANVAS
 from model.preprocess import canvas_to_mnist
+from model.strokes import CANVAS_SIDE
 from settings import get_settings
 
 GRID, BLOCK = 8, 4  # 8 x 8 cells of 4 x 4 pixels of a 32 x 32 bitmap
@@ -188,11 +188,11 @@ def at_optdigits_resolution(images: np.ndarray) -> np.ndarray:
 def in_mnist_form(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """8 x 8 ink counts drawn large on a canvas (bicubic) and brought to MNIST's form by
     `canvas_to_mnist`: (images, the index of each in `counts`), any found empty left out."""
-    start = (CANVAS - DRAWN_SIDE) // 2
+    start = (CANVAS_SIDE - DRAWN_SIDE) // 2
     images, kept = [], []
     for index, count in enumerate(counts):
         grey = Image.fromarray(np.clip(count / (BLOCK * BLOCK) * 255, 0, 255).astype(np.uint8))
-        canvas = np.zeros((CANVAS, CANVAS), dtype=np.uint8)
+        canvas = np.zeros((CANVAS_SIDE, CANVAS_SIDE), dtype=np.uint8)
         canvas[start : start + DRAWN_SIDE, start : start + DRAWN_SIDE] = grey.resize(
             (DRAWN_SIDE, DRAWN_SIDE), Image.Resampling.BICUBIC
         )

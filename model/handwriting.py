@@ -39,10 +39,9 @@ from scipy.ndimage import gaussian_filter1d
 
 from model.card import atomic_file
 from model.preprocess import canvas_to_mnist
-from model.strokes import Stroke, arc, canvas_path, join, line, render_strokes
+from model.strokes import CANVAS_SIDE, Stroke, arc, canvas_path, join, line, render_strokes
 from settings import get_settings
 
-CANVAS = 280
 # Seed streams of the two groups of people; a person's habits come from (group, index).
 GROUPS = {"train": 7001, "held-out": 9002, "held-out-styles": 9103}
 
@@ -497,7 +496,7 @@ def pen_paths(who: Person, digit: int, rng: np.random.Generator) -> list[Stroke]
     strokes = digit_strokes(digit, drawn_variant(who, digit, rng), _vary(who.shape, rng))
     if len(strokes) > 1 and rng.random() < 0.3:  # another stroke order
         strokes = strokes[::-1]
-    height = float(np.clip(who.height * rng.uniform(0.9, 1.1), 0.45, 0.85)) * CANVAS
+    height = float(np.clip(who.height * rng.uniform(0.9, 1.1), 0.45, 0.85)) * CANVAS_SIDE
     aspect = who.aspect * rng.uniform(0.9, 1.1)
     angle = np.radians(who.rotation + rng.normal(0, 3))
     slant = who.slant + rng.normal(0, 0.05)
@@ -506,9 +505,9 @@ def pen_paths(who: Person, digit: int, rng: np.random.Generator) -> list[Stroke]
     placed = [(np.asarray(s) - 0.5) @ matrix.T for s in strokes]
     margin = who.brush / 2 + 3 * (who.wobble + who.tremor) + 2
     low, high = np.min([p.min(0) for p in placed], 0), np.max([p.max(0) for p in placed], 0)
-    fits = min(1.0, 0.999 * float((CANVAS - 2 * margin) / (high - low).max()))  # too wide
+    fits = min(1.0, 0.999 * float((CANVAS_SIDE - 2 * margin) / (high - low).max()))  # too wide
     placed = [p * fits for p in placed]
-    centre = rng.uniform(margin - low * fits, CANVAS - margin - high * fits)
+    centre = rng.uniform(margin - low * fits, CANVAS_SIDE - margin - high * fits)
     speed = who.speed * rng.uniform(0.8, 1.2) * height  # px per second
     return [_sampled(p + centre, who, speed, height, rng) for p in placed]
 
@@ -549,7 +548,7 @@ def draw_digit(who: Person, digit: int, rng: np.random.Generator) -> np.ndarray:
     """One drawing as the app's canvas holds it: 280 x 280 x 4, white ink in alpha."""
     brush = who.brush * rng.uniform(0.95, 1.05)
     painted = [canvas_path(points) for points in pen_paths(who, digit, rng)]
-    return render_strokes(painted, CANVAS, brush, rgba=True)
+    return render_strokes(painted, CANVAS_SIDE, brush, rgba=True)
 
 
 def person_digits(who: Person, per_digit: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ from model.card import StyleProxyReport
 from model.handwriting import StyleDigits, default_cache_dir, style_digits
 from model.predictor import Predictor
 from model.preprocess import canvas_to_mnist
+from model.strokes import CANVAS_SIDE
 from model.synthetic import (
     canvas_test_set,
     digit_paths,
@@ -112,7 +113,7 @@ def drawn_digit_accuracy(predictor: Predictor, per_digit: int = 30, seed: int = 
     for digit in range(10):
         for _ in range(per_digit):
             paths = digit_paths(digit, rng)
-            pictures.append(render_strokes(paths, 280, float(rng.uniform(8, 36))))
+            pictures.append(render_strokes(paths, CANVAS_SIDE, float(rng.uniform(8, 36))))
             labels.append(digit)
     forms, kept = _mnist_form(pictures)
     labels_arr = np.array(labels)

@@ -18,6 +18,8 @@ from itertools import pairwise
 import numpy as np
 
 Stroke = np.ndarray  # (N, 2) float array of (x, y) points, pen-down to pen-up
+# The side of the app's square drawing canvas, in px: drawings are painted at it by default.
+CANVAS_SIDE = 280
 
 
 def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> Stroke:
@@ -145,7 +147,7 @@ def jitter(
 def place(
     strokes: Sequence[Stroke],
     *,
-    size: int = 280,
+    size: int = CANVAS_SIDE,
     height: float = 0.7,
     aspect: float = 0.65,
     centre: tuple[float, float] = (0.5, 0.5),
@@ -160,7 +162,7 @@ def digit_paths(
     digit: int,
     rng: np.random.Generator,
     *,
-    size: int = 280,
+    size: int = CANVAS_SIDE,
     style: str | None = None,
     height: float | None = None,
     centre: tuple[float, float] | None = None,
@@ -217,7 +219,7 @@ def canvas_path(points: Stroke) -> Stroke:
 
 def render_strokes(
     paths: Sequence[Stroke],
-    size: int | tuple[int, int] = 280,
+    size: int | tuple[int, int] = CANVAS_SIDE,
     brush: float = 18.0,
     *,
     polarity: str = "light",

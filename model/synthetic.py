@@ -29,6 +29,7 @@ from scipy import ndimage
 
 from model.preprocess import stroke_width
 from model.strokes import (
+    CANVAS_SIDE,
     DIGIT_TEMPLATES,
     LETTER_TEMPLATES,
     arc,
@@ -57,7 +58,7 @@ def mnist_to_canvas(
     digit28: np.ndarray,
     rng: np.random.Generator,
     *,
-    size: int = 280,
+    size: int = CANVAS_SIDE,
     scale: float | None = None,
     shift: tuple[float, float] | None = None,
     thickness: float | None = None,
@@ -180,7 +181,7 @@ class CanvasTestSet:
     images28: np.ndarray
     labels: np.ndarray
     variants: list[CanvasVariant]
-    size: int = 280
+    size: int = CANVAS_SIDE
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -207,7 +208,7 @@ class CanvasTestSet:
 
 
 def canvas_test_set(
-    images28: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *, size: int = 280
+    images28: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *, size: int = CANVAS_SIDE
 ) -> CanvasTestSet:
     """The synthetic canvas set: one variant per digit, kinds taken in turn."""
     if len(images28) != len(labels):
@@ -351,7 +352,7 @@ def _shape_strokes(kind: str, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def non_digit_shapes(
-    n: int, rng: np.random.Generator, size: int = 280
+    n: int, rng: np.random.Generator, size: int = CANVAS_SIDE
 ) -> tuple[np.ndarray, list[str]]:
     """`n` drawings that are not digits: (n x size x size uint8 light on black, kinds).
 

@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from testing_support.digit_paths import CANVAS_SIZE, Stroke
+from model.strokes import CANVAS_SIDE
+from testing_support.digit_paths import Stroke
 
 CANVAS_COMPONENT = "digitlab-drawable-canvas.canvas"
 
@@ -79,7 +80,7 @@ def put_canvas_data_url(at: AppTest, data_url: str, strokes: list[Stroke] | None
 
 def stroke_image(strokes: list[Stroke], width: int = 18) -> np.ndarray:
     """Render stroke paths as the canvas does: white round-capped ink on black, RGBA."""
-    image = Image.new("RGBA", (CANVAS_SIZE, CANVAS_SIZE), (0, 0, 0, 255))
+    image = Image.new("RGBA", (CANVAS_SIDE, CANVAS_SIDE), (0, 0, 0, 255))
     pen = ImageDraw.Draw(image)
     for stroke in strokes:
         pen.line(stroke, fill=(255, 255, 255, 255), width=width, joint="curve")

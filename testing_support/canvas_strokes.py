@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from playwright.sync_api import CDPSession, Locator, Page
 
-from testing_support.digit_paths import CANVAS_SIZE, Point, Stroke
+from model.strokes import CANVAS_SIDE
+from testing_support.digit_paths import Point, Stroke
 
 
 def drawing_surface(page: Page) -> Locator:
@@ -26,7 +27,7 @@ def drawing_surface(page: Page) -> Locator:
 def _to_screen(surface: Locator, stroke: Stroke) -> list[Point]:
     box = surface.bounding_box()
     assert box is not None, "the drawing canvas is not visible"
-    sx, sy = box["width"] / CANVAS_SIZE, box["height"] / CANVAS_SIZE
+    sx, sy = box["width"] / CANVAS_SIDE, box["height"] / CANVAS_SIDE
     return [(box["x"] + x * sx, box["y"] + y * sy) for x, y in stroke]
 
 

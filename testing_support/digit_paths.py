@@ -12,8 +12,6 @@ import math
 Point = tuple[float, float]
 Stroke = list[Point]
 
-CANVAS_SIZE = 280
-
 
 def _line(start: Point, end: Point, steps: int) -> Stroke:
     (x0, y0), (x1, y1) = start, end

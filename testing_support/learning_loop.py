@@ -17,11 +17,9 @@ from PIL import Image
 from db import repository
 from db.engine import session_scope
 from db.submission import Drawing, Submission
-from model.strokes import render_strokes
+from model.strokes import CANVAS_SIDE, render_strokes
 from testing_support.digit_paths import one_strokes, zero_strokes
 from testing_support.feedback import model_identity
-
-CANVAS = 280
 
 
 def png_base64(image: np.ndarray) -> str:
@@ -33,11 +31,11 @@ def png_base64(image: np.ndarray) -> str:
 def canvas_line(digit: int, request_id: str | None, **fields: Any) -> str:
     """A 0 or a 1 drawn on a 280x280 canvas, as one line of the import file."""
     strokes = {0: zero_strokes, 1: one_strokes}[digit]()
-    canvas = render_strokes([np.asarray(s) for s in strokes], CANVAS, 18.0)
+    canvas = render_strokes([np.asarray(s) for s in strokes], CANVAS_SIDE, 18.0)
     values = {
         "image_png": png_base64(canvas), "label": digit, "session": "person-a",
         "strokes": [[list(point) for point in stroke] for stroke in strokes],
-        "canvas_size": [CANVAS, CANVAS], "created_at": "2026-05-01T10:00:00+00:00",
+        "canvas_size": [CANVAS_SIDE, CANVAS_SIDE], "created_at": "2026-05-01T10:00:00+00:00",
         "request_id": request_id,
     }  # fmt: skip
     return json.dumps({k: v for k, v in (values | fields).items() if v is not None})

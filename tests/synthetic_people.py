@@ -20,10 +20,16 @@ import numpy as np
 
 from model.finetune import LabelledDrawings
 from model.preprocess import canvas_to_mnist
-from model.strokes import DIGIT_TEMPLATES, Stroke, arc, jitter, line, place, render_strokes
-
-CANVAS = 280
-
+from model.strokes import (
+    CANVAS_SIDE,
+    DIGIT_TEMPLATES,
+    Stroke,
+    arc,
+    jitter,
+    line,
+    place,
+    render_strokes,
+)
 
 # Forms that real people outside MNIST's writers use, as unit-box strokes (y down).
 # fmt: off
@@ -71,7 +77,7 @@ def person_strokes(style: dict, digit: int, rng: np.random.Generator) -> list[St
     centre = (0.5 + rng.uniform(-room, room), 0.5 + rng.uniform(-room, room))
     return place(
         jitter(strokes, rng, rotation=5, shear=0.05),
-        size=CANVAS,
+        size=CANVAS_SIDE,
         height=height,
         aspect=style["aspect"],
         centre=centre,
@@ -88,7 +94,7 @@ def people_drawings(people: range | list[int], per_digit: int, seed: int = 0) ->
         for digit in range(10):
             for _ in range(per_digit):
                 paths = person_strokes(style, digit, rng)
-                canvas = render_strokes(paths, CANVAS, style["brush"] * rng.uniform(0.9, 1.1))
+                canvas = render_strokes(paths, CANVAS_SIDE, style["brush"] * rng.uniform(0.9, 1.1))
                 form = canvas_to_mnist(canvas)
                 if form is None:
                     continue
@@ -102,6 +108,6 @@ def people_drawings(people: range | list[int], per_digit: int, seed: int = 0) ->
         labels=np.array(labels, dtype=np.int64),
         people=who,
         strokes=strokes,
-        canvas_sizes=[(CANVAS, CANVAS)] * len(labels),
+        canvas_sizes=[(CANVAS_SIDE, CANVAS_SIDE)] * len(labels),
         created_at=created,
     )

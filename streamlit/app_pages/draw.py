@@ -19,12 +19,12 @@ import resources
 import streamlit as st
 
 from model.image_io import ImageReadError, read_image
+from model.strokes import CANVAS_SIDE
 
 if TYPE_CHECKING:
     from db.submission import Submission
     from model.predictor import Prediction, Predictor
 
-CANVAS_PX = 280
 # MNIST strokes are ~2-3 px in a 20 px digit box: ~1/8 of the digit's height. A
 # digit drawn across most of a 280 px canvas gets the same proportion from ~18 px.
 BRUSH_PX = 18
@@ -111,7 +111,7 @@ def draw_tab(predictor: Predictor) -> None:
             stroke_width=BRUSH_PX,
             stroke_color=INK,
             background_color=PAPER,
-            size=CANVAS_PX,
+            size=CANVAS_SIDE,
             key="canvas",
             reset=answers.generation("canvas"),
         )
@@ -130,7 +130,7 @@ def draw_tab(predictor: Predictor) -> None:
         if prediction is None:
             st.info("Draw a digit on the canvas: the prediction appears as you draw.")
         else:
-            drawing = answers.canvas_drawing(canvas.strokes, CANVAS_PX)
+            drawing = answers.canvas_drawing(canvas.strokes, CANVAS_SIDE)
             show_prediction(answers.pending(predictor, prediction, "canvas", drawing), prediction)
 
 
@@ -172,7 +172,7 @@ def upload_tab(predictor: Predictor) -> None:
         return
     photo_column, result_column = st.columns([2, 3], gap="large")
     with photo_column:
-        st.image(image, caption=upload.name, width=280)
+        st.image(image, caption=upload.name, width=CANVAS_SIDE)
     prediction = predict_or_explain(predictor, image)
     with result_column:
         if prediction is None:

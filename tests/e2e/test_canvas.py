@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from model import handwriting
-from model.strokes import canvas_path, render_strokes
+from model.strokes import CANVAS_SIDE, canvas_path, render_strokes
 from testing_support.canvas_strokes import draw_with_mouse, ink_pixels, painted_ink
-from testing_support.digit_paths import CANVAS_SIZE, DIGIT_STROKES, Point, Stroke
+from testing_support.digit_paths import DIGIT_STROKES, Point, Stroke
 from testing_support.draw_page import (
     ANSWER_TIMEOUT_MS,
     clear_canvas,
@@ -36,7 +36,7 @@ BRISK_DRAWINGS = 40
 
 def edge_starts() -> dict[str, Point]:
     """Every corner and the middle of every edge, INSET_PX inside the canvas."""
-    near, mid, far = INSET_PX, CANVAS_SIZE / 2, CANVAS_SIZE - INSET_PX
+    near, mid, far = INSET_PX, CANVAS_SIDE / 2, CANVAS_SIDE - INSET_PX
     return {
         "top-left": (near, near),
         "top": (mid, near),
@@ -51,7 +51,7 @@ def edge_starts() -> dict[str, Point]:
 
 def stroke_inwards(start: Point, length: float = 90, steps: int = 12) -> Stroke:
     """A straight stroke from `start` towards the canvas's centre."""
-    (x0, y0), centre = start, CANVAS_SIZE / 2
+    (x0, y0), centre = start, CANVAS_SIDE / 2
     dx, dy = centre - x0, centre - y0
     norm = max((dx * dx + dy * dy) ** 0.5, 1e-9)
     return [
@@ -147,7 +147,7 @@ def best_overlap(painted: np.ndarray, strokes: list[np.ndarray]) -> float:
     overlaps = []
     shifts = [np.array(shift) for shift in itertools.product(np.arange(-1.5, 1.6, 0.5), repeat=2)]
     for brush, shift in itertools.product(range(14, 23), shifts):
-        drawn = render_strokes([stroke + shift for stroke in strokes], CANVAS_SIZE, brush)
+        drawn = render_strokes([stroke + shift for stroke in strokes], CANVAS_SIDE, brush)
         overlaps.append(((drawn >= 128) & ink).sum() / ((drawn >= 128) | ink).sum())
     return max(overlaps)
 
@@ -164,7 +164,7 @@ def test_the_canvas_paints_a_slow_recording_as_the_proxy_people_are_painted(
     draw_with_mouse(desktop_page, [stroke.tolist() for stroke in strokes], steps=1)
     expect(prediction_value(desktop_page)).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
     painted = painted_ink(desktop_page)
-    assert painted.shape == (CANVAS_SIZE, CANVAS_SIZE)
+    assert painted.shape == (CANVAS_SIDE, CANVAS_SIDE)
     as_canvas = best_overlap(painted, [canvas_path(stroke) for stroke in strokes])
     as_polygon = best_overlap(painted, strokes)
     assert as_canvas >= 0.97, f"the canvas painted something else: overlap {as_canvas:.3f}"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from model import handwriting as hw
-from model.strokes import canvas_path, render_strokes
+from model.strokes import CANVAS_SIDE, canvas_path, render_strokes
 
 SHAPES = [
     hw.Shape(loop=0.0, tail_hook=0.0, flag=0.25, crossbar=0.5, arm_gap=0.05, retrace=0.02),
@@ -220,9 +220,9 @@ def test_a_drawing_is_painted_as_the_canvas_paints_what_the_device_recorded() ->
     brush = who.brush * rng.uniform(0.95, 1.05)
     recorded = hw.pen_paths(who, 6, rng)
     painted = hw.draw_digit(who, 6, np.random.default_rng(5))
-    curves = render_strokes([canvas_path(p) for p in recorded], hw.CANVAS, brush, rgba=True)
+    curves = render_strokes([canvas_path(p) for p in recorded], CANVAS_SIDE, brush, rgba=True)
     assert np.array_equal(painted, curves)
-    assert not np.array_equal(painted, render_strokes(recorded, hw.CANVAS, brush, rgba=True))
+    assert not np.array_equal(painted, render_strokes(recorded, CANVAS_SIDE, brush, rgba=True))
 
 
 def test_many_people_in_parallel_match_one_process_and_the_cache(tmp_path) -> None:
