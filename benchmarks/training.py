@@ -10,8 +10,8 @@ the same load:
   validates, and its per-epoch validation stays on the clock). It is tuned for the
   best model, so on a CPU it takes minutes to 99 %: there it runs one seed unless
   `--default-seeds` asks for more (all of them on CUDA).
-- fast: `run_model.py --recipe fast` (`RECIPES["fast"]`: LeNet-5, four epochs, no
-  augmentation), the quickest route to 99 % on a CPU.
+- fast: `run_model.py --recipe fast` (`model.config.RECIPES`), the quickest route to
+  99 %.
 - seed: the `cnn` architecture trained the way the seed project did (Adam, lr 1e-3,
   batch 64, a plain loop over a shuffled `DataLoader` of a `TensorDataset`, no
   augmentation, no schedule, all 60,000 training images). Pixels are converted to
