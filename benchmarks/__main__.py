@@ -56,7 +56,7 @@ def run_script(name: str, quick: bool) -> bool:
     sys.argv = [str(path.relative_to(HERE.parent)), *(["--quick"] if quick else [])]
     tee = _Tee(saved_stdout)
     sys.stdout = tee
-    started = time.perf_counter()
+    started, info = time.perf_counter(), machine()
     try:
         runpy.run_path(str(path), run_name="__main__")
         ok = True
@@ -69,7 +69,8 @@ def run_script(name: str, quick: bool) -> bool:
     print(f"\n_{name}: {'done' if ok else 'FAILED'} in {seconds:.0f} s_", flush=True)
     wrote = json_file.exists() and json_file.stat().st_mtime != before
     if ok and not wrote:
-        save_result(name, {"seconds": round(seconds, 1)}, tee.copy.getvalue().strip(), quick=quick)
+        printed = tee.copy.getvalue().strip()
+        save_result(name, {"seconds": round(seconds, 1)}, printed, quick=quick, info=info)
     return ok
 
 

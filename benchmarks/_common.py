@@ -240,15 +240,15 @@ def save_result(
     markdown: str,
     *,
     quick: bool,
-    info: dict[str, Any] | None = None,
+    info: dict[str, Any],
     results_dir: Path | None = None,
 ) -> Path:
     """Print `markdown` under a machine line; write it with `data` to <results>/<name>.json.
 
+    `info` is `machine()` as the run started (the load then is what its figures met).
     The JSON keeps the Markdown too, so README's tables can be regenerated from the
     files alone (`python -m benchmarks --report`).
     """
-    info = info or machine()
     text = f"_{machine_line(info)}{'; quick run' if quick else ''}._\n\n{markdown}"
     print(text, flush=True)
     folder = results_dir or RESULTS_DIR

@@ -123,13 +123,14 @@ def main(argv: list[str] | None = None) -> dict:
     )  # fmt: skip
     if args.add and args.quick:
         raise SystemExit("error: --add joins full runs only; a quick run checks the machinery")
+    info = machine()
     mnist = load_test_mnist()
     sets = measured_sets(args.quick, mnist)
     columns = [*sets, *EXTRA]
     comparison = {"teachers": args.teachers, "teacher_weight": args.teacher_weight}
     earlier, runs = {}, []
     if args.add:
-        same = {**comparison, "sets": columns, "gpu": machine()["gpu"]}
+        same = {**comparison, "sets": columns, "gpu": info["gpu"]}
         earlier, runs = earlier_seeds(RESULTS_DIR / "distil_ab.json", same)
     default, recipe = style_ab.card_recipe(args.quick)
     compared = arms(recipe, args.teachers, args.teacher_weight)
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
     runs.append(command_line())
     data = {**comparison, "sets": columns, "arms": read, "rows": rows, "runs": runs}
     markdown = markdown_table(["targets", "seed", *columns], rows)
-    save_result("distil_ab", data, markdown, quick=args.quick)
+    save_result("distil_ab", data, markdown, quick=args.quick, info=info)
     return data
 
 

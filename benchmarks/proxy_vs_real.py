@@ -31,6 +31,7 @@ from benchmarks._common import (
     PREVIOUS_DEFAULT,
     arguments,
     load_test_mnist,
+    machine,
     markdown_table,
     previous_default,
     save_result,
@@ -128,6 +129,7 @@ def estimate_cell(real: RealSet, previous: Anchors, today: Anchors) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     quick = arguments(__doc__, argv).quick
+    info = machine()
     more = PROXY_PEOPLE if quick else MORE_PEOPLE
     mnist = load_test_mnist()
     sets = coarse_sets(mnist, quick)
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
         "anchors": anchors,
     }
     markdown = f"{markdown_table(headers, rows)}\n\n{markdown_table(coarse_headers, coarse)}"
-    save_result("proxy_vs_real", data, markdown, quick=quick)
+    save_result("proxy_vs_real", data, markdown, quick=quick, info=info)
     return data
 
 

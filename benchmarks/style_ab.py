@@ -40,6 +40,7 @@ from benchmarks._common import (
     arguments,
     in_processes,
     load_test_mnist,
+    machine,
     markdown_table,
     save_result,
 )
@@ -241,6 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.train not in TRAININGS:
         raise SystemExit(f"error: --train {args.train}: choose one of {', '.join(TRAININGS)}")
     added = chosen_candidates(args.candidates)
+    info = machine()
     seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
     mnist = load_test_mnist()
     sets = measured_sets(args.quick, mnist, [d for d, _ in added])  # before they are written
@@ -260,7 +262,8 @@ def main(argv: list[str] | None = None) -> dict:
     }  # fmt: skip
     header = ["full training" if full else "fine-tune", "seed", *columns]
     markdown = f"Candidates: {candidates}.\n\n" + markdown_table(header, rows)
-    save_result("style_ab_full" if full else "style_ab", data, markdown, quick=args.quick)
+    name = "style_ab_full" if full else "style_ab"
+    save_result(name, data, markdown, quick=args.quick, info=info)
     return data
 
 
