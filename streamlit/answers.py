@@ -17,15 +17,14 @@ import streamlit as st
 
 from db.feedback import Delivery
 from db.submission import Drawing
+from model.strokes import CANVAS_SIDE
 
 if TYPE_CHECKING:
     from db.submission import Submission
     from model.predictor import Prediction, Predictor
 
 # Bumping a generation blanks the canvas (in place) / gives the uploader a new key.
-CANVAS_GENERATION = "canvas_generation"
-UPLOAD_GENERATION = "upload_generation"
-GENERATION_KEYS = {"canvas": CANVAS_GENERATION, "upload": UPLOAD_GENERATION}
+GENERATION_KEYS = {"canvas": "canvas_generation", "upload": "upload_generation"}
 NOTICE = "draw_notice"  # (text, icon) of a toast a callback asks the next run to show
 
 
@@ -54,10 +53,10 @@ def pending(
     return submission
 
 
-def canvas_drawing(strokes: list[list[list[float]]], canvas_px: int) -> Drawing | None:
-    """The strokes to store beside the 28x28, or None when the store would refuse them."""
+def canvas_drawing(strokes: list[list[list[float]]]) -> Drawing | None:
+    """The canvas's strokes to store beside the 28x28, or None when the store would refuse them."""
     try:
-        return Drawing(strokes=strokes, canvas_width=canvas_px, canvas_height=canvas_px)
+        return Drawing(strokes=strokes, canvas_width=CANVAS_SIDE, canvas_height=CANVAS_SIDE)
     except ValueError:
         return None
 
@@ -72,7 +71,7 @@ def store_unlabelled(source: str) -> None:
 def clear_canvas() -> None:
     """Clear button callback: the answer shown is stored unlabelled; the canvas blanked."""
     store_unlabelled("canvas")
-    _next(CANVAS_GENERATION)
+    _next("canvas")
 
 
 def store_labelled(submission: Submission, label: int) -> None:
@@ -95,7 +94,7 @@ def store_labelled(submission: Submission, label: int) -> None:
         )
     else:
         _notice(f"Saved as **{label}** ({verdict}).", ":material/check_circle:")
-    _next(GENERATION_KEYS[submission.source])
+    _next(submission.source)
 
 
 def show_notice() -> None:
@@ -117,8 +116,8 @@ def _deliver(submission: Submission) -> Delivery:
     return delivery
 
 
-def _next(generation_key: str) -> None:
-    st.session_state[generation_key] = st.session_state.get(generation_key, 0) + 1
+def _next(source: str) -> None:
+    st.session_state[GENERATION_KEYS[source]] = generation(source) + 1
 
 
 def _pending_key(source: str) -> str:

@@ -130,7 +130,7 @@ def draw_tab(predictor: Predictor) -> None:
         if prediction is None:
             st.info("Draw a digit on the canvas: the prediction appears as you draw.")
         else:
-            drawing = answers.canvas_drawing(canvas.strokes, CANVAS_SIDE)
+            drawing = answers.canvas_drawing(canvas.strokes)
             show_prediction(answers.pending(predictor, prediction, "canvas", drawing), prediction)
 
 
